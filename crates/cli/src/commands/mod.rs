@@ -1,0 +1,5 @@
+//! One module per subcommand.
+
+pub mod datasets;
+pub mod ingest;
+pub mod run;

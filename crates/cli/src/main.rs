@@ -1,0 +1,95 @@
+//! The `mercator` binary: every job as a subcommand.
+//!
+//! Layout: `commands/` has one file per subcommand, `report/` writes the
+//! run report (JSON, HTML with inline SVG charts, terminal summary), and
+//! `progress` draws progress bars only on a terminal.
+
+mod commands;
+mod progress;
+mod report;
+mod sample;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Mercator: self-hosted AI toolkit for cross-border e-commerce.
+#[derive(Debug, Parser)]
+#[command(name = "mercator", version, about)]
+struct Cli {
+    /// Folder of the store and model artefacts.
+    #[arg(
+        long,
+        global = true,
+        env = "MERCATOR_DATA_DIR",
+        default_value = "./mercator-data"
+    )]
+    data_dir: PathBuf,
+
+    /// Print nothing but errors (and JSON with --json).
+    #[arg(long, short, global = true)]
+    quiet: bool,
+
+    /// Print results as JSON on standard output.
+    #[arg(long, global = true)]
+    json: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Read a shop export into the store.
+    #[command(subcommand)]
+    Ingest(commands::ingest::IngestCommand),
+    /// Run the main job: ingest, clean, train and evaluate models, write a report.
+    Run(commands::run::RunArgs),
+    /// List the datasets in the store and the files ingested into them.
+    Datasets,
+}
+
+/// Options every command receives.
+#[derive(Debug, Clone)]
+pub struct Global {
+    pub data_dir: PathBuf,
+    pub quiet: bool,
+    pub json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.quiet);
+    let global = Global {
+        data_dir: cli.data_dir,
+        quiet: cli.quiet,
+        json: cli.json,
+    };
+    let result = match cli.command {
+        Command::Ingest(command) => commands::ingest::execute(&global, command),
+        Command::Run(args) => commands::run::execute(&global, args),
+        Command::Datasets => commands::datasets::execute(&global),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::debug!(error = ?err, "command failed");
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to standard error; `RUST_LOG` overrides the default level
+/// (`warn`, or `error` with `--quiet`).
+fn init_logging(quiet: bool) {
+    let default = if quiet { "error" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
