@@ -281,7 +281,10 @@ mod tests {
     #[test]
     fn next_day_carriage_is_non_product() {
         assert!(is_non_product("23444", "Next Day Carriage"));
-        assert!(is_non_product("22016", "Dotcomgiftshop Gift Voucher £100.00"));
+        assert!(is_non_product(
+            "22016",
+            "Dotcomgiftshop Gift Voucher £100.00"
+        ));
     }
 
     #[test]

@@ -116,6 +116,11 @@ impl Store {
             .map_err(open_error)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(open_error)?;
+        // A 64 MiB page cache (negative means KiB) keeps the content-hash
+        // index of a large ingest in memory instead of spilling it page by
+        // page to the write-ahead log.
+        conn.pragma_update(None, "cache_size", -65_536)
+            .map_err(open_error)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(open_error)?;
 
