@@ -119,7 +119,7 @@ pub fn ingest_orders(
     let summary = result?;
 
     for rejection in &summary.rejections {
-        tracing::warn!(
+        tracing::debug!(
             file = %summary.path.display(),
             location = %rejection.location,
             column = %rejection.column,
@@ -136,7 +136,7 @@ pub fn summary_json(summary: &IngestSummary) -> serde_json::Value {
         "sha256": summary.sha256,
         "rows": summary.rows_read,
         "already_ingested": summary.already_ingested,
-        "stored": summary.account.stored(),
+        "stored": if summary.already_ingested { 0 } else { summary.account.stored() },
         "cleaning": summary.account,
         "rejections": summary.rejections.iter().map(|r| serde_json::json!({
             "location": r.location.to_string(),

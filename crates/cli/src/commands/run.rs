@@ -5,6 +5,7 @@
 //! propensity, recommendations and demand forecasts, then write
 //! `report.json` and `report.html` and print a summary.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -89,6 +90,10 @@ pub fn execute(global: &Global, args: RunArgs) -> anyhow::Result<()> {
         );
     }
 
+    // A model that cannot be trained on this data (no customer ids, too
+    // few buyers) is reported as skipped, so the other models still run.
+    let mut skipped = BTreeMap::new();
+
     let step = Instant::now();
     let spinner = progress::spinner(global.quiet, "training purchase propensity");
     let config = PropensityConfig {
@@ -96,14 +101,16 @@ pub fn execute(global: &Global, args: RunArgs) -> anyhow::Result<()> {
         ..PropensityConfig::default()
     };
     let propensity = evaluate_propensity(&lines, cutoff, window, &config)
-        .context("purchase propensity failed")?;
+        .map_err(|err| skip(&mut skipped, "propensity", err))
+        .ok();
     spinner.finish_and_clear();
     timings.record("propensity", step);
 
     let step = Instant::now();
     let spinner = progress::spinner(global.quiet, "evaluating recommendations");
-    let recommend =
-        evaluate_recommenders(&lines, cutoff, window, TOP_K).context("recommendations failed")?;
+    let recommend = evaluate_recommenders(&lines, cutoff, window, TOP_K)
+        .map_err(|err| skip(&mut skipped, "recommend", err))
+        .ok();
     spinner.finish_and_clear();
     timings.record("recommend", step);
 
@@ -115,7 +122,8 @@ pub fn execute(global: &Global, args: RunArgs) -> anyhow::Result<()> {
         args.test_weeks as usize,
         args.forecast_series as usize,
     )
-    .context("demand forecasting failed")?;
+    .map_err(|err| skip(&mut skipped, "forecast", err))
+    .ok();
     spinner.finish_and_clear();
     timings.record("forecast", step);
 
@@ -138,8 +146,9 @@ pub fn execute(global: &Global, args: RunArgs) -> anyhow::Result<()> {
             test_weeks: args.test_weeks,
         },
         propensity,
-        recommend: recommend.into(),
+        recommend: recommend.map(Into::into),
         forecast,
+        skipped,
         timings_ms: timings,
     };
 
@@ -160,6 +169,12 @@ pub fn execute(global: &Global, args: RunArgs) -> anyhow::Result<()> {
         print!("{}", report.summary_table(&paths));
     }
     Ok(())
+}
+
+/// Records why a model step was skipped and logs it.
+fn skip(skipped: &mut BTreeMap<String, String>, step: &str, err: impl std::fmt::Display) {
+    tracing::warn!(step, error = %err, "model step skipped");
+    skipped.insert(step.to_string(), err.to_string());
 }
 
 /// Start of the test window: midnight after the last invoice, minus the window.

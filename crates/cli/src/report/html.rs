@@ -4,8 +4,11 @@ use std::fmt::Write;
 
 use mercator_data::clean::Bucket;
 
+use mercator_forecast::DemandReport;
+use mercator_recommend::PropensityReport;
+
 use super::svg::{escape, LineChart, Series};
-use super::Report;
+use super::{RecommendSection, Report};
 
 /// Forecast charts drawn in the report, largest series first.
 const CHARTED_SERIES: usize = 6;
@@ -41,9 +44,27 @@ pub fn render(report: &Report) -> String {
     );
 
     input_section(&mut page, report);
-    propensity_section(&mut page, report);
-    recommend_section(&mut page, report);
-    forecast_section(&mut page, report);
+    if let Some(propensity) = &report.propensity {
+        propensity_section(&mut page, propensity);
+    }
+    if let Some(recommend) = &report.recommend {
+        recommend_section(&mut page, recommend);
+    }
+    if let Some(forecast) = &report.forecast {
+        forecast_section(&mut page, forecast);
+    }
+    if !report.skipped.is_empty() {
+        page.push_str("<h2>Skipped models</h2><table><tr><th>step</th><th>reason</th></tr>");
+        for (step, reason) in &report.skipped {
+            let _ = write!(
+                page,
+                "<tr><td>{}</td><td>{}</td></tr>",
+                escape(step),
+                escape(reason)
+            );
+        }
+        page.push_str("</table>");
+    }
 
     page.push_str("<h2>Timings</h2><table><tr><th>step</th><th>ms</th></tr>");
     for (step, ms) in report.timings_ms.iter() {
@@ -91,8 +112,7 @@ fn input_section(page: &mut String, report: &Report) {
     );
 }
 
-fn propensity_section(page: &mut String, report: &Report) {
-    let p = &report.propensity;
+fn propensity_section(page: &mut String, p: &PropensityReport) {
     let _ = write!(
         page,
         "<h2>Purchase propensity</h2><p>Logistic regression (Adam, L2) on customer \
@@ -160,8 +180,7 @@ fn propensity_section(page: &mut String, report: &Report) {
     page.push_str("</table>");
 }
 
-fn recommend_section(page: &mut String, report: &Report) {
-    let r = &report.recommend;
+fn recommend_section(page: &mut String, r: &RecommendSection) {
     let _ = write!(
         page,
         "<h2>Recommendations</h2><p>Top-10 lists for {} customers who bought items new to \
@@ -182,8 +201,7 @@ fn recommend_section(page: &mut String, report: &Report) {
     page.push_str("</table>");
 }
 
-fn forecast_section(page: &mut String, report: &Report) {
-    let f = &report.forecast;
+fn forecast_section(page: &mut String, f: &DemandReport) {
     let _ = write!(
         page,
         "<h2>Demand forecasts</h2><p>Weekly net units (sales minus returns) of the {} largest \
@@ -205,12 +223,11 @@ fn forecast_section(page: &mut String, report: &Report) {
     page.push_str("</table>");
 
     for series in f.series.iter().take(CHARTED_SERIES) {
-        page.push_str(&forecast_chart(report, series).to_svg());
+        page.push_str(&forecast_chart(f, series).to_svg());
     }
 }
 
-fn forecast_chart(report: &Report, series: &mercator_forecast::SeriesForecast) -> LineChart {
-    let f = &report.forecast;
+fn forecast_chart(f: &DemandReport, series: &mercator_forecast::SeriesForecast) -> LineChart {
     let n_history = series.history.len();
     let offset = f
         .week_starts

@@ -26,9 +26,12 @@ pub struct Report {
     /// Rows of the input file per cleaning bucket; adds up to `input.rows`.
     pub cleaning: BTreeMap<String, u64>,
     pub split: SplitSection,
-    pub propensity: PropensityReport,
-    pub recommend: RecommendSection,
-    pub forecast: DemandReport,
+    /// `None` when the step was skipped; `skipped` says why.
+    pub propensity: Option<PropensityReport>,
+    pub recommend: Option<RecommendSection>,
+    pub forecast: Option<DemandReport>,
+    /// Model steps that could not run on this data, with the reason.
+    pub skipped: BTreeMap<String, String>,
     pub timings_ms: Timings,
 }
 
@@ -178,14 +181,16 @@ impl Report {
             self.split.test_weeks,
             self.input.dataset_lines
         );
-        let _ = writeln!(out, "{:<34} {}", "model", "test-window metrics");
-        let p = &self.propensity;
-        let _ = writeln!(
-            out,
-            "{:<34} AUC {:.3} (recency baseline {:.3}), log-loss {:.3}, precision {:.3}, recall {:.3}",
-            "propensity: logistic regression", p.auc, p.baseline_auc, p.log_loss, p.precision, p.recall
-        );
-        for (name, m) in &self.recommend.models {
+        let _ = writeln!(out, "{:<34} test-window metrics", "model");
+        if let Some(p) = &self.propensity {
+            let _ = writeln!(
+                out,
+                "{:<34} AUC {:.3} (recency baseline {:.3}), log-loss {:.3}, precision {:.3}, recall {:.3}",
+                "propensity: logistic regression", p.auc, p.baseline_auc, p.log_loss, p.precision, p.recall
+            );
+        }
+        let recommend_models = self.recommend.iter().flat_map(|r| &r.models);
+        for (name, m) in recommend_models {
             let _ = writeln!(
                 out,
                 "{:<34} NDCG@10 {:.4}, HR@10 {:.4} ({} customers)",
@@ -195,7 +200,7 @@ impl Report {
                 m.n_customers
             );
         }
-        for (name, m) in &self.forecast.models {
+        for (name, m) in self.forecast.iter().flat_map(|f| &f.models) {
             let _ = writeln!(
                 out,
                 "{:<34} MASE {:.3}, sMAPE {:.1} ({} series)",
@@ -204,6 +209,9 @@ impl Report {
                 m.smape,
                 m.n_series
             );
+        }
+        for (step, reason) in &self.skipped {
+            let _ = writeln!(out, "{:<34} skipped: {reason}", step);
         }
         let total = self.timings_ms.get("total").unwrap_or(0);
         let _ = writeln!(

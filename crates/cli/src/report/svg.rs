@@ -117,7 +117,7 @@ impl LineChart {
                 r##"<line x1="{px:.1}" x2="{px:.1}" y1="{MARGIN_TOP}" y2="{:.1}" stroke="#888" stroke-dasharray="2,3"/><text x="{:.1}" y="{:.1}" fill="#666">{}</text>"##,
                 MARGIN_TOP + plot_h,
                 px + 3.0,
-                MARGIN_TOP + 12.0,
+                MARGIN_TOP + plot_h - 6.0,
                 escape(label)
             );
         }

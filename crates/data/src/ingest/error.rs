@@ -31,6 +31,22 @@ pub enum IngestError {
     },
     #[error("{path} is empty: expected a header row naming the order columns")]
     Empty { path: PathBuf },
+    #[error("{path} is a directory; pass the path of an order export file")]
+    Directory { path: PathBuf },
+    #[error(
+        "{path}: none of its {rows_read} rows could be stored (first rejected: {first}); \
+         fix the column mapping or --date-format and ingest it again"
+    )]
+    NothingStored {
+        path: PathBuf,
+        rows_read: u64,
+        first: String,
+    },
+    #[error(
+        "invalid --date-format {pattern:?}: it has an unknown % directive; use strftime \
+         directives such as '%d.%m.%Y %H:%M'"
+    )]
+    InvalidDatePattern { pattern: String },
     #[error("{path} has a header but no order rows")]
     NoRows { path: PathBuf },
     #[error(
@@ -79,7 +95,10 @@ pub enum IngestError {
     },
     #[error(transparent)]
     InvalidValue(Box<InvalidValue>),
-    #[error("{path}: cannot read Parquet: {message}")]
+    #[error(
+        "{path}: cannot read Parquet: {message}; the file is damaged or incomplete, \
+         so copy or export it again"
+    )]
     Parquet { path: PathBuf, message: String },
     #[error(transparent)]
     Mapping(#[from] MappingError),

@@ -110,7 +110,25 @@ pub fn ingest_file(
     options: &IngestOptions,
     on_progress: &mut dyn FnMut(u64),
 ) -> Result<IngestSummary, IngestError> {
+    if path.is_dir() {
+        return Err(IngestError::Directory {
+            path: path.to_path_buf(),
+        });
+    }
+    if let Some(pattern) = options
+        .date_format
+        .as_ref()
+        .or(options.mapping.date_format.as_ref())
+    {
+        if !values::validate_date_pattern(pattern) {
+            return Err(IngestError::InvalidDatePattern {
+                pattern: pattern.clone(),
+            });
+        }
+    }
     let sha256 = file_sha256(path)?;
+    // TODO: a file recorded with some rows rejected cannot be re-read with
+    // corrected options, because its hash marks it as ingested.
     if let Some(source) = store.find_source(&options.dataset, &sha256)? {
         tracing::info!(dataset = %options.dataset, source_id = source.id, "file already ingested");
         return Ok(IngestSummary {
@@ -207,6 +225,24 @@ pub fn ingest_file(
     if rows_read == 0 {
         return Err(IngestError::NoRows {
             path: path.to_path_buf(),
+        });
+    }
+    // A file none of whose rows could be read is almost always a wrong
+    // mapping or date format; recording it would block a corrected retry.
+    let rejected: u64 = Bucket::ALL
+        .iter()
+        .filter(|b| b.is_rejected())
+        .map(|b| account.get(*b))
+        .sum();
+    if rejected == rows_read {
+        let first = rejections
+            .first()
+            .map(|r| format!("{}: {} {:?}", r.location, r.problem, r.value))
+            .unwrap_or_default();
+        return Err(IngestError::NothingStored {
+            path: path.to_path_buf(),
+            rows_read,
+            first,
         });
     }
 

@@ -69,15 +69,36 @@ impl DateFormat {
     }
 }
 
-/// Parses a whole number of units; `6.0` is accepted as 6, `6.5` is not.
+/// Largest absolute quantity of one line accepted; larger values are data
+/// errors (overflowed cells, ids pasted into the quantity column).
+pub const MAX_ABS_QUANTITY: i64 = 1_000_000_000;
+
+/// Largest unit price accepted, in the shop's currency.
+pub const MAX_UNIT_PRICE: f64 = 1.0e9;
+
+/// Parses a whole number of units up to [`MAX_ABS_QUANTITY`]; `6.0` is
+/// accepted as 6, `6.5` is not.
 pub fn parse_quantity(text: &str) -> Option<i64> {
     let text = text.trim();
-    if let Ok(n) = text.parse::<i64>() {
-        return Some(n);
-    }
-    let value: f64 = text.parse().ok()?;
-    let whole = value.is_finite() && value.fract() == 0.0 && value.abs() < 9.0e15;
-    whole.then_some(value as i64)
+    let quantity = match text.parse::<i64>() {
+        Ok(n) => n,
+        Err(_) => {
+            let value: f64 = text.parse().ok()?;
+            let whole = value.is_finite() && value.fract() == 0.0 && value.abs() < 9.0e15;
+            if !whole {
+                return None;
+            }
+            value as i64
+        }
+    };
+    (quantity.abs() <= MAX_ABS_QUANTITY).then_some(quantity)
+}
+
+/// Checks that a user-given strftime pattern has no unknown `%` directive.
+pub fn validate_date_pattern(pattern: &str) -> bool {
+    use chrono::format::{Item, StrftimeItems};
+    !pattern.trim().is_empty()
+        && !StrftimeItems::new(pattern).any(|item| matches!(item, Item::Error))
 }
 
 /// Parses a unit price with a `.` decimal point and an optional leading
@@ -89,7 +110,7 @@ pub fn parse_price(text: &str) -> Option<f64> {
         .unwrap_or(text)
         .trim_start();
     let value: f64 = text.parse().ok()?;
-    value.is_finite().then_some(value)
+    (value.is_finite() && value.abs() <= MAX_UNIT_PRICE).then_some(value)
 }
 
 /// Normalizes a customer id: empty is `None`, and `17850.0` (a numeric id
@@ -147,6 +168,20 @@ mod tests {
         assert_eq!(parse_quantity("6.0"), Some(6));
         assert_eq!(parse_quantity("6.5"), None);
         assert_eq!(parse_quantity("six"), None);
+    }
+
+    #[test]
+    fn absurd_numbers_rejected() {
+        assert_eq!(parse_quantity("9223372036854775807"), None);
+        assert_eq!(parse_quantity("-2000000000"), None);
+        assert_eq!(parse_price("1e300"), None);
+    }
+
+    #[test]
+    fn unknown_date_directive_rejected() {
+        assert!(validate_date_pattern("%d.%m.%Y %H:%M"));
+        assert!(!validate_date_pattern("%Q"));
+        assert!(!validate_date_pattern(""));
     }
 
     #[test]
