@@ -48,6 +48,8 @@ enum Command {
     Run(commands::run::RunArgs),
     /// List the datasets in the store and the files ingested into them.
     Datasets,
+    /// Forecast demand per SKU, country, category or total, with intervals and charts.
+    Forecast(commands::forecast::ForecastArgs),
 }
 
 /// Options every command receives.
@@ -70,6 +72,7 @@ fn main() -> ExitCode {
         Command::Ingest(command) => commands::ingest::execute(&global, command),
         Command::Run(args) => commands::run::execute(&global, args),
         Command::Datasets => commands::datasets::execute(&global),
+        Command::Forecast(args) => commands::forecast::execute(&global, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -90,6 +93,7 @@ fn init_logging(quiet: bool) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();
 }

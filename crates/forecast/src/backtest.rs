@@ -25,7 +25,7 @@ pub(crate) fn active_history(panel: &Panel, idx: usize, end: usize) -> &[f64] {
     &series.units[series.first_active.min(end)..end]
 }
 
-/// Whether series `idx` has enough active periods before `end` to fit models on.
+/// Returns whether series `idx` has enough active periods before `end` to fit models on.
 pub(crate) fn is_modelable(panel: &Panel, idx: usize, end: usize) -> bool {
     let history = active_history(panel, idx, end);
     let n_nonzero = history.iter().filter(|&&v| v != 0.0).count();

@@ -3,8 +3,7 @@
 //! Holidays are the nationwide public holidays of each country: fixed-date
 //! ones, ones tied to Easter Sunday, and the UK bank holidays that fall on a
 //! Monday of a month. Easter Sunday comes from the anonymous Gregorian
-//! algorithm (Meeus/Jones/Butcher, as given in J. Meeus, *Astronomical
-//! Algorithms*, 1991, ch. 8). Regional holidays (German states, Scottish bank
+//! algorithm (Meeus/Jones/Butcher). Regional holidays (German states, Scottish bank
 //! holidays) and substitute days for holidays on a weekend are left out.
 //! Start from [`is_holiday`] or [`holidays_in`].
 //!
@@ -46,9 +45,18 @@ const UNITED_KINGDOM: &[Rule] = &[
     NEW_YEAR,
     GOOD_FRIDAY,
     EASTER_MONDAY,
-    Rule::FirstWeekday { month: 5, weekday: Weekday::Mon },
-    Rule::LastWeekday { month: 5, weekday: Weekday::Mon },
-    Rule::LastWeekday { month: 8, weekday: Weekday::Mon },
+    Rule::FirstWeekday {
+        month: 5,
+        weekday: Weekday::Mon,
+    },
+    Rule::LastWeekday {
+        month: 5,
+        weekday: Weekday::Mon,
+    },
+    Rule::LastWeekday {
+        month: 8,
+        weekday: Weekday::Mon,
+    },
     CHRISTMAS,
     BOXING_DAY,
 ];
@@ -57,10 +65,22 @@ const IRELAND: &[Rule] = &[
     NEW_YEAR,
     fixed(3, 17),
     EASTER_MONDAY,
-    Rule::FirstWeekday { month: 5, weekday: Weekday::Mon },
-    Rule::FirstWeekday { month: 6, weekday: Weekday::Mon },
-    Rule::FirstWeekday { month: 8, weekday: Weekday::Mon },
-    Rule::LastWeekday { month: 10, weekday: Weekday::Mon },
+    Rule::FirstWeekday {
+        month: 5,
+        weekday: Weekday::Mon,
+    },
+    Rule::FirstWeekday {
+        month: 6,
+        weekday: Weekday::Mon,
+    },
+    Rule::FirstWeekday {
+        month: 8,
+        weekday: Weekday::Mon,
+    },
+    Rule::LastWeekday {
+        month: 10,
+        weekday: Weekday::Mon,
+    },
     CHRISTMAS,
     BOXING_DAY,
 ];
@@ -140,12 +160,7 @@ const PORTUGAL: &[Rule] = &[
     CHRISTMAS,
 ];
 
-const SWITZERLAND: &[Rule] = &[
-    NEW_YEAR,
-    ASCENSION,
-    fixed(8, 1),
-    CHRISTMAS,
-];
+const SWITZERLAND: &[Rule] = &[NEW_YEAR, ASCENSION, fixed(8, 1), CHRISTMAS];
 
 /// Returns the holiday rules of a country as UCI Online Retail names it.
 fn rules_of(country: &str) -> &'static [Rule] {
@@ -163,7 +178,7 @@ fn rules_of(country: &str) -> &'static [Rule] {
     }
 }
 
-/// Whether a country has holiday rules here.
+/// Returns whether a country has holiday rules here.
 pub fn has_calendar(country: &str) -> bool {
     !rules_of(country).is_empty()
 }
@@ -193,7 +208,9 @@ fn date_of(rule: Rule, year: i32) -> Option<NaiveDate> {
     match rule {
         Rule::Fixed { month, day } => NaiveDate::from_ymd_opt(year, month, day),
         Rule::Easter { offset_days } => Some(easter_sunday(year) + Duration::days(offset_days)),
-        Rule::FirstWeekday { month, weekday } => NaiveDate::from_weekday_of_month_opt(year, month, weekday, 1),
+        Rule::FirstWeekday { month, weekday } => {
+            NaiveDate::from_weekday_of_month_opt(year, month, weekday, 1)
+        }
         Rule::LastWeekday { month, weekday } => {
             let next_month_first = if month == 12 {
                 NaiveDate::from_ymd_opt(year + 1, 1, 1)?
@@ -209,7 +226,7 @@ fn date_of(rule: Rule, year: i32) -> Option<NaiveDate> {
     }
 }
 
-/// Whether `date` is a public holiday in `country`.
+/// Returns whether `date` is a public holiday in `country`.
 pub fn is_holiday(country: &str, date: NaiveDate) -> bool {
     rules_of(country)
         .iter()

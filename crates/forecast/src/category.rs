@@ -5,8 +5,8 @@
 //! "WHITE HANGING HEART T-LIGHT HOLDER", "JUMBO BAG RED RETROSPOT",
 //! "SET OF 3 CAKE TINS PANTRY DESIGN". [`category_of`] applies two rules:
 //!
-//! 1. Keyword rules: the first word (scanning from the end) that a table of
-//!    product-type keywords knows gives the category, so "JUMBO BAG RED
+//! 1. Keyword rules: the first word, scanning from the end, that appears in
+//!    a table of product-type keywords gives the category, so "JUMBO BAG RED
 //!    RETROSPOT" is `bag` and "CAKE TINS PANTRY DESIGN" is `tin`.
 //! 2. Otherwise the last noun-like word: the last word that is not a colour,
 //!    pattern, size, number or filler word, lower-cased with a plural `S`
@@ -67,11 +67,52 @@ const KEYWORD_RULES: [(&str, &str); 44] = [
 
 /// Words that describe a product but never name its type.
 const NON_NOUN_WORDS: [&str; 46] = [
-    "DESIGN", "RETROSPOT", "POLKADOT", "PAISLEY", "SPOTTY", "FLORAL", "VINTAGE", "ASSORTED",
-    "PINK", "RED", "WHITE", "BLUE", "GREEN", "CREAM", "IVORY", "BLACK", "GOLD", "SILVER",
-    "PURPLE", "ORANGE", "YELLOW", "BROWN", "GREY", "LARGE", "SMALL", "MINI", "JUMBO",
-    "MEDIUM", "BIG", "TALL", "SET", "OF", "AND", "WITH", "IN", "THE", "A", "FOR", "ON",
-    "COLOUR", "COLOURS", "DES", "SIZE", "PACK", "NEW", "+",
+    "DESIGN",
+    "RETROSPOT",
+    "POLKADOT",
+    "PAISLEY",
+    "SPOTTY",
+    "FLORAL",
+    "VINTAGE",
+    "ASSORTED",
+    "PINK",
+    "RED",
+    "WHITE",
+    "BLUE",
+    "GREEN",
+    "CREAM",
+    "IVORY",
+    "BLACK",
+    "GOLD",
+    "SILVER",
+    "PURPLE",
+    "ORANGE",
+    "YELLOW",
+    "BROWN",
+    "GREY",
+    "LARGE",
+    "SMALL",
+    "MINI",
+    "JUMBO",
+    "MEDIUM",
+    "BIG",
+    "TALL",
+    "SET",
+    "OF",
+    "AND",
+    "WITH",
+    "IN",
+    "THE",
+    "A",
+    "FOR",
+    "ON",
+    "COLOUR",
+    "COLOURS",
+    "DES",
+    "SIZE",
+    "PACK",
+    "NEW",
+    "+",
 ];
 
 /// Returns the category of a product from its description.
@@ -98,13 +139,11 @@ pub fn category_of(description: &str) -> String {
     }
 }
 
-/// Whether a word can name a product type: alphabetic, two letters or more,
+/// Returns whether a word can name a product type: alphabetic, two letters or more,
 /// and not a colour, pattern, size or filler word.
 fn is_noun_like(word: &str) -> bool {
     let letters = word.chars().filter(|c| c.is_alphabetic()).count();
-    letters >= 2
-        && !word.chars().any(|c| c.is_ascii_digit())
-        && !NON_NOUN_WORDS.contains(&word)
+    letters >= 2 && !word.chars().any(|c| c.is_ascii_digit()) && !NON_NOUN_WORDS.contains(&word)
 }
 
 /// Removes a plural `S` from words of four letters or more (not `SS`).

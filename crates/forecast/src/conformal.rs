@@ -3,11 +3,9 @@
 //! Each backtest error of a series' selected model is divided by that
 //! series' MASE scale, so errors of large and small products share one
 //! pool. For every forecast step the pooled absolute scaled errors give the
-//! 80% and 95% quantiles, with the finite-sample rank `ceil((n + 1) p)` of
-//! split conformal prediction (Vovk, Gammerman & Shafer, *Algorithmic
-//! Learning in a Random World*, 2005; Lei et al. 2018, JASA 113(523)). A
-//! series' interval is its point forecast plus or minus the quantile times
-//! its scale.
+//! 80% and 95% quantiles, taking the `ceil((n + 1) p)`-th smallest of `n`
+//! errors as split conformal prediction does. A series' interval is its
+//! point forecast plus or minus the quantile times its scale.
 //!
 //! A step with fewer than [`MIN_STEP_ERRORS`] errors uses the pool of all
 //! steps. Without any backtest error, the widths fall back to a normal
@@ -16,7 +14,7 @@
 
 use serde::Serialize;
 
-/// Fewest errors at one step for a step-specific quantile.
+/// Minimum number of errors at one step for a step-specific quantile.
 pub const MIN_STEP_ERRORS: usize = 30;
 
 /// Standard normal quantiles of the two-sided 80% and 95% intervals.
@@ -58,9 +56,19 @@ pub fn conformal_widths(errors_by_step: &[Vec<f64>], horizon: usize) -> Interval
     for step in 0..horizon {
         let at_step: Vec<f64> = errors_by_step
             .get(step)
-            .map(|errors| errors.iter().map(|e| e.abs()).filter(|e| e.is_finite()).collect())
+            .map(|errors| {
+                errors
+                    .iter()
+                    .map(|e| e.abs())
+                    .filter(|e| e.is_finite())
+                    .collect()
+            })
             .unwrap_or_default();
-        let source = if at_step.len() >= MIN_STEP_ERRORS { &at_step } else { &pooled };
+        let source = if at_step.len() >= MIN_STEP_ERRORS {
+            &at_step
+        } else {
+            &pooled
+        };
         let normal = ((step + 1) as f64).sqrt() * 1.25;
         half_width_80.push(conformal_quantile(source, 0.8).unwrap_or(Z80 * normal));
         half_width_95.push(conformal_quantile(source, 0.95).unwrap_or(Z95 * normal));
@@ -159,6 +167,9 @@ mod tests {
 
     #[test]
     fn coverage_counts_inside_values() {
-        assert_eq!(count_covered(&[1.0, 5.0, 9.0], &[0.0; 3], &[5.0; 3]), (2, 3));
+        assert_eq!(
+            count_covered(&[1.0, 5.0, 9.0], &[0.0; 3], &[5.0; 3]),
+            (2, 3)
+        );
     }
 }

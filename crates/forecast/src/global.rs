@@ -35,7 +35,7 @@ const MAX_COUNTRY_FEATURES: usize = 8;
 /// Ridge penalty on the weights of the standardized target.
 const RIDGE_PENALTY: f64 = 1.0;
 
-/// One series as the global model sees it.
+/// One series as input to the global model.
 #[derive(Debug, Clone, Copy)]
 pub struct GlobalSeries<'a> {
     /// Values from the first active period to the forecast origin.
@@ -166,7 +166,14 @@ impl FeatureBuilder<'_> {
     }
 
     /// Writes the features of period `t` (whose lags are `past`) into `row`.
-    fn fill(&self, row: &mut [f64], past: &[f64], start: NaiveDate, t: usize, country: Option<&str>) {
+    fn fill(
+        &self,
+        row: &mut [f64],
+        past: &[f64],
+        start: NaiveDate,
+        t: usize,
+        country: Option<&str>,
+    ) {
         let lag = |k: usize| past[past.len() - k];
         let mean8 = (1..=MIN_LAGS).map(lag).sum::<f64>() / MIN_LAGS as f64;
         let season = self.frequency.season_lengths()[0];
@@ -183,7 +190,11 @@ impl FeatureBuilder<'_> {
         row[3] = lag(3);
         row[4] = lag(4);
         row[5] = mean8;
-        row[6] = if past.len() >= season { lag(season) } else { mean8 };
+        row[6] = if past.len() >= season {
+            lag(season)
+        } else {
+            mean8
+        };
         row[7] = year_angle.sin();
         row[8] = year_angle.cos();
         row[9] = (2.0 * year_angle).sin();

@@ -28,7 +28,10 @@ pub struct LevelForecasts {
 ///
 /// Fails when a level has the wrong [`Level`], the horizons differ, or a
 /// bottom series' SKU or country has no series at its level.
-pub fn reconcile_panels(levels: &mut LevelForecasts, method: ReconcileMethod) -> Result<(), ForecastError> {
+pub fn reconcile_panels(
+    levels: &mut LevelForecasts,
+    method: ReconcileMethod,
+) -> Result<(), ForecastError> {
     let expected = [
         (&levels.sku_country, Level::SkuCountry),
         (&levels.sku, Level::Sku),
@@ -52,7 +55,12 @@ pub fn reconcile_panels(levels: &mut LevelForecasts, method: ReconcileMethod) ->
         .iter()
         .map(|s| {
             let sku = s.key.sku.as_ref().and_then(|k| sku_index.get(k)).copied();
-            let country = s.key.country.as_ref().and_then(|k| country_index.get(k)).copied();
+            let country = s
+                .key
+                .country
+                .as_ref()
+                .and_then(|k| country_index.get(k))
+                .copied();
             sku.zip(country).ok_or(ForecastError::InconsistentLevels)
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -76,11 +84,18 @@ pub fn reconcile_panels(levels: &mut LevelForecasts, method: ReconcileMethod) ->
         set_points(&mut levels.sku.series, &coherent.skus, step);
         set_points(&mut levels.sku_country.series, &coherent.bottom, step);
     }
-    tracing::info!(?method, n_bottom = hierarchy.bottom.len(), "reconciled forecast levels");
+    tracing::info!(
+        ?method,
+        n_bottom = hierarchy.bottom.len(),
+        "reconciled forecast levels"
+    );
     Ok(())
 }
 
-fn index_by(series: &[SeriesPrediction], key: impl Fn(&SeriesPrediction) -> Option<String>) -> HashMap<String, usize> {
+fn index_by(
+    series: &[SeriesPrediction],
+    key: impl Fn(&SeriesPrediction) -> Option<String>,
+) -> HashMap<String, usize> {
     series
         .iter()
         .enumerate()

@@ -86,8 +86,14 @@ pub fn evaluate_holdout(
         scored.insert(SELECTED.to_string(), prediction.point.clone());
         for (name, point) in &scored {
             let mae = mean_absolute_error(actual, point)?;
-            mases.entry(name.clone()).or_default().push(mae / prediction.scale);
-            smapes.entry(name.clone()).or_default().push(smape(actual, point)?);
+            mases
+                .entry(name.clone())
+                .or_default()
+                .push(mae / prediction.scale);
+            smapes
+                .entry(name.clone())
+                .or_default()
+                .push(smape(actual, point)?);
         }
 
         let intervals = &prediction.intervals;
@@ -110,7 +116,13 @@ pub fn evaluate_holdout(
             (name.clone(), accuracy)
         })
         .collect();
-    let share = |inside: usize| if total == 0 { 0.0 } else { inside as f64 / total as f64 };
+    let share = |inside: usize| {
+        if total == 0 {
+            0.0
+        } else {
+            inside as f64 / total as f64
+        }
+    };
 
     let report = HoldoutReport {
         horizon,

@@ -1,11 +1,11 @@
 //! Intermittent-demand classification and the Croston, SBA and TSB methods.
 //!
-//! Classification follows Syntetos, Boylan & Croston (2005), "On the
-//! categorization of demand patterns", JORS 56(5): the average inter-demand
-//! interval `ADI = n_periods / n_demand_periods` and the squared coefficient
-//! of variation `CV² = (sd / mean)²` of the non-zero demand sizes, with
-//! cut-offs 1.32 and 0.49. A series with `ADI >= 1.32` is intermittent
-//! (or lumpy when `CV² >= 0.49` too).
+//! Classification uses the Syntetos-Boylan cut-offs (Syntetos & Boylan
+//! 2005, below, as applied by the R package m5's `m5_demand_type`): the
+//! average inter-demand interval `ADI = n_periods / n_demand_periods` and
+//! the squared coefficient of variation `CV² = (sd / mean)²` of the
+//! positive demand sizes, split at 1.32 and 0.49. A series with
+//! `ADI >= 1.32` is intermittent, or lumpy when `CV² >= 0.49` too.
 //!
 //! Forecasts, with smoothing weight `alpha` and, for TSB, `beta`:
 //!
@@ -51,7 +51,7 @@ pub enum DemandClass {
 }
 
 impl DemandClass {
-    /// Whether the class has sparse demand periods (intermittent or lumpy).
+    /// Returns whether the class has sparse demand periods (intermittent or lumpy).
     pub fn is_intermittent(self) -> bool {
         matches!(self, DemandClass::Intermittent | DemandClass::Lumpy)
     }
@@ -89,7 +89,7 @@ pub fn classify_demand(history: &[f64]) -> DemandProfile {
     DemandProfile { adi, cv2, class }
 }
 
-/// Which Croston-family method to run.
+/// Croston-family method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CrostonVariant {
     Classic,
@@ -189,7 +189,9 @@ mod tests {
     use super::*;
 
     fn intermittent_history() -> Vec<f64> {
-        (0..40).map(|t| if t % 4 == 0 { 8.0 } else { 0.0 }).collect()
+        (0..40)
+            .map(|t| if t % 4 == 0 { 8.0 } else { 0.0 })
+            .collect()
     }
 
     #[test]
@@ -204,7 +206,10 @@ mod tests {
     #[test]
     fn classify_marks_regular_demand_smooth() {
         assert_eq!(classify_demand(&[5.0; 20]).class, DemandClass::Smooth);
-        assert_eq!(classify_demand(&[1.0, 9.0, 1.0, 9.0]).class, DemandClass::Erratic);
+        assert_eq!(
+            classify_demand(&[1.0, 9.0, 1.0, 9.0]).class,
+            DemandClass::Erratic
+        );
         assert_eq!(classify_demand(&[0.0; 5]).class, DemandClass::NoDemand);
     }
 
@@ -240,7 +245,10 @@ mod tests {
 
     #[test]
     fn intermittent_methods_keep_all_zeros() {
-        assert_eq!(forecast_croston(&[0.0; 6], 2, CrostonVariant::Sba), vec![0.0; 2]);
+        assert_eq!(
+            forecast_croston(&[0.0; 6], 2, CrostonVariant::Sba),
+            vec![0.0; 2]
+        );
         assert_eq!(forecast_tsb(&[0.0; 6], 2), vec![0.0; 2]);
     }
 }

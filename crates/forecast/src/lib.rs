@@ -69,9 +69,9 @@ pub mod series;
 mod uci_online_retail;
 
 pub use error::ForecastError;
-pub use holdout::{evaluate_holdout, HoldoutReport};
-pub use panel::{build_panel, Frequency, Level, Panel};
-pub use panel_forecast::{forecast_panel, ForecastOptions, PanelForecast};
 pub use evaluate::{
     evaluate_demand, DemandReport, ModelAccuracy, SeriesForecast, ETS, SEASONAL_NAIVE,
 };
+pub use holdout::{evaluate_holdout, HoldoutReport};
+pub use panel::{build_panel, Frequency, Level, Panel};
+pub use panel_forecast::{forecast_panel, ForecastOptions, PanelForecast};

@@ -52,7 +52,11 @@ pub struct MarketTrend {
 
 /// Computes the market trend of every series of `panel` (a country or
 /// category panel) ending at period `end`, with the forecast made there.
-pub fn market_view(panel: &Panel, end: usize, forecast: Option<&PanelForecast>) -> Vec<MarketTrend> {
+pub fn market_view(
+    panel: &Panel,
+    end: usize,
+    forecast: Option<&PanelForecast>,
+) -> Vec<MarketTrend> {
     let mut trends: Vec<MarketTrend> = panel
         .series
         .iter()
@@ -92,14 +96,21 @@ pub fn market_view(panel: &Panel, end: usize, forecast: Option<&PanelForecast>) 
                 recent_units,
                 previous_units,
                 unit_growth_percent,
-                revenue_growth_percent: percent_change(window_sum(revenue, 0), window_sum(revenue, 1)),
+                revenue_growth_percent: percent_change(
+                    window_sum(revenue, 0),
+                    window_sum(revenue, 1),
+                ),
                 trend_percent_per_period: trend_percent(units),
                 forecast_growth_percent,
                 direction,
             }
         })
         .collect();
-    trends.sort_by(|a, b| b.recent_units.total_cmp(&a.recent_units).then_with(|| a.market.cmp(&b.market)));
+    trends.sort_by(|a, b| {
+        b.recent_units
+            .total_cmp(&a.recent_units)
+            .then_with(|| a.market.cmp(&b.market))
+    });
     trends
 }
 

@@ -111,7 +111,10 @@ mod tests {
 
     #[test]
     fn local_models_forecast_constant() {
-        for kind in ModelKind::CANDIDATES.into_iter().filter(|k| k.is_local() && !matches!(k, ModelKind::Mstl | ModelKind::Sba)) {
+        for kind in ModelKind::CANDIDATES
+            .into_iter()
+            .filter(|k| k.is_local() && !matches!(k, ModelKind::Mstl | ModelKind::Sba))
+        {
             let forecast = forecast_local(kind, &[6.0; 30], &[52], 3).unwrap();
             for value in forecast {
                 assert!((value - 6.0).abs() < 1e-6, "{kind}: {value}");
@@ -127,6 +130,9 @@ mod tests {
 
     #[test]
     fn fallback_forecasts_mean() {
-        assert_eq!(forecast_local(ModelKind::Fallback, &[1.0, 3.0], &[52], 2), Some(vec![2.0, 2.0]));
+        assert_eq!(
+            forecast_local(ModelKind::Fallback, &[1.0, 3.0], &[52], 2),
+            Some(vec![2.0, 2.0])
+        );
     }
 }

@@ -1,10 +1,10 @@
 //! MSTL: seasonal-trend decomposition by loess for one or more seasons, and its forecast.
 //!
-//! STL follows Cleveland, Cleveland, McRae & Terpenning (1990), "STL: A
-//! seasonal-trend decomposition procedure based on loess", JOS 6(1), with
-//! the inner loop only (no robustness weights): detrend, smooth each
-//! cycle-subseries with loess, remove the low-pass part of the seasonal
-//! component, then smooth the deseasonalized series into the trend. MSTL
+//! STL (Cleveland, Cleveland, McRae & Terpenning 1990) runs here with the
+//! inner loop only and no robustness weights. Each pass detrends, smooths
+//! every cycle-subseries with loess, removes the low-pass part of the
+//! seasonal component, then smooths the deseasonalized series into the
+//! trend. MSTL
 //! follows Bandara, Hyndman & Bergmeir (2021), "MSTL: A seasonal-trend
 //! decomposition algorithm for time series with multiple seasonal
 //! patterns", arXiv:2107.13462: it runs STL once per season length,
@@ -25,8 +25,7 @@ const MSTL_ITERATIONS: usize = 2;
 /// STL inner-loop passes.
 const STL_INNER_ITERATIONS: usize = 2;
 
-/// Seasonal loess span in cycles (STL's `n_s`); 7 is the smallest value
-/// Cleveland et al. recommend.
+/// Seasonal loess span in cycles (STL's `n_s`).
 const SEASONAL_SPAN: usize = 7;
 
 /// Seasonal, trend and remainder of one decomposition.
@@ -69,7 +68,11 @@ pub fn decompose_mstl(history: &[f64], season_lengths: &[usize]) -> Option<Decom
         }
     }
 
-    let remainder = deseasonalized.iter().zip(&trend).map(|(d, t)| d - t).collect();
+    let remainder = deseasonalized
+        .iter()
+        .zip(&trend)
+        .map(|(d, t)| d - t)
+        .collect();
     Some(Decomposition {
         seasonal: periods.into_iter().zip(seasonal).collect(),
         trend,
@@ -80,7 +83,11 @@ pub fn decompose_mstl(history: &[f64], season_lengths: &[usize]) -> Option<Decom
 /// Forecasts `horizon` periods: seasonal naive per component plus ETS on the adjusted series.
 ///
 /// Returns `None` when no season length fits twice in the history.
-pub fn forecast_mstl(history: &[f64], season_lengths: &[usize], horizon: usize) -> Option<Vec<f64>> {
+pub fn forecast_mstl(
+    history: &[f64],
+    season_lengths: &[usize],
+    horizon: usize,
+) -> Option<Vec<f64>> {
     let decomposition = decompose_mstl(history, season_lengths)?;
     let adjusted: Vec<f64> = decomposition
         .trend
@@ -102,7 +109,8 @@ pub fn forecast_mstl(history: &[f64], season_lengths: &[usize], horizon: usize) 
 /// Runs STL's inner loop and returns the seasonal and trend components.
 fn stl(values: &[f64], period: usize) -> (Vec<f64>, Vec<f64>) {
     let n = values.len();
-    let trend_span = next_odd((1.5 * period as f64 / (1.0 - 1.5 / SEASONAL_SPAN as f64)).ceil() as usize);
+    let trend_span =
+        next_odd((1.5 * period as f64 / (1.0 - 1.5 / SEASONAL_SPAN as f64)).ceil() as usize);
     let low_pass_span = next_odd(period);
 
     let mut trend = vec![0.0; n];
@@ -227,19 +235,28 @@ mod tests {
 
         for (step, value) in forecast.iter().enumerate() {
             let expected = history[70 - 7 + step % 7];
-            assert!((value - expected).abs() < 0.5, "step {step}: {value} vs {expected}");
+            assert!(
+                (value - expected).abs() < 0.5,
+                "step {step}: {value} vs {expected}"
+            );
         }
     }
 
     #[test]
     fn mstl_components_add_up_to_history() {
-        let history: Vec<f64> = weekly_pattern(60).iter().enumerate().map(|(t, v)| v + 0.3 * t as f64).collect();
+        let history: Vec<f64> = weekly_pattern(60)
+            .iter()
+            .enumerate()
+            .map(|(t, v)| v + 0.3 * t as f64)
+            .collect();
 
         let decomposition = decompose_mstl(&history, &[7]).unwrap();
 
-        for t in 0..history.len() {
-            let sum = decomposition.seasonal[0].1[t] + decomposition.trend[t] + decomposition.remainder[t];
-            assert!((sum - history[t]).abs() < 1e-9);
+        for (t, value) in history.iter().enumerate() {
+            let sum = decomposition.seasonal[0].1[t]
+                + decomposition.trend[t]
+                + decomposition.remainder[t];
+            assert!((sum - value).abs() < 1e-9);
         }
     }
 

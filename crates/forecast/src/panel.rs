@@ -190,7 +190,10 @@ impl Panel {
 
     /// Returns the country of every series key, or `None` above country level.
     pub fn countries(&self) -> Vec<Option<&str>> {
-        self.series.iter().map(|s| s.key.country.as_deref()).collect()
+        self.series
+            .iter()
+            .map(|s| s.key.country.as_deref())
+            .collect()
     }
 }
 
@@ -242,7 +245,9 @@ pub fn build_panel(
         let category = || {
             categories
                 .and_then(|map| map.get(&line.sku).cloned())
-                .unwrap_or_else(|| category_of(descriptions.get(line.sku.as_str()).copied().unwrap_or("")))
+                .unwrap_or_else(|| {
+                    category_of(descriptions.get(line.sku.as_str()).copied().unwrap_or(""))
+                })
         };
         let key = level.key_of(line, category);
         let series = by_key.entry(key.clone()).or_insert_with(|| PanelSeries {
@@ -331,7 +336,11 @@ pub fn bucket_dated_values(
     points: &[(NaiveDate, f64)],
     frequency: Frequency,
 ) -> Result<DatedSeries, ForecastError> {
-    let finite: Vec<(NaiveDate, f64)> = points.iter().copied().filter(|(_, v)| v.is_finite()).collect();
+    let finite: Vec<(NaiveDate, f64)> = points
+        .iter()
+        .copied()
+        .filter(|(_, v)| v.is_finite())
+        .collect();
     let n_non_finite = points.len() - finite.len();
     let first = finite.iter().map(|(d, _)| frequency.period_start(*d)).min();
     let last = finite.iter().map(|(d, _)| frequency.period_start(*d)).max();
@@ -415,7 +424,11 @@ mod tests {
     fn panel_counts_negative_weeks() {
         let panel = build_panel(&four_weeks(), Level::Sku, Frequency::Weekly, None).unwrap();
 
-        let b = panel.series.iter().find(|s| s.key.sku.as_deref() == Some("B")).unwrap();
+        let b = panel
+            .series
+            .iter()
+            .find(|s| s.key.sku.as_deref() == Some("B"))
+            .unwrap();
         assert_eq!(b.units[2], -2.0);
         assert_eq!(b.n_negative_periods, 1);
         assert_eq!(b.first_active, 2);
@@ -468,7 +481,10 @@ mod tests {
 
         let result = build_panel(&lines, Level::Total, Frequency::Weekly, None);
 
-        assert!(matches!(result, Err(ForecastError::NoCompletePeriod { .. })));
+        assert!(matches!(
+            result,
+            Err(ForecastError::NoCompletePeriod { .. })
+        ));
     }
 
     #[test]

@@ -42,7 +42,7 @@ pub struct ForecastOptions {
 }
 
 impl ForecastOptions {
-    /// Every candidate, three origins, selected forecasts only.
+    /// Creates options with every candidate, three origins, and selected forecasts only.
     pub fn new(horizon: usize) -> ForecastOptions {
         ForecastOptions {
             horizon,
@@ -100,7 +100,10 @@ impl PanelForecast {
         if with_demand.is_empty() {
             return 0.0;
         }
-        let n = with_demand.iter().filter(|s| s.profile.class.is_intermittent()).count();
+        let n = with_demand
+            .iter()
+            .filter(|s| s.profile.class.is_intermittent())
+            .count();
         n as f64 / with_demand.len() as f64
     }
 
@@ -147,7 +150,17 @@ pub fn forecast_panel(
     let mut series = Vec::with_capacity(panel.series.len());
     let predictions: Vec<(SeriesPrediction, Vec<Vec<f64>>)> = (0..panel.series.len())
         .into_par_iter()
-        .map(|idx| predict_series(panel, idx, end, options, &errors[idx], global.as_ref(), season))
+        .map(|idx| {
+            predict_series(
+                panel,
+                idx,
+                end,
+                options,
+                &errors[idx],
+                global.as_ref(),
+                season,
+            )
+        })
         .collect();
     for (prediction, selected_errors) in predictions {
         for origin_errors in selected_errors {

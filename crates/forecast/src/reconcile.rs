@@ -29,7 +29,7 @@ pub enum ReconcileMethod {
     WlsStructural,
 }
 
-/// Which SKU and country each bottom (SKU x country) series belongs to.
+/// Mapping of each bottom (SKU x country) series to its SKU and country.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hierarchy {
     /// `(sku_idx, country_idx)` of each bottom series.
@@ -82,7 +82,12 @@ impl Hierarchy {
     }
 
     /// Applies `S' W^-1` to values of every level, giving one value per bottom series.
-    fn transpose_weighted(&self, values: &LevelValues, sku_counts: &[f64], country_counts: &[f64]) -> Vec<f64> {
+    fn transpose_weighted(
+        &self,
+        values: &LevelValues,
+        sku_counts: &[f64],
+        country_counts: &[f64],
+    ) -> Vec<f64> {
         let n_bottom = self.bottom.len() as f64;
         self.bottom
             .iter()
@@ -106,7 +111,11 @@ fn safe_div(value: f64, count: f64) -> f64 {
 }
 
 /// Reconciles base forecasts of one step with `method`.
-pub fn reconcile_step(hierarchy: &Hierarchy, base: &LevelValues, method: ReconcileMethod) -> LevelValues {
+pub fn reconcile_step(
+    hierarchy: &Hierarchy,
+    base: &LevelValues,
+    method: ReconcileMethod,
+) -> LevelValues {
     match method {
         ReconcileMethod::BottomUp => hierarchy.aggregate(&base.bottom),
         ReconcileMethod::WlsStructural => {
@@ -119,7 +128,9 @@ pub fn reconcile_step(hierarchy: &Hierarchy, base: &LevelValues, method: Reconci
 /// Solves `(S' W^-1 S) b = S' W^-1 y_hat` by conjugate gradients, starting from the base bottom forecasts.
 fn solve_wls(hierarchy: &Hierarchy, base: &LevelValues) -> Vec<f64> {
     let (sku_counts, country_counts) = hierarchy.counts();
-    let apply = |x: &[f64]| hierarchy.transpose_weighted(&hierarchy.aggregate(x), &sku_counts, &country_counts);
+    let apply = |x: &[f64]| {
+        hierarchy.transpose_weighted(&hierarchy.aggregate(x), &sku_counts, &country_counts)
+    };
     let rhs = hierarchy.transpose_weighted(base, &sku_counts, &country_counts);
 
     let mut x = base.bottom.clone();
@@ -189,7 +200,8 @@ mod tests {
 
     #[test]
     fn bottom_up_levels_add_up() {
-        let reconciled = reconcile_step(&hierarchy(), &incoherent_base(), ReconcileMethod::BottomUp);
+        let reconciled =
+            reconcile_step(&hierarchy(), &incoherent_base(), ReconcileMethod::BottomUp);
 
         assert_coherent(&reconciled);
         assert_eq!(reconciled.total, 25.0);
@@ -197,7 +209,11 @@ mod tests {
 
     #[test]
     fn wls_levels_add_up() {
-        let reconciled = reconcile_step(&hierarchy(), &incoherent_base(), ReconcileMethod::WlsStructural);
+        let reconciled = reconcile_step(
+            &hierarchy(),
+            &incoherent_base(),
+            ReconcileMethod::WlsStructural,
+        );
 
         assert_coherent(&reconciled);
         assert!(reconciled.total > 25.0);

@@ -1,4 +1,4 @@
-//! Panel forecasting on series with a known right answer, and on bad input.
+//! Panel forecasting on series with a known correct forecast, and on bad input.
 //!
 //! Each test builds a small panel by hand, runs the full pipeline (backtest,
 //! selection, final fit, conformal intervals) and checks the forecast
@@ -9,7 +9,9 @@ use chrono::NaiveDate;
 use mercator_forecast::holdout::evaluate_holdout;
 use mercator_forecast::intermittent::DemandClass;
 use mercator_forecast::models::ModelKind;
-use mercator_forecast::panel::{bucket_dated_values, Frequency, Level, Panel, PanelSeries, SeriesKey};
+use mercator_forecast::panel::{
+    bucket_dated_values, Frequency, Level, Panel, PanelSeries, SeriesKey,
+};
 use mercator_forecast::panel_forecast::{forecast_panel, ForecastOptions, PanelForecast};
 
 fn panel_of(series: Vec<(&str, Vec<f64>)>) -> Panel {
@@ -64,7 +66,10 @@ fn assert_finite(forecast: &PanelForecast) {
 
 fn assert_close(actual: &[f64], expected: &[f64], tolerance: f64) {
     for (a, e) in actual.iter().zip(expected) {
-        assert!((a - e).abs() <= tolerance, "expected {expected:?}, got {actual:?}");
+        assert!(
+            (a - e).abs() <= tolerance,
+            "expected {expected:?}, got {actual:?}"
+        );
     }
 }
 
@@ -92,7 +97,12 @@ fn linear_trend_keeps_rising() {
 #[test]
 fn yearly_season_repeats() {
     let season: Vec<f64> = (0..52).map(|w| 10.0 + (w % 13) as f64).collect();
-    let history: Vec<f64> = season.iter().chain(&season).chain(&season[..20]).copied().collect();
+    let history: Vec<f64> = season
+        .iter()
+        .chain(&season)
+        .chain(&season[..20])
+        .copied()
+        .collect();
     let panel = panel_of(vec![("season", history)]);
 
     let forecast = forecast_all(&panel, 6);
@@ -102,7 +112,9 @@ fn yearly_season_repeats() {
 
 #[test]
 fn intermittent_series_is_classified_and_forecast() {
-    let sparse: Vec<f64> = (0..48).map(|t| if t % 4 == 1 { 8.0 } else { 0.0 }).collect();
+    let sparse: Vec<f64> = (0..48)
+        .map(|t| if t % 4 == 1 { 8.0 } else { 0.0 })
+        .collect();
     let panel = panel_of(vec![("sparse", sparse)]);
 
     let forecast = forecast_all(&panel, 4);
@@ -111,13 +123,23 @@ fn intermittent_series_is_classified_and_forecast() {
     assert_eq!(series.profile.class, DemandClass::Intermittent);
     assert_eq!(forecast.intermittent_share(), 1.0);
     let mean_forecast = series.point.iter().sum::<f64>() / 4.0;
-    assert!((mean_forecast - 2.0).abs() < 1.0, "{:?} from {}", series.point, series.model);
+    assert!(
+        (mean_forecast - 2.0).abs() < 1.0,
+        "{:?} from {}",
+        series.point,
+        series.model
+    );
 }
 
 #[test]
 fn intervals_contain_point_forecast() {
-    let noisy: Vec<f64> = (0..40).map(|t| 20.0 + [3.0, -2.0, 1.0, -4.0, 2.0][t % 5]).collect();
-    let panel = panel_of(vec![("a", noisy.clone()), ("b", noisy.iter().map(|v| v * 2.0).collect())]);
+    let noisy: Vec<f64> = (0..40)
+        .map(|t| 20.0 + [3.0, -2.0, 1.0, -4.0, 2.0][t % 5])
+        .collect();
+    let panel = panel_of(vec![
+        ("a", noisy.clone()),
+        ("b", noisy.iter().map(|v| v * 2.0).collect()),
+    ]);
 
     let forecast = forecast_all(&panel, 4);
 
@@ -158,7 +180,9 @@ fn all_zero_series_stays_finite() {
 
 #[test]
 fn negative_weeks_after_returns_stay_finite() {
-    let net: Vec<f64> = (0..40).map(|t| if t % 6 == 5 { -4.0 } else { 6.0 }).collect();
+    let net: Vec<f64> = (0..40)
+        .map(|t| if t % 6 == 5 { -4.0 } else { 6.0 })
+        .collect();
     let panel = panel_of(vec![("returns", net)]);
 
     let forecast = forecast_all(&panel, 4);
@@ -170,7 +194,12 @@ fn negative_weeks_after_returns_stay_finite() {
 #[test]
 fn duplicated_dates_are_summed_and_reported() {
     let day = |d: u32| NaiveDate::from_ymd_opt(2011, 3, d).unwrap();
-    let points = [(day(7), 2.0), (day(7), 3.0), (day(14), 4.0), (day(28), f64::INFINITY)];
+    let points = [
+        (day(7), 2.0),
+        (day(7), 3.0),
+        (day(14), 4.0),
+        (day(28), f64::INFINITY),
+    ];
 
     let series = bucket_dated_values(&points, Frequency::Weekly).unwrap();
 
@@ -185,7 +214,9 @@ fn holdout_reports_finite_accuracy_and_coverage() {
         .into_iter()
         .enumerate()
         .map(|(k, sku)| {
-            let units = (0..40).map(|t| 10.0 + k as f64 + ((t * (k + 3)) % 7) as f64).collect();
+            let units = (0..40)
+                .map(|t| 10.0 + k as f64 + ((t * (k + 3)) % 7) as f64)
+                .collect();
             (sku, units)
         })
         .collect();

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
 pub mod datasets;
+pub mod forecast;
 pub mod ingest;
 pub mod run;
