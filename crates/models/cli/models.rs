@@ -1,0 +1,283 @@
+//! `mercator models`: fetch, list, verify and add model weights.
+//!
+//! Models live under `<data dir>/models/NAME/`; downloads are cached under
+//! `$MERCATOR_CACHE_DIR` (default: the user's cache folder), outside the
+//! checkout.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::Subcommand;
+use mercator_models::defaults;
+use mercator_models::fetch;
+use mercator_models::manifest::Role;
+use mercator_models::store::ModelStore;
+
+use crate::Global;
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Fetch models by name (no name: the embedding, LLM and speech defaults).
+    Pull {
+        /// Names of default models; see `mercator models list --available`.
+        names: Vec<String>,
+        /// Fetch again even when the model is installed.
+        #[arg(long)]
+        force: bool,
+    },
+    /// List installed models (with --available, also the models `pull` fetches by name).
+    List {
+        /// Also list the models `pull` fetches by name.
+        #[arg(long)]
+        available: bool,
+    },
+    /// Check installed models: files present, checksums, and that they load.
+    Verify {
+        /// Models to check (default: all installed).
+        names: Vec<String>,
+        /// Only check files and checksums, without loading the models.
+        #[arg(long)]
+        no_load: bool,
+    },
+    /// Install a model from a local folder or a Hugging Face repository.
+    Add {
+        /// Name under which the model is installed.
+        name: String,
+        /// Folder containing the model files.
+        #[arg(long, conflicts_with = "hf_repo", required_unless_present = "hf_repo")]
+        path: Option<PathBuf>,
+        /// Hugging Face model repository, for example `sentence-transformers/all-MiniLM-L6-v2`.
+        #[arg(long)]
+        hf_repo: Option<String>,
+        /// Revision (branch, tag or commit) of the Hugging Face repository.
+        #[arg(long, default_value = "main", requires = "hf_repo")]
+        revision: String,
+        /// Files to download from the repository (default: all).
+        #[arg(long = "file", requires = "hf_repo")]
+        files: Vec<String>,
+        /// Model role: embedding, llm or speech (detected from the files of
+        /// a local folder when not given).
+        #[arg(long)]
+        role: Option<Role>,
+    },
+}
+
+pub fn execute(global: &Global, command: ModelsCommand) -> anyhow::Result<()> {
+    let store = ModelStore::new(&global.data_dir);
+    match command {
+        ModelsCommand::Pull { names, force } => pull(global, &store, &names, force),
+        ModelsCommand::List { available } => list(global, &store, available),
+        ModelsCommand::Verify { names, no_load } => verify(global, &store, &names, !no_load),
+        ModelsCommand::Add {
+            name,
+            path,
+            hf_repo,
+            revision,
+            files,
+            role,
+        } => {
+            let manifest = match (path, hf_repo) {
+                (Some(path), _) => {
+                    let role = match role.or_else(|| fetch::detect_role(&path)) {
+                        Some(role) => role,
+                        None => bail!(
+                            "cannot tell the role of {}; pass --role embedding, llm or speech",
+                            path.display()
+                        ),
+                    };
+                    fetch::add_local(&store, &name, role, &path)?
+                }
+                (None, Some(repo)) => {
+                    let Some(role) = role else {
+                        bail!("--role is required with --hf-repo");
+                    };
+                    fetch::hub::add_from_hub(&store, &name, role, &repo, &revision, &files)?
+                }
+                (None, None) => bail!("give --path DIR or --hf-repo REPO"),
+            };
+            if global.json {
+                println!("{}", serde_json::to_string_pretty(&manifest)?);
+            } else if !global.quiet {
+                println!(
+                    "added {} ({}, {} files, {})",
+                    manifest.name,
+                    manifest.role,
+                    manifest.files.len(),
+                    human_size(manifest.total_size())
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+fn pull(global: &Global, store: &ModelStore, names: &[String], force: bool) -> anyhow::Result<()> {
+    let models: Vec<&defaults::DefaultModel> = if names.is_empty() {
+        defaults::ALL.iter().collect()
+    } else {
+        names
+            .iter()
+            .map(|name| {
+                defaults::find(name).ok_or_else(|| mercator_models::ModelError::UnknownDefault {
+                    name: name.clone(),
+                    known: known_names(),
+                })
+            })
+            .collect::<Result<_, _>>()?
+    };
+
+    let mut manifests = Vec::new();
+    for model in models {
+        let was_installed = store.contains(model.name);
+        let manifest = fetch::pull_default(store, model, force)
+            .with_context(|| format!("pulling {}", model.name))?;
+        if !global.quiet && !global.json {
+            let state = if was_installed && !force {
+                "already installed"
+            } else {
+                "installed"
+            };
+            println!(
+                "{}: {state} ({}, {})",
+                manifest.name,
+                manifest.role,
+                human_size(manifest.total_size())
+            );
+        }
+        manifests.push(manifest);
+    }
+    if global.json {
+        println!("{}", serde_json::to_string_pretty(&manifests)?);
+    }
+    Ok(())
+}
+
+fn list(global: &Global, store: &ModelStore, available: bool) -> anyhow::Result<()> {
+    let installed = store.list()?;
+    if global.json {
+        let defaults_json: Vec<_> = defaults::ALL
+            .iter()
+            .map(|model| {
+                serde_json::json!({
+                    "name": model.name,
+                    "role": model.role,
+                    "packages": model.packages,
+                    "description": model.description,
+                    "installed": store.contains(model.name),
+                })
+            })
+            .collect();
+        let mut out = serde_json::json!({ "installed": installed });
+        if available {
+            out["available"] = serde_json::json!(defaults_json);
+        }
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+
+    if installed.is_empty() && !global.quiet {
+        println!("no models installed; fetch the defaults with `mercator models pull`");
+    }
+    for manifest in &installed {
+        println!(
+            "{:<28} {:<9} {:>9}  {}",
+            manifest.name,
+            manifest.role.as_str(),
+            human_size(manifest.total_size()),
+            source_label(&manifest.source)
+        );
+    }
+    if available {
+        println!("\navailable with `mercator models pull NAME`:");
+        for model in &defaults::ALL {
+            println!(
+                "{:<28} {:<9} {}",
+                model.name,
+                model.role.as_str(),
+                model.description
+            );
+        }
+    }
+    Ok(())
+}
+
+fn verify(global: &Global, store: &ModelStore, names: &[String], load: bool) -> anyhow::Result<()> {
+    let names: Vec<String> = if names.is_empty() {
+        store
+            .list()?
+            .into_iter()
+            .map(|manifest| manifest.name)
+            .collect()
+    } else {
+        names.to_vec()
+    };
+    if names.is_empty() {
+        bail!("no models installed; fetch the defaults with `mercator models pull`");
+    }
+
+    let mut reports = Vec::new();
+    for name in &names {
+        let mut report = store.verify_files(name)?;
+        if load && report.is_ok() {
+            if let Err(err) = fetch::load_check(store, name) {
+                report.problems.push(format!("load failed: {err}"));
+            }
+        }
+        reports.push(report);
+    }
+
+    if global.json {
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+    } else {
+        for report in &reports {
+            if report.is_ok() {
+                if !global.quiet {
+                    let checked = if load { "files and loading" } else { "files" };
+                    println!("{}: ok ({checked})", report.name);
+                }
+            } else {
+                for problem in &report.problems {
+                    println!("{}: {problem}", report.name);
+                }
+            }
+        }
+    }
+    let n_failed = reports.iter().filter(|report| !report.is_ok()).count();
+    if n_failed > 0 {
+        bail!("{n_failed} of {} models failed verification; fetch them again with `mercator models pull --force NAME`", reports.len());
+    }
+    Ok(())
+}
+
+fn known_names() -> String {
+    defaults::ALL
+        .iter()
+        .map(|model| model.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn source_label(source: &mercator_models::manifest::Source) -> String {
+    use mercator_models::manifest::Source;
+    match source {
+        Source::Local { path } => format!("local {}", path.display()),
+        Source::HuggingFace { repo, revision } => format!("huggingface {repo}@{revision}"),
+        Source::Pypi { packages } => format!("pypi {}", packages.join(" ")),
+    }
+}
+
+/// Formats a byte count with a binary unit.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}

@@ -1,0 +1,295 @@
+//! Sentence embeddings from BERT-family models with candle.
+//!
+//! [`Embedder::load`] reads a sentence-transformers folder: `config.json`,
+//! `model.safetensors`, `tokenizer.json` and, when present,
+//! `1_Pooling/config.json` (mean pooling when absent) and
+//! `sentence_bert_config.json` (maximum sequence length). Every vector is
+//! L2-normalized, so the dot product of two vectors is their cosine.
+
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor, D};
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::{BertModel, Config as BertConfig};
+use serde::Deserialize;
+use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+use tracing::debug;
+
+use crate::{ModelError, Result};
+
+/// Texts per forward pass when the caller gives no batch size.
+pub const DEFAULT_BATCH_SIZE: usize = 32;
+
+/// How token vectors become one sentence vector, as in sentence-transformers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pooling {
+    /// Mean of the token vectors under the attention mask.
+    Mean,
+    /// The vector of the first token (`[CLS]`).
+    Cls,
+    /// Element-wise maximum over the unmasked tokens.
+    Max,
+    /// Sum of the unmasked token vectors divided by sqrt(token count).
+    MeanSqrtLen,
+}
+
+#[derive(Debug, Deserialize)]
+struct PoolingConfig {
+    #[serde(default)]
+    pooling_mode_cls_token: bool,
+    #[serde(default)]
+    pooling_mode_mean_tokens: bool,
+    #[serde(default)]
+    pooling_mode_max_tokens: bool,
+    #[serde(default)]
+    pooling_mode_mean_sqrt_len_tokens: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct SentenceBertConfig {
+    max_seq_length: Option<usize>,
+}
+
+/// A loaded sentence-embedding model.
+pub struct Embedder {
+    model: BertModel,
+    tokenizer: Tokenizer,
+    pooling: Pooling,
+    dimension: usize,
+    device: Device,
+}
+
+impl Embedder {
+    /// Loads the model folder `dir` on the CPU.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let load_error = |reason: String| ModelError::Load {
+            path: dir.to_path_buf(),
+            reason,
+        };
+        let device = Device::Cpu;
+
+        let config_path = dir.join("config.json");
+        let config_text = read_text(&config_path)?;
+        let config: BertConfig = serde_json::from_str(&config_text)
+            .map_err(|err| load_error(format!("config.json: {err}")))?;
+
+        let weights_path = dir.join("model.safetensors");
+        let weights =
+            std::fs::read(&weights_path).map_err(|err| ModelError::io(&weights_path, err))?;
+        let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &device)
+            .map_err(|err| load_error(format!("model.safetensors: {err}")))?;
+        let model = BertModel::load(vb, &config)
+            .map_err(|err| load_error(format!("model.safetensors: {err}")))?;
+
+        let max_length = read_max_seq_length(dir)?.unwrap_or(config.max_position_embeddings);
+        let tokenizer = load_tokenizer(&dir.join("tokenizer.json"), max_length)?;
+        let pooling = read_pooling(dir)?;
+        debug!(?pooling, max_length, "embedding model loaded");
+
+        Ok(Embedder {
+            model,
+            tokenizer,
+            pooling,
+            dimension: config.hidden_size,
+            device,
+        })
+    }
+
+    /// Length of every vector this model returns.
+    pub fn dimension(&self) -> usize {
+        self.dimension
+    }
+
+    /// The pooling read from the model folder.
+    pub fn pooling(&self) -> Pooling {
+        self.pooling
+    }
+
+    /// Embeds `texts` in batches of [`DEFAULT_BATCH_SIZE`].
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        self.embed_batched(texts, DEFAULT_BATCH_SIZE)
+    }
+
+    /// Embeds `texts`, `batch_size` texts per forward pass; one
+    /// L2-normalized vector per text, in input order.
+    pub fn embed_batched(&self, texts: &[&str], batch_size: usize) -> Result<Vec<Vec<f32>>> {
+        let batch_size = batch_size.max(1);
+        let mut vectors = Vec::with_capacity(texts.len());
+        for batch in texts.chunks(batch_size) {
+            vectors.extend(self.embed_batch(batch)?);
+        }
+        Ok(vectors)
+    }
+
+    fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        let encodings = self
+            .tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|err| ModelError::Embedding(format!("tokenization failed: {err}")))?;
+
+        let n_texts = encodings.len();
+        let n_tokens = encodings.first().map_or(0, |e| e.get_ids().len());
+        let mut ids = Vec::with_capacity(n_texts * n_tokens);
+        let mut type_ids = Vec::with_capacity(n_texts * n_tokens);
+        let mut mask = Vec::with_capacity(n_texts * n_tokens);
+        for encoding in &encodings {
+            ids.extend_from_slice(encoding.get_ids());
+            type_ids.extend_from_slice(encoding.get_type_ids());
+            mask.extend_from_slice(encoding.get_attention_mask());
+        }
+
+        let vectors = self.forward(ids, type_ids, mask, (n_texts, n_tokens));
+        vectors.map_err(|err| ModelError::Embedding(err.to_string()))
+    }
+
+    /// Runs BERT, pools and normalizes; inputs are row-major
+    /// `(n_texts, n_tokens)` token ids, token type ids and attention mask.
+    fn forward(
+        &self,
+        ids: Vec<u32>,
+        type_ids: Vec<u32>,
+        mask: Vec<u32>,
+        shape: (usize, usize),
+    ) -> candle_core::Result<Vec<Vec<f32>>> {
+        let ids = Tensor::from_vec(ids, shape, &self.device)?;
+        let type_ids = Tensor::from_vec(type_ids, shape, &self.device)?;
+        let mask = Tensor::from_vec(mask, shape, &self.device)?;
+
+        // hidden: (n_texts, n_tokens, hidden_size)
+        let hidden = self.model.forward(&ids, &type_ids, Some(&mask))?;
+        let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
+        let pooled = match self.pooling {
+            Pooling::Cls => hidden.narrow(1, 0, 1)?.squeeze(1)?,
+            Pooling::Mean => {
+                let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
+                let counts = mask.sum(1)?.clamp(1e-9, f64::MAX)?;
+                summed.broadcast_div(&counts)?
+            }
+            Pooling::MeanSqrtLen => {
+                let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
+                let counts = mask.sum(1)?.clamp(1e-9, f64::MAX)?.sqrt()?;
+                summed.broadcast_div(&counts)?
+            }
+            Pooling::Max => {
+                // Masked positions get a large negative value so they never win.
+                let penalty = ((mask.ones_like()? - &mask)? * -1e9)?;
+                hidden.broadcast_add(&penalty)?.max(1)?
+            }
+        };
+        let norms = pooled
+            .sqr()?
+            .sum_keepdim(D::Minus1)?
+            .sqrt()?
+            .clamp(1e-12, f64::MAX)?;
+        pooled.broadcast_div(&norms)?.to_vec2::<f32>()
+    }
+}
+
+/// Cosine similarity of two vectors; 0 when either is all zeros.
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let norm_a = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let norm_b = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm_a == 0.0 || norm_b == 0.0 {
+        return 0.0;
+    }
+    dot / (norm_a * norm_b)
+}
+
+fn read_text(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|err| ModelError::io(path, err))
+}
+
+fn load_tokenizer(path: &Path, max_length: usize) -> Result<Tokenizer> {
+    let load_error = |reason: String| ModelError::Load {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if !path.is_file() {
+        return Err(load_error("tokenizer.json not found".to_string()));
+    }
+    let mut tokenizer = Tokenizer::from_file(path).map_err(|err| load_error(err.to_string()))?;
+    tokenizer.with_padding(Some(PaddingParams {
+        strategy: PaddingStrategy::BatchLongest,
+        ..Default::default()
+    }));
+    tokenizer
+        .with_truncation(Some(TruncationParams {
+            max_length,
+            ..Default::default()
+        }))
+        .map_err(|err| load_error(err.to_string()))?;
+    Ok(tokenizer)
+}
+
+/// Reads `1_Pooling/config.json`; mean pooling when the file is absent.
+fn read_pooling(dir: &Path) -> Result<Pooling> {
+    let path = dir.join("1_Pooling").join("config.json");
+    if !path.is_file() {
+        return Ok(Pooling::Mean);
+    }
+    let config: PoolingConfig =
+        serde_json::from_str(&read_text(&path)?).map_err(|err| ModelError::Load {
+            path: path.clone(),
+            reason: err.to_string(),
+        })?;
+    let pooling = if config.pooling_mode_cls_token {
+        Pooling::Cls
+    } else if config.pooling_mode_max_tokens {
+        Pooling::Max
+    } else if config.pooling_mode_mean_sqrt_len_tokens {
+        Pooling::MeanSqrtLen
+    } else {
+        // Mean is also the sentence-transformers default.
+        let _ = config.pooling_mode_mean_tokens;
+        Pooling::Mean
+    };
+    Ok(pooling)
+}
+
+/// Reads `max_seq_length` from `sentence_bert_config.json` when present.
+fn read_max_seq_length(dir: &Path) -> Result<Option<usize>> {
+    let path = dir.join("sentence_bert_config.json");
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let config: SentenceBertConfig =
+        serde_json::from_str(&read_text(&path)?).map_err(|err| ModelError::Load {
+            path: path.clone(),
+            reason: err.to_string(),
+        })?;
+    Ok(config.max_seq_length)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cosine_of_parallel_vectors_is_one() {
+        assert!((cosine(&[1.0, 2.0], &[2.0, 4.0]) - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn cosine_with_zero_vector_is_zero() {
+        assert_eq!(cosine(&[0.0, 0.0], &[1.0, 0.0]), 0.0);
+    }
+
+    #[test]
+    fn missing_pooling_config_means_mean() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(read_pooling(dir.path()).unwrap(), Pooling::Mean);
+    }
+
+    #[test]
+    fn cls_pooling_config_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("1_Pooling")).unwrap();
+        std::fs::write(
+            dir.path().join("1_Pooling/config.json"),
+            r#"{"pooling_mode_cls_token": true, "pooling_mode_mean_tokens": false}"#,
+        )
+        .unwrap();
+        assert_eq!(read_pooling(dir.path()).unwrap(), Pooling::Cls);
+    }
+}

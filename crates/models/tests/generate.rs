@@ -1,0 +1,235 @@
+//! Generation mechanics with Gemma 3 270M (a base model, so the tests check
+//! seeds, stop strings, limits and errors rather than the quality of the
+//! text), and the OpenAI-compatible client against a loopback peer.
+
+#![cfg(feature = "llama")]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+
+use mercator_models::defaults;
+use mercator_models::generate::llama::LlamaGenerator;
+use mercator_models::generate::openai::OpenAiGenerator;
+use mercator_models::generate::{FinishReason, GenerateRequest, TextGenerator};
+use mercator_models::ModelError;
+
+const PROMPT: &str = "The best way to pack fragile items for international shipping is";
+
+fn generator() -> LlamaGenerator {
+    LlamaGenerator::load(&common::model_dir(&defaults::LLM))
+        .unwrap()
+        .with_context_tokens(512)
+}
+
+fn request(max_tokens: usize) -> GenerateRequest {
+    GenerateRequest {
+        max_tokens,
+        temperature: 0.8,
+        top_p: 0.95,
+        seed: 7,
+        use_chat_template: false,
+        ..GenerateRequest::new(PROMPT)
+    }
+}
+
+fn run(
+    generator: &mut LlamaGenerator,
+    request: &GenerateRequest,
+) -> mercator_models::generate::Generation {
+    generator.generate(request, &mut |_| {}).unwrap()
+}
+
+#[test]
+fn same_seed_gives_same_text() {
+    let mut generator = generator();
+    let first = run(&mut generator, &request(24));
+    let second = run(&mut generator, &request(24));
+    assert!(!first.text.is_empty());
+    assert_eq!(first.text, second.text);
+}
+
+#[test]
+fn streamed_pieces_add_up_to_text() {
+    let mut generator = generator();
+    let mut streamed = String::new();
+    let generation = generator
+        .generate(&request(24), &mut |piece| streamed.push_str(piece))
+        .unwrap();
+    assert_eq!(streamed, generation.text);
+}
+
+#[test]
+fn max_tokens_limits_output() {
+    let mut generator = generator();
+    let generation = run(&mut generator, &request(5));
+    assert!(
+        generation.output_tokens <= 5,
+        "{} tokens",
+        generation.output_tokens
+    );
+    assert_eq!(generation.finish_reason, FinishReason::Length);
+}
+
+#[test]
+fn stop_string_ends_generation() {
+    let mut generator = generator();
+    let free = run(&mut generator, &request(40));
+    // Stop at the third word of the unconstrained output.
+    let words: Vec<&str> = free.text.split_whitespace().collect();
+    assert!(
+        words.len() >= 4,
+        "output too short to pick a stop word: {:?}",
+        free.text
+    );
+    let stop = words[2].to_string();
+    let expected = &free.text[..free.text.find(&stop).unwrap()];
+
+    let stopped = run(
+        &mut generator,
+        &GenerateRequest {
+            stop: vec![stop.clone()],
+            ..request(40)
+        },
+    );
+    assert_eq!(stopped.finish_reason, FinishReason::Stop);
+    assert_eq!(stopped.text, expected, "stop {stop:?}");
+}
+
+#[test]
+fn prompt_over_context_is_rejected() {
+    let mut generator = generator();
+    let long_prompt = "ship the parcel to Berlin ".repeat(200);
+    let result = generator.generate(&GenerateRequest::new(long_prompt), &mut |_| {});
+    assert!(
+        matches!(result, Err(ModelError::ContextExceeded { .. })),
+        "{:?}",
+        result.err()
+    );
+}
+
+#[test]
+fn output_over_context_is_rejected() {
+    let mut generator = generator();
+    let result = generator.generate(&request(600), &mut |_| {});
+    assert!(
+        matches!(result, Err(ModelError::ContextExceeded { .. })),
+        "{:?}",
+        result.err()
+    );
+}
+
+#[test]
+fn empty_prompt_is_rejected() {
+    let mut generator = generator();
+    let result = generator.generate(&GenerateRequest::new(""), &mut |_| {});
+    assert!(
+        matches!(result, Err(ModelError::EmptyPrompt)),
+        "{:?}",
+        result.err()
+    );
+}
+
+/// Reads an HTTP request's headers and returns its JSON body.
+fn read_request_body(stream: &std::net::TcpStream) -> serde_json::Value {
+    let mut reader = BufReader::new(stream);
+    let mut content_length = 0;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+        if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            content_length = value.trim().parse().unwrap();
+        }
+    }
+    let mut body = vec![0u8; content_length];
+    reader.read_exact(&mut body).unwrap();
+    serde_json::from_slice(&body).unwrap()
+}
+
+/// Serves one `/v1/chat/completions` request on 127.0.0.1 as a stream of
+/// server-sent events. The peer is a protocol stand-in for a real server
+/// (llama.cpp server, vLLM), but its text comes from the same Gemma model
+/// through `LlamaGenerator`, so the client sees real model output.
+fn serve_one_request(listener: TcpListener) {
+    let (stream, _) = listener.accept().unwrap();
+    let body = read_request_body(&stream);
+
+    let request = GenerateRequest {
+        prompt: body["messages"][0]["content"].as_str().unwrap().to_string(),
+        max_tokens: body["max_tokens"].as_u64().unwrap() as usize,
+        temperature: body["temperature"].as_f64().unwrap() as f32,
+        top_p: body["top_p"].as_f64().unwrap() as f32,
+        seed: body["seed"].as_u64().unwrap() as u32,
+        stop: Vec::new(),
+        use_chat_template: false,
+    };
+    let mut writer = stream;
+    writer
+        .write_all(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+    let mut generator = generator();
+    let generation = generator
+        .generate(&request, &mut |piece| {
+            let chunk = serde_json::json!({"choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": null}]});
+            write!(writer, "data: {chunk}\n\n").unwrap();
+        })
+        .unwrap();
+    let reason = match generation.finish_reason {
+        FinishReason::Length => "length",
+        _ => "stop",
+    };
+    let last = serde_json::json!({"choices": [{"index": 0, "delta": {}, "finish_reason": reason}]});
+    write!(writer, "data: {last}\n\ndata: [DONE]\n\n").unwrap();
+}
+
+#[test]
+fn endpoint_streams_same_text_as_local_model() {
+    let local = run(&mut generator(), &request(20));
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || serve_one_request(listener));
+
+    let mut client = OpenAiGenerator::new(&url, "gemma").unwrap();
+    let mut streamed = String::new();
+    let remote = client
+        .generate(&request(20), &mut |piece| streamed.push_str(piece))
+        .unwrap();
+    server.join().unwrap();
+
+    assert_eq!(remote.text, local.text);
+    assert_eq!(streamed, remote.text);
+    assert_eq!(remote.finish_reason, FinishReason::Length);
+}
+
+#[test]
+fn endpoint_error_status_is_reported() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let _ = read_request_body(&stream);
+        let body = r#"{"error":{"message":"the request exceeds the available context size"}}"#;
+        write!(
+            stream,
+            "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+    });
+
+    let mut client = OpenAiGenerator::new(&url, "gemma").unwrap();
+    let result = client.generate(&request(20), &mut |_| {});
+    server.join().unwrap();
+    let message = result.unwrap_err().to_string();
+    assert!(
+        message.contains("exceeds the available context"),
+        "{message}"
+    );
+}
