@@ -243,7 +243,7 @@ fn missing_orders_file_is_clear_error() {
 }
 
 fn online_retail() -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+    let path = Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap())
         .join("../../../shared/data/online_retail/online_retail.csv.gz");
     if path.exists() {
         Some(path)

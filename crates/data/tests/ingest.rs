@@ -418,7 +418,7 @@ fn mapping_to_missing_column_is_error() {
 }
 
 fn online_retail(name: &str) -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+    let path = Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap())
         .join("../../../shared/data/online_retail")
         .join(name);
     if path.exists() {

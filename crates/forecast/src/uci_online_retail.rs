@@ -17,7 +17,8 @@ use mercator_data::{LineKind, OrderLine};
 
 use crate::evaluate::{evaluate_demand, ETS, SEASONAL_NAIVE};
 
-const DEFAULT_PATH: &str = "/work/shared/data/online_retail/online_retail.csv.gz";
+/// UCI Online Retail beside the checkout, relative to this crate.
+const DEFAULT_PATH: &str = "../../../shared/data/online_retail/online_retail.csv.gz";
 
 /// Stock codes of postage, fees, manual adjustments and samples.
 const NON_PRODUCT_CODES: [&str; 11] = [
@@ -37,7 +38,10 @@ const NON_PRODUCT_CODES: [&str; 11] = [
 fn data_path() -> PathBuf {
     std::env::var_os("MERCATOR_ONLINE_RETAIL_CSV")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_PATH))
+        .unwrap_or_else(|| {
+            let crate_dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default();
+            PathBuf::from(crate_dir).join(DEFAULT_PATH)
+        })
 }
 
 /// Assigns a line kind. Negative prices, fees and zero prices are checked

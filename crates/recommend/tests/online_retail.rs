@@ -15,8 +15,8 @@ use flate2::read::GzDecoder;
 use mercator_data::{LineKind, OrderLine};
 use mercator_recommend::{evaluate_propensity, evaluate_recommenders, PropensityConfig};
 
-/// Location of the gzipped UCI Online Retail CSV in the shared workspace.
-const DATA_PATH: &str = "/work/shared/data/online_retail/online_retail.csv.gz";
+/// UCI Online Retail beside the checkout, relative to this crate.
+const DATA_PATH: &str = "../../../shared/data/online_retail/online_retail.csv.gz";
 
 /// Length of the test window in days.
 const WINDOW_DAYS: i64 = 28;
@@ -87,12 +87,13 @@ fn online_retail() -> Option<&'static [OrderLine]> {
     static LINES: OnceLock<Option<Vec<OrderLine>>> = OnceLock::new();
     LINES
         .get_or_init(|| {
-            let path = Path::new(DATA_PATH);
+            let crate_dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default();
+            let path = Path::new(&crate_dir).join(DATA_PATH);
             if !path.exists() {
                 return None;
             }
             let started = Instant::now();
-            let lines = read_lines(path);
+            let lines = read_lines(&path);
             eprintln!(
                 "read {} UCI Online Retail rows in {:.2?}",
                 lines.len(),
