@@ -63,6 +63,7 @@ pub struct Global {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.quiet);
+    let global_json = cli.json;
     let global = Global {
         data_dir: cli.data_dir,
         quiet: cli.quiet,
@@ -78,7 +79,13 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::debug!(error = ?err, "command failed");
-            eprintln!("error: {err:#}");
+            if global_json {
+                // Scripts that asked for JSON get the error as JSON too.
+                let error = serde_json::json!({ "error": format!("{err:#}") });
+                eprintln!("{error}");
+            } else {
+                eprintln!("error: {err:#}");
+            }
             ExitCode::FAILURE
         }
     }

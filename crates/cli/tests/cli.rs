@@ -230,6 +230,19 @@ fn bad_input_names_file_line_and_field() {
 }
 
 #[test]
+fn json_flag_prints_error_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = mercator(&dir.path().join("data"))
+        .args(["--json", "ingest", "orders", "no-such-file.csv"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let error: serde_json::Value = serde_json::from_slice(&output.stderr).unwrap();
+    let message = error["error"].as_str().unwrap();
+    assert!(message.contains("no-such-file.csv"), "{message}");
+}
+
+#[test]
 fn missing_orders_file_is_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let output = mercator(&dir.path().join("data"))
