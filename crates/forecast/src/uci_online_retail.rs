@@ -13,27 +13,13 @@ use std::path::PathBuf;
 
 use chrono::{Duration, NaiveDateTime};
 use flate2::read::GzDecoder;
-use mercator_data::{LineKind, OrderLine};
+use mercator_data::clean::classify;
+use mercator_data::OrderLine;
 
 use crate::evaluate::{evaluate_demand, ETS, SEASONAL_NAIVE};
 
 /// UCI Online Retail beside the checkout, relative to this crate.
 const DEFAULT_PATH: &str = "../../../shared/data/online_retail/online_retail.csv.gz";
-
-/// Stock codes of postage, fees, manual adjustments and samples.
-const NON_PRODUCT_CODES: [&str; 11] = [
-    "POST",
-    "DOT",
-    "M",
-    "C2",
-    "BANK CHARGES",
-    "AMAZONFEE",
-    "S",
-    "CRUK",
-    "D",
-    "B",
-    "PADS",
-];
 
 fn data_path() -> PathBuf {
     std::env::var_os("MERCATOR_ONLINE_RETAIL_CSV")
@@ -42,23 +28,6 @@ fn data_path() -> PathBuf {
             let crate_dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default();
             PathBuf::from(crate_dir).join(DEFAULT_PATH)
         })
-}
-
-/// Assigns a line kind. Negative prices, fees and zero prices are checked
-/// before returns, so a cancelled fee or a negative stock adjustment at price
-/// zero never counts against product demand.
-fn classify(invoice: &str, sku: &str, quantity: i64, unit_price: f64) -> LineKind {
-    if unit_price < 0.0 {
-        LineKind::NegativePrice
-    } else if NON_PRODUCT_CODES.contains(&sku) || sku.starts_with("gift_") {
-        LineKind::NonProduct
-    } else if unit_price == 0.0 {
-        LineKind::ZeroPrice
-    } else if invoice.starts_with('C') || quantity < 0 {
-        LineKind::Return
-    } else {
-        LineKind::Sale
-    }
 }
 
 /// Reads every row of the UCI Online Retail CSV, or returns `None` when the file is missing.
@@ -85,11 +54,12 @@ fn load_lines() -> Option<Vec<OrderLine>> {
             .filter(|id| !id.is_empty())
             .map(str::to_string);
 
+        let description = field(2).to_string();
         lines.push(OrderLine {
-            kind: classify(&invoice, &sku, quantity, unit_price),
+            kind: classify(&invoice, &sku, &description, quantity, unit_price),
             invoice,
             sku,
-            description: field(2).to_string(),
+            description,
             quantity,
             invoiced_at,
             unit_price,

@@ -12,7 +12,8 @@ use std::time::Instant;
 
 use chrono::{Duration, NaiveDateTime};
 use flate2::read::GzDecoder;
-use mercator_data::{LineKind, OrderLine};
+use mercator_data::clean::classify;
+use mercator_data::OrderLine;
 use mercator_recommend::{evaluate_propensity, evaluate_recommenders, PropensityConfig};
 
 /// UCI Online Retail beside the checkout, relative to this crate.
@@ -20,37 +21,6 @@ const DATA_PATH: &str = "../../../shared/data/online_retail/online_retail.csv.gz
 
 /// Length of the test window in days.
 const WINDOW_DAYS: i64 = 28;
-
-/// Stock codes of postage, fees, adjustments, samples and similar lines.
-const NON_PRODUCT_CODES: &[&str] = &[
-    "POST",
-    "DOT",
-    "M",
-    "C2",
-    "BANK CHARGES",
-    "AMAZONFEE",
-    "S",
-    "CRUK",
-    "D",
-    "B",
-    "PADS",
-];
-
-/// Classifies one row: fees and adjustments first, then price, then
-/// cancellations and negative quantities.
-fn classify(invoice: &str, sku: &str, quantity: i64, unit_price: f64) -> LineKind {
-    if NON_PRODUCT_CODES.contains(&sku) || sku.starts_with("gift_") {
-        LineKind::NonProduct
-    } else if unit_price < 0.0 {
-        LineKind::NegativePrice
-    } else if unit_price == 0.0 {
-        LineKind::ZeroPrice
-    } else if invoice.starts_with('C') || quantity < 0 {
-        LineKind::Return
-    } else {
-        LineKind::Sale
-    }
-}
 
 fn read_lines(path: &Path) -> Vec<OrderLine> {
     let file = std::fs::File::open(path).expect("open UCI Online Retail file");
@@ -65,11 +35,12 @@ fn read_lines(path: &Path) -> Vec<OrderLine> {
             .expect("InvoiceDate as YYYY-MM-DD HH:MM:SS");
         let unit_price: f64 = record[5].parse().expect("numeric UnitPrice");
         let customer_id = Some(record[6].to_string()).filter(|id| !id.is_empty());
-        let kind = classify(&invoice, &sku, quantity, unit_price);
+        let description = record[2].to_string();
+        let kind = classify(&invoice, &sku, &description, quantity, unit_price);
         lines.push(OrderLine {
             invoice,
             sku,
-            description: record[2].to_string(),
+            description,
             quantity,
             invoiced_at,
             unit_price,
