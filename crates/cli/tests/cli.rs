@@ -2,28 +2,11 @@
 //! UCI Online Retail, run as a user runs it.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::Duration;
 
-fn mercator(data_dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_mercator"));
-    command
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env_remove("MERCATOR_DATA_DIR");
-    command
-}
+mod common;
 
-fn run_ok(command: &mut Command) -> Output {
-    let output = command.output().unwrap();
-    assert!(
-        output.status.success(),
-        "command failed: {}\nstdout: {}",
-        String::from_utf8_lossy(&output.stderr),
-        String::from_utf8_lossy(&output.stdout)
-    );
-    output
-}
+use common::{mercator, run_ok};
 
 fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()

@@ -1,26 +1,10 @@
 //! End-to-end tests of `mercator forecast` on the bundled UCI Online Retail sample.
 
 use std::path::Path;
-use std::process::Command;
 
-fn mercator(data_dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_mercator"));
-    command
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env_remove("MERCATOR_DATA_DIR");
-    command
-}
+mod common;
 
-fn run_ok(command: &mut Command) -> String {
-    let output = command.output().unwrap();
-    assert!(
-        output.status.success(),
-        "command failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
+use common::{mercator, run_ok};
 
 /// Ingests the bundled sample through `mercator run`, into dataset `sample`.
 fn ingest_sample(data_dir: &Path, report_dir: &Path) {
