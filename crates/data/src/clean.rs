@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::order::LineKind;
 
-/// Where one input row went.
+/// Destination of one input row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Bucket {
     /// Product sold to a known customer.

@@ -16,7 +16,7 @@ use mercator_forecast::evaluate_demand;
 use mercator_recommend::{evaluate_propensity, evaluate_recommenders, PropensityConfig};
 
 use crate::commands::ingest::{ingest_orders, open_store, ReadOptions};
-use crate::report::{InputSection, Report, SplitSection, Timings, TOP_K};
+use crate::report::{InputSection, Report, ReportPaths, SplitSection, Timings, TOP_K};
 use crate::{progress, sample, Global};
 
 #[derive(Debug, Args)]
@@ -153,15 +153,13 @@ pub fn execute(global: &Global, args: RunArgs) -> anyhow::Result<()> {
     };
 
     let step = Instant::now();
-    let paths = report
-        .write(&args.out)
-        .with_context(|| format!("cannot write the report to {}", args.out.display()))?;
+    let write_error = || format!("cannot write the report to {}", args.out.display());
+    let html = report.write_html(&args.out).with_context(write_error)?;
     report.timings_ms.record("report", step);
     report.timings_ms.record("total", started);
-    // Rewrite the JSON so it carries the report and total timings too.
-    report
-        .write_json(&args.out)
-        .with_context(|| format!("cannot write the report to {}", args.out.display()))?;
+    // JSON goes last so that it carries the report and total timings.
+    let json = report.write_json(&args.out).with_context(write_error)?;
+    let paths = ReportPaths { json, html };
 
     if global.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

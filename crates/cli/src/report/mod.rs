@@ -26,7 +26,7 @@ pub struct Report {
     /// Rows of the input file per cleaning bucket; adds up to `input.rows`.
     pub cleaning: BTreeMap<String, u64>,
     pub split: SplitSection,
-    /// `None` when the step was skipped; `skipped` says why.
+    /// `None` when the step was skipped; `skipped` gives the reason.
     pub propensity: Option<PropensityReport>,
     pub recommend: Option<RecommendSection>,
     pub forecast: Option<DemandReport>,
@@ -134,17 +134,17 @@ pub struct ReportPaths {
 }
 
 impl Report {
-    /// Writes `report.json` and `report.html` into `dir`, each atomically.
-    pub fn write(&self, dir: &Path) -> std::io::Result<ReportPaths> {
+    /// Writes `report.html` into `dir`, creating it, atomically.
+    pub fn write_html(&self, dir: &Path) -> std::io::Result<PathBuf> {
         std::fs::create_dir_all(dir)?;
-        let json = self.write_json(dir)?;
-        let html = dir.join("report.html");
-        write_atomic(&html, html::render(self).as_bytes())?;
-        Ok(ReportPaths { json, html })
+        let path = dir.join("report.html");
+        write_atomic(&path, html::render(self).as_bytes())?;
+        Ok(path)
     }
 
-    /// Writes `report.json` into `dir`.
+    /// Writes `report.json` into `dir`, creating it, atomically.
     pub fn write_json(&self, dir: &Path) -> std::io::Result<PathBuf> {
+        std::fs::create_dir_all(dir)?;
         let path = dir.join("report.json");
         let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
         write_atomic(&path, text.as_bytes())?;
