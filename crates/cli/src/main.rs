@@ -50,6 +50,15 @@ enum Command {
     Datasets,
     /// Forecast demand per SKU, country, category or total, with intervals and charts.
     Forecast(commands::forecast::ForecastArgs),
+    /// Fetch, list, verify and add model weights.
+    #[command(subcommand)]
+    Models(commands::models::ModelsCommand),
+    /// Sentence embeddings of texts, or the cosine similarity of two.
+    Embed(commands::embed::EmbedArgs),
+    /// Generate text with a local GGUF model or an OpenAI-compatible endpoint.
+    Generate(commands::generate::GenerateArgs),
+    /// Transcribe an audio file (WAV, FLAC, MP3, OGG) to text with timestamps.
+    Transcribe(commands::transcribe::TranscribeArgs),
 }
 
 /// Options every command receives.
@@ -74,6 +83,10 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::execute(&global, args),
         Command::Datasets => commands::datasets::execute(&global),
         Command::Forecast(args) => commands::forecast::execute(&global, args),
+        Command::Models(command) => commands::models::execute(&global, command),
+        Command::Embed(args) => commands::embed::execute(&global, args),
+        Command::Generate(args) => commands::generate::execute(&global, args),
+        Command::Transcribe(args) => commands::transcribe::execute(&global, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -92,9 +105,14 @@ fn main() -> ExitCode {
 }
 
 /// Logs go to standard error; `RUST_LOG` overrides the default level
-/// (`warn`, or `error` with `--quiet`).
+/// (`warn`, or `error` with `--quiet`). llama.cpp's own warnings about
+/// model metadata are shown only at `RUST_LOG=llama_cpp_2=warn`.
 fn init_logging(quiet: bool) {
-    let default = if quiet { "error" } else { "warn" };
+    let default = if quiet {
+        "error"
+    } else {
+        "warn,llama_cpp_2=error"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()

