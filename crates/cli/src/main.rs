@@ -50,6 +50,8 @@ enum Command {
     Datasets,
     /// Forecast demand per SKU, country, category or total, with intervals and charts.
     Forecast(commands::forecast::ForecastArgs),
+    /// Translate a catalog into other languages, with quality scores and a review queue.
+    Translate(commands::translate::TranslateArgs),
 }
 
 /// Options every command receives.
@@ -74,6 +76,7 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::execute(&global, args),
         Command::Datasets => commands::datasets::execute(&global),
         Command::Forecast(args) => commands::forecast::execute(&global, args),
+        Command::Translate(args) => commands::translate::execute(&global, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

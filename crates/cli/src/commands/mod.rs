@@ -4,3 +4,4 @@ pub mod datasets;
 pub mod forecast;
 pub mod ingest;
 pub mod run;
+pub mod translate;
