@@ -128,12 +128,21 @@ impl Signals {
         (100.0 - penalty).clamp(0.0, 100.0)
     }
 
-    /// Names of the signals above a small threshold, for `qe_flags`.
+    /// Names of the signals that indicate a problem, for `qe_flags`:
+    /// above 0.05, or above 0.5 for the language-identification confidence,
+    /// which is rarely certain on short titles.
     pub fn flags(&self) -> Vec<&'static str> {
         Signals::NAMES
             .iter()
             .zip(self.values())
-            .filter(|(_, value)| *value > 0.05)
+            .filter(|(name, value)| {
+                let threshold = if **name == "wrong_language" {
+                    0.5
+                } else {
+                    0.05
+                };
+                *value > threshold
+            })
             .map(|(name, _)| *name)
             .collect()
     }

@@ -352,16 +352,17 @@ impl FieldState<'_> {
                     self.flags.insert("tag_moved".to_string());
                     let start =
                         proportional(pair.start, run.masked.len(), translated, floor, ceiling);
-                    let end = proportional(pair.end, run.masked.len(), translated, floor, ceiling)
-                        .max(start);
-                    (start, end)
+                    let end = proportional(pair.end, run.masked.len(), translated, floor, ceiling);
+                    // Content that had words keeps at least one word.
+                    (start, end.max(word_end(translated, start, ceiling)))
                 }
             };
             ranges.push((range.0.clamp(floor, ceiling), range.1.clamp(floor, ceiling)));
         }
 
-        // Closing tags before opening ones at one position; among closings
-        // the inner first, among openings the outer first.
+        // At one position: closing tags first (inner first), then opening
+        // tags (outer first). An element with empty content is written as
+        // its opening and closing tag together, among the openings.
         let depth = |mut index: usize| {
             let mut depth = 0;
             while let Some(parent) = run.tag_pairs[index].parent {
@@ -370,19 +371,20 @@ impl FieldState<'_> {
             }
             depth
         };
-        let mut insertions: Vec<(usize, i64, &str)> = Vec::new();
+        let mut insertions: Vec<(usize, i64, String)> = Vec::new();
         for (index, (pair, &(start, end))) in run.tag_pairs.iter().zip(&ranges).enumerate() {
             let depth = depth(index) as i64;
-            insertions.push((
-                start,
-                1_000 + depth * 1_000 + index as i64,
-                pair.open.as_str(),
-            ));
-            insertions.push((
-                end,
-                -depth * 1_000 - (run.tag_pairs.len() - index) as i64,
-                pair.close.as_str(),
-            ));
+            let order = depth * 1_000 + index as i64;
+            if start == end {
+                insertions.push((
+                    start,
+                    1_000_000 + order,
+                    format!("{}{}", pair.open, pair.close),
+                ));
+            } else {
+                insertions.push((start, 1_000_000 + order, pair.open.clone()));
+                insertions.push((end, -order, pair.close.clone()));
+            }
         }
         insertions.sort_by_key(|(position, order, _)| (*position, *order));
 
@@ -395,7 +397,7 @@ impl FieldState<'_> {
             } else {
                 text.to_string()
             });
-            out.push_str(tag);
+            out.push_str(&tag);
             cursor = position;
         }
         let rest = &translated[cursor..];
@@ -433,6 +435,16 @@ fn proportional(
         }
     }
     at
+}
+
+/// End of the word starting at or after `start`, at most `ceiling`.
+fn word_end(text: &str, start: usize, ceiling: usize) -> usize {
+    let rest = &text[start..ceiling];
+    let word_start = rest.len() - rest.trim_start().len();
+    let word_length = rest[word_start..]
+        .find(' ')
+        .unwrap_or(rest.len() - word_start);
+    start + word_start + word_length
 }
 
 /// Masked text with each token written back as its source text.
