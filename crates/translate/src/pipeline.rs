@@ -25,6 +25,9 @@ use crate::qe::{Signals, Weights};
 
 pub use plan::FieldPlan;
 
+/// The plans of a listing's fields, by field name.
+type FieldPlans = Vec<(String, FieldPlan)>;
+
 /// Options of a translation run.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -219,17 +222,13 @@ impl<'a> Pipeline<'a> {
             }
 
             self.fill_units(&mut units)?;
-            for (listing, fields) in listings[start..end].iter().zip(plans) {
-                let listing_report = assemble::listing(
-                    listing,
-                    fields,
-                    &units,
-                    &target_language,
-                    &glossary,
-                    &self.options,
-                );
-                report.listings.push(listing_report);
-            }
+            report.listings.extend(self.assemble_batch(
+                &listings[start..end],
+                plans,
+                &units,
+                &target_language,
+                &glossary,
+            ));
             for unit in units.iter().filter(|unit| unit.sentence) {
                 report.segments += 1;
                 match unit.origin {
@@ -245,6 +244,46 @@ impl<'a> Pipeline<'a> {
 
         report.queued_for_review = self.queue_reviews(&report)?;
         Ok(report)
+    }
+
+    /// Assembles and scores the listings of a batch on every core; quality
+    /// estimation (language identification above all) costs about as much
+    /// as the engine itself.
+    fn assemble_batch(
+        &self,
+        listings: &[Listing],
+        plans: Vec<FieldPlans>,
+        units: &[Unit],
+        target: &Language,
+        glossary: &GlossaryMatcher,
+    ) -> Vec<ListingReport> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let chunk = listings.len().div_ceil(threads).max(1);
+        let mut plans = plans.into_iter();
+        let chunks: Vec<(&[Listing], Vec<FieldPlans>)> = listings
+            .chunks(chunk)
+            .map(|part| (part, plans.by_ref().take(part.len()).collect()))
+            .collect();
+        let options = &self.options;
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = chunks
+                .into_iter()
+                .map(|(part, part_plans)| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .zip(part_plans)
+                            .map(|(listing, fields)| {
+                                assemble::listing(listing, fields, units, target, glossary, options)
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|handle| handle.join().expect("assembly thread panicked"))
+                .collect()
+        })
     }
 
     fn source_lang<'l>(&'l self, listing: &'l Listing) -> &'l str {

@@ -2,11 +2,13 @@
 //!
 //! Each check yields a signal (0 when clean); the score is 100 minus the
 //! weighted signals, clamped to 0..=100. The weights in [`Weights::default`]
-//! were fitted by least squares on human MQM scores of real customer-support
-//! translations (WMT 2022 chat task, en<->de/fr/pt-br), as the `qe_calibrate`
-//! bench shows; checks that those data cannot exercise (protected spans,
-//! tags, glossary) carry fixed weights large enough to send the listing to
-//! review.
+//! are set by hand. The `translate_bench` example fits the weights of the
+//! text checks by least squares on human MQM scores of customer-support
+//! translations (WMT 2022 chat task, en<->de/fr/pt-br) and reports the
+//! rank correlation of both sets on held-out documents: it stays below 0.2
+//! for every pair, and the fitted weights do no better than these, so the
+//! score ranks gross failures (untranslated text, lost spans, broken tags,
+//! unknown words) and not fluency or meaning errors.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -224,9 +226,16 @@ pub fn text_signals(segment: &Segment<'_>) -> Signals {
             lingua_language(segment.source_lang),
             lingua_language(segment.target_lang),
         ) {
-            let detector = detector();
-            let target_confidence = detector.compute_language_confidence(&output, target_lang);
-            let source_confidence = detector.compute_language_confidence(&output, source_lang);
+            // One pass gives the confidence of every language.
+            let confidences = detector().compute_language_confidence_values(&output);
+            let confidence = |language| {
+                confidences
+                    .iter()
+                    .find(|(candidate, _)| *candidate == language)
+                    .map_or(0.0, |(_, value)| *value)
+            };
+            let target_confidence = confidence(target_lang);
+            let source_confidence = confidence(source_lang);
             signals.wrong_language = 1.0 - target_confidence;
             if source_confidence > 0.8 {
                 signals.untranslated = 1.0;
