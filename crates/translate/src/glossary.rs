@@ -125,7 +125,7 @@ impl Glossary {
         Ok(Glossary { entries })
     }
 
-    /// The matcher for one target language.
+    /// Builds the matcher for one target language.
     pub fn for_target(&self, target: &str) -> GlossaryMatcher {
         let target = normalize_code(target);
         let entries: Vec<Entry> = self
@@ -184,7 +184,7 @@ impl GlossaryMatcher {
         }
     }
 
-    /// An empty matcher, for runs without a glossary.
+    /// Builds an empty matcher, for runs without a glossary.
     pub fn empty(target: &str) -> GlossaryMatcher {
         GlossaryMatcher::new(Vec::new(), normalize_code(target))
     }

@@ -74,7 +74,7 @@ pub enum Piece {
     Run(Run),
 }
 
-/// A tag with translatable attributes. Where it stands, the pieces hold
+/// A tag with translatable attributes. At its place, the pieces contain
 /// the marker [`tag_marker`] of its index in [`Document::tags`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct AttributeTag {
@@ -97,7 +97,7 @@ pub fn tag_marker(index: usize) -> String {
     format!("\u{0}{index}\u{0}")
 }
 
-/// Whether `text` looks like HTML: a tag or an entity.
+/// Checks whether `text` looks like HTML: a tag or an entity.
 pub fn looks_like_html(text: &str) -> bool {
     let bytes = text.as_bytes();
     bytes
@@ -134,7 +134,7 @@ impl Tag {
             .map(|(_, range)| range.map_or("", |(start, end)| &self.raw[start..end]))
     }
 
-    /// Whether the element asks not to be translated.
+    /// Checks whether the element is marked not to be translated.
     fn is_no_translate(&self) -> bool {
         self.attribute("translate")
             .is_some_and(|v| v.eq_ignore_ascii_case("no"))

@@ -41,9 +41,9 @@ pub enum RateError {
 impl RateTable {
     /// Reads a `from,to,rate` CSV file.
     pub fn load(path: &Path) -> Result<RateTable, RateError> {
-        let shown = path.display().to_string();
+        let path_text = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| RateError::Read {
-            path: shown.clone(),
+            path: path_text.clone(),
             source,
         })?;
         let mut rates = HashMap::new();
@@ -53,7 +53,7 @@ impl RateTable {
         for (index, record) in reader.records().enumerate() {
             let line = index as u64 + 2;
             let invalid = |message: String| RateError::Invalid {
-                path: shown.clone(),
+                path: path_text.clone(),
                 line,
                 message,
             };

@@ -332,7 +332,7 @@ impl Memory {
         Ok(items)
     }
 
-    /// The review item with `id`.
+    /// Finds the review item with `id`.
     pub fn review(&self, id: i64) -> Result<Option<ReviewItem>, MemoryError> {
         Ok(self
             .conn
@@ -409,8 +409,8 @@ impl Memory {
     }
 }
 
-/// A review item from a row of the columns `id, sku, field, source_lang,
-/// target_lang, source, translation, score, flags`.
+/// Reads a review item from a row of the columns `id, sku, field,
+/// source_lang, target_lang, source, translation, score, flags`.
 fn review_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ReviewItem> {
     Ok(ReviewItem {
         id: row.get(0)?,
@@ -459,7 +459,8 @@ mod tests {
             .segment(&pair, "The red car is fast!")
             .unwrap()
             .unwrap();
-        assert!(fuzzy.similarity >= FUZZY_THRESHOLD && fuzzy.similarity < 1.0);
+        assert!(fuzzy.similarity >= FUZZY_THRESHOLD);
+        assert!(fuzzy.similarity < 1.0);
         assert!(memory.segment(&pair, "A blue boat.").unwrap().is_none());
     }
 

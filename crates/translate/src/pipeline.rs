@@ -3,10 +3,10 @@
 //!
 //! For each field of a listing it builds a plan ([`plan`]): text runs with
 //! their masked protected spans, sentences and inline tag pairs. All
-//! sentences of a batch are looked up in the translation memory, the rest
-//! go to the engine in one call, and each field is then assembled
+//! sentences of a batch are looked up in the translation memory, and the
+//! rest go to the engine in one call. Each field is then assembled
 //! ([`assemble`]): tags are placed around the translation of their content,
-//! masks restored, casing applied, and every segment scored.
+//! masks are restored, casing is applied and every segment is scored.
 
 mod assemble;
 mod plan;
@@ -68,7 +68,7 @@ pub enum PipelineError {
     Memory(#[from] MemoryError),
 }
 
-/// Where a segment's translation came from.
+/// Source of a segment's translation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Origin {
@@ -500,7 +500,7 @@ impl<'a> Pipeline<'a> {
     }
 }
 
-/// The target language, or English conventions for an unknown code.
+/// Looks up the target language; an unknown code gets English conventions.
 fn target_language(code: &str) -> TargetLanguage {
     match Language::lookup(code) {
         Some(language) => TargetLanguage::Known(*language),

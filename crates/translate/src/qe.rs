@@ -169,7 +169,7 @@ impl Weights {
     }
 }
 
-/// The language detector, built once with the languages the crate enables.
+/// Builds the language detector once, with the languages the crate enables.
 fn detector() -> &'static LanguageDetector {
     static DETECTOR: OnceLock<LanguageDetector> = OnceLock::new();
     DETECTOR.get_or_init(|| {
@@ -323,7 +323,7 @@ fn repetition(source_words: &[String], output_words: &[String]) -> f64 {
     extra as f64 / (output_words.len() - 1) as f64
 }
 
-/// The round-trip signal from a back-translation.
+/// Computes the round-trip signal from a back-translation.
 pub fn round_trip_signal(source: &str, back_translation: &str) -> f64 {
     let source = strip_tokens(source);
     let back = strip_tokens(back_translation);

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use crate::html::escape_text;
 use crate::pipeline::RunReport;
 
-/// Summary and details of a run as JSON.
+/// Builds the summary and details of a run as JSON.
 pub fn to_json(report: &RunReport, review_threshold: f64) -> Value {
     let scores: Vec<f64> = report
         .listings
@@ -67,7 +67,7 @@ pub fn to_json(report: &RunReport, review_threshold: f64) -> Value {
     })
 }
 
-/// A self-contained HTML page of the report.
+/// Renders the report as a self-contained HTML page.
 pub fn to_html(report: &RunReport, review_threshold: f64) -> String {
     let summary = to_json(report, review_threshold);
     let mut listings: Vec<_> = report.listings.iter().collect();

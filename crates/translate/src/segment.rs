@@ -2,10 +2,10 @@
 //!
 //! Each sentence goes to the engine as its own segment, which keeps
 //! Apertium from joining sentences and lets the translation memory match
-//! sentences across listings. The rule: a sentence ends at `.`, `!` or `?`
-//! (with any closing quotes or brackets) followed by white space and then
-//! an upper-case letter, a digit, an opening quote or a mask token, unless
-//! the word before the period is a known abbreviation or a single letter.
+//! sentences across listings. A sentence ends at `.`, `!` or `?` (with any
+//! closing quotes or brackets) when white space and then an upper-case
+//! letter, a digit, an opening quote or a mask token follow. A period after
+//! a known abbreviation or a single letter ends no sentence.
 
 /// Abbreviations after which a period does not end a sentence.
 const ABBREVIATIONS: &[&str] = &[
@@ -65,7 +65,7 @@ fn skip_whitespace(text: &str, from: usize) -> usize {
     from + (text[from..].len() - text[from..].trim_start().len())
 }
 
-/// Whether the last word of `before` is an abbreviation or one letter.
+/// Checks whether the last word of `before` is an abbreviation or one letter.
 fn is_abbreviation(before: &str) -> bool {
     let word = before
         .rsplit(|c: char| c.is_whitespace() || c == '(')

@@ -44,7 +44,7 @@ fn tags(html: &str) -> Vec<String> {
         .collect()
 }
 
-/// A tag with the values of its translated attributes blanked.
+/// Blanks the values of a tag's translated attributes.
 fn tag_shape(tag: &str) -> String {
     let translated = Regex::new(r#"\b(title|alt)="[^"]*""#).unwrap();
     translated.replace_all(tag, "$1=\"\"").into_owned()

@@ -270,7 +270,7 @@ fn write_outputs(out: &Path, run: &RunReport, threshold: f64) -> anyhow::Result<
     Ok([catalog_path, json_path, html_path].map(|p| p.display().to_string()))
 }
 
-/// The translated catalog as CSV: the source columns plus qe_score and qe_flags.
+/// Writes the translated catalog as CSV: the source columns plus qe_score and qe_flags.
 fn catalog_csv(run: &RunReport) -> anyhow::Result<Vec<u8>> {
     let mut extra_columns: Vec<String> = run
         .listings
@@ -402,24 +402,24 @@ fn execute_review(global: &Global, args: ReviewArgs) -> anyhow::Result<()> {
 
 /// Stores the corrections of a reviewed CSV; returns how many.
 fn import_review(memory: &mut Memory, path: &Path) -> anyhow::Result<usize> {
-    let shown = path.display();
+    let path_text = path.display();
     let mut reader =
-        csv::Reader::from_path(path).with_context(|| format!("cannot read {shown}"))?;
+        csv::Reader::from_path(path).with_context(|| format!("cannot read {path_text}"))?;
     let headers = reader
         .headers()
-        .with_context(|| format!("{shown} line 1: invalid CSV header"))?
+        .with_context(|| format!("{path_text} line 1: invalid CSV header"))?
         .clone();
     let column = |name: &str| headers.iter().position(|h| h.trim() == name);
     let (Some(id_column), Some(correction_column)) = (column("id"), column("correction")) else {
         bail!(
-            "{shown} line 1: expected the columns id and correction, as written by \
+            "{path_text} line 1: expected the columns id and correction, as written by \
              `mercator translate review --export`"
         );
     };
 
     let mut imported = 0;
     for record in reader.records() {
-        let record = record.with_context(|| format!("{shown}: invalid CSV row"))?;
+        let record = record.with_context(|| format!("{path_text}: invalid CSV row"))?;
         let line = record.position().map_or(0, |p| p.line());
         let correction = record.get(correction_column).unwrap_or("").trim();
         if correction.is_empty() {
@@ -427,11 +427,11 @@ fn import_review(memory: &mut Memory, path: &Path) -> anyhow::Result<usize> {
         }
         let id_text = record.get(id_column).unwrap_or("");
         let id: i64 = id_text.trim().parse().with_context(|| {
-            format!("{shown} line {line}, field id: {id_text:?} is not a review item id")
+            format!("{path_text} line {line}, field id: {id_text:?} is not a review item id")
         })?;
         let Some(item) = memory.review(id)? else {
             bail!(
-                "{shown} line {line}, field id: no review item {id}; export the queue again \
+                "{path_text} line {line}, field id: no review item {id}; export the queue again \
                  with `mercator translate review --export FILE`"
             );
         };

@@ -9,7 +9,7 @@ use crate::protect::{self, MaskTable, SpanKind};
 
 use super::{Origin, Unit};
 
-/// What the planner needs to know about the listing and the run.
+/// Facts about the listing and the run that planning needs.
 pub(crate) struct Context<'a> {
     pub sku: &'a str,
     pub pair: &'a LanguagePair,
@@ -20,7 +20,7 @@ pub(crate) struct Context<'a> {
     pub listing_text: &'a str,
 }
 
-/// How a field will be translated.
+/// Translation plan of one field.
 #[derive(Debug, Clone)]
 pub enum FieldPlan {
     /// A human correction of the whole field replaces the translation.
@@ -243,7 +243,7 @@ fn push_unit(units: &mut Vec<Unit>, pair: &LanguagePair, text: &str, sentence: b
     units.len() - 1
 }
 
-/// Whether `text` has a letter outside mask tokens.
+/// Checks whether `text` has a letter outside mask tokens.
 pub(crate) fn needs_translation(text: &str) -> bool {
     protect::token_regex()
         .replace_all(text, "")
