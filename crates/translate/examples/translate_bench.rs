@@ -252,12 +252,14 @@ fn online_retail(
 }
 
 /// Signals used for the MQM fit: the text checks that need no engine.
-const FIT_SIGNALS: [&str; 5] = [
+const FIT_SIGNALS: [&str; 7] = [
     "untranslated",
     "wrong_language",
     "number_mismatch",
     "length_deviation",
     "repetition",
+    "punctuation_mismatch",
+    "source_complexity",
 ];
 
 fn features(signals: &Signals) -> Vec<f64> {

@@ -581,6 +581,24 @@ mod tests {
     }
 
     #[test]
+    fn failing_segment_is_recorded_and_run_continues() {
+        let engine = UppercaseTestEngine;
+        let mut pipeline = Pipeline::new(&engine, None, Options::default());
+        let listings = [
+            listing("Red mug", "It breaks. FAIL here. It is red."),
+            listing("Blue cup", ""),
+        ];
+        let run = pipeline.translate(&listings, "es", &mut |_| {}).unwrap();
+        assert_eq!(run.failed, 1);
+        let description = &run.listings[0].fields[1];
+        assert_eq!(description.output, "IT BREAKS. FAIL here. IT IS RED.");
+        assert!(description.flags.contains(&"engine_error".to_string()));
+        let failed = description.segments.iter().find(|s| s.error.is_some()).unwrap();
+        assert_eq!(failed.origin, Origin::Failed);
+        assert_eq!(run.listings[1].translated.title, "BLUE CUP");
+    }
+
+    #[test]
     fn pipeline_reports_glossary_uses() {
         let engine = UppercaseTestEngine;
         let glossary = Glossary::parse(

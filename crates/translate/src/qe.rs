@@ -35,6 +35,13 @@ pub struct Signals {
     pub length_deviation: f64,
     /// Share of output words that repeat a word n-gram the source does not repeat.
     pub repetition: f64,
+    /// Question and exclamation marks and final punctuation that differ
+    /// between source and output, up to 1.
+    pub punctuation_mismatch: f64,
+    /// ln(source words / 5) for sentences longer than five words: longer
+    /// sentences carry more errors, which is the strongest single
+    /// predictor of human error scores in the calibration data.
+    pub source_complexity: f64,
     /// Share of words the engine marked unknown.
     pub unknown_words: f64,
     /// 1 - chrF/100 between the source and the back-translation.
@@ -58,6 +65,8 @@ pub struct Weights {
     pub span_problems: f64,
     pub length_deviation: f64,
     pub repetition: f64,
+    pub punctuation_mismatch: f64,
+    pub source_complexity: f64,
     pub unknown_words: f64,
     pub round_trip: f64,
     pub tag_problems: f64,
@@ -75,6 +84,8 @@ impl Default for Weights {
             span_problems: 35.0,
             length_deviation: 30.0,
             repetition: 40.0,
+            punctuation_mismatch: 10.0,
+            source_complexity: 5.0,
             unknown_words: 60.0,
             round_trip: 40.0,
             tag_problems: 20.0,
@@ -87,7 +98,7 @@ impl Default for Weights {
 
 impl Signals {
     /// Signal values in the order of [`Signals::NAMES`].
-    pub fn values(&self) -> [f64; 12] {
+    pub fn values(&self) -> [f64; 14] {
         [
             self.untranslated,
             self.wrong_language,
@@ -95,6 +106,8 @@ impl Signals {
             self.span_problems,
             self.length_deviation,
             self.repetition,
+            self.punctuation_mismatch,
+            self.source_complexity,
             self.unknown_words,
             self.round_trip,
             self.tag_problems,
@@ -104,13 +117,15 @@ impl Signals {
         ]
     }
 
-    pub const NAMES: [&'static str; 12] = [
+    pub const NAMES: [&'static str; 14] = [
         "untranslated",
         "wrong_language",
         "number_mismatch",
         "span_problems",
         "length_deviation",
         "repetition",
+        "punctuation_mismatch",
+        "source_complexity",
         "unknown_words",
         "round_trip",
         "tag_problems",
@@ -132,11 +147,13 @@ impl Signals {
 
     /// Names of the signals that indicate a problem, for `qe_flags`:
     /// above 0.05, or above 0.5 for the language-identification confidence,
-    /// which is rarely certain on short titles.
+    /// which is rarely certain on short titles. Source complexity is a risk,
+    /// not a problem, and is never a flag.
     pub fn flags(&self) -> Vec<&'static str> {
         Signals::NAMES
             .iter()
             .zip(self.values())
+            .filter(|(name, _)| **name != "source_complexity")
             .filter(|(name, value)| {
                 let threshold = if **name == "wrong_language" {
                     0.5
@@ -151,7 +168,7 @@ impl Signals {
 }
 
 impl Weights {
-    pub fn values(&self) -> [f64; 12] {
+    pub fn values(&self) -> [f64; 14] {
         [
             self.untranslated,
             self.wrong_language,
@@ -159,6 +176,8 @@ impl Weights {
             self.span_problems,
             self.length_deviation,
             self.repetition,
+            self.punctuation_mismatch,
+            self.source_complexity,
             self.unknown_words,
             self.round_trip,
             self.tag_problems,
@@ -257,6 +276,8 @@ pub fn text_signals(segment: &Segment<'_>) -> Signals {
     }
 
     signals.repetition = repetition(&source_words, &output_words);
+    signals.punctuation_mismatch = punctuation_mismatch(&source, &output);
+    signals.source_complexity = (source_words.len() as f64 / 5.0).ln().max(0.0);
     signals
 }
 
@@ -323,6 +344,25 @@ fn repetition(source_words: &[String], output_words: &[String]) -> f64 {
     extra as f64 / (output_words.len() - 1) as f64
 }
 
+/// Counts differences in `?`, `!` and final punctuation, up to 1.
+fn punctuation_mismatch(source: &str, output: &str) -> f64 {
+    let count = |text: &str, mark: char| text.chars().filter(|c| *c == mark).count();
+    let mut differences = 0;
+    for mark in ['?', '!'] {
+        differences += count(source, mark).abs_diff(count(output, mark));
+    }
+    let final_mark = |text: &str| {
+        text.trim_end()
+            .chars()
+            .last()
+            .filter(|c| matches!(c, '.' | '?' | '!' | ':'))
+    };
+    if final_mark(source) != final_mark(output) {
+        differences += 1;
+    }
+    (differences as f64 / 2.0).min(1.0)
+}
+
 /// Computes the round-trip signal from a back-translation.
 pub fn round_trip_signal(source: &str, back_translation: &str) -> f64 {
     let source = strip_tokens(source);
@@ -372,6 +412,14 @@ mod tests {
             "Paquete de 12 vasos, 10,5 cl.",
         );
         assert_eq!(kept.number_mismatch, 0.0);
+    }
+
+    #[test]
+    fn lost_question_mark_is_flagged() {
+        let lost = signals("Is the mug red?", "La taza es roja.");
+        assert!(lost.punctuation_mismatch > 0.0, "{lost:?}");
+        let kept = signals("Is the mug red?", "¿La taza es roja?");
+        assert_eq!(kept.punctuation_mismatch, 0.0);
     }
 
     #[test]

@@ -98,7 +98,8 @@ pub fn describe_pairs(engine: &dyn Engine) -> String {
 }
 
 /// An engine for pipeline unit tests that returns each segment in upper
-/// case, so a test can tell translated text from text left alone.
+/// case, so a test can tell translated text from text left alone, and
+/// fails on segments that contain `FAIL`.
 #[cfg(test)]
 pub(crate) struct UppercaseTestEngine;
 
@@ -120,6 +121,9 @@ impl Engine for UppercaseTestEngine {
         Ok(segments
             .iter()
             .map(|segment| {
+                if segment.contains("FAIL") {
+                    return Err("test engine rejects FAIL".to_string());
+                }
                 Ok(EngineOutput {
                     text: segment.to_uppercase(),
                     unknown_words: Vec::new(),
