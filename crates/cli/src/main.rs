@@ -59,6 +59,8 @@ enum Command {
     Generate(commands::generate::GenerateArgs),
     /// Transcribe an audio file (WAV, FLAC, MP3, OGG) to text with timestamps.
     Transcribe(commands::transcribe::TranscribeArgs),
+    /// Translate a catalog into other languages, with quality scores and a review queue.
+    Translate(commands::translate::TranslateArgs),
 }
 
 /// Options every command receives.
@@ -87,6 +89,7 @@ fn main() -> ExitCode {
         Command::Embed(args) => commands::embed::execute(&global, args),
         Command::Generate(args) => commands::generate::execute(&global, args),
         Command::Transcribe(args) => commands::transcribe::execute(&global, args),
+        Command::Translate(args) => commands::translate::execute(&global, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -37,3 +37,15 @@ fn target(quiet: bool) -> ProgressDrawTarget {
         ProgressDrawTarget::stderr()
     }
 }
+
+/// A bar over `total` items, such as listings.
+pub fn count_bar(quiet: bool, total: u64, message: &str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(total), target(quiet));
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} ({eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message(message.to_string());
+    bar
+}

@@ -13,6 +13,18 @@ use crate::{progress, Global};
 pub enum IngestCommand {
     /// Order lines: CSV, CSV.gz or Parquet.
     Orders(OrdersArgs),
+    /// Product listings to translate: CSV or JSON with sku,title,description.
+    Catalog(CatalogArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CatalogArgs {
+    /// Catalog to read (.csv or .json).
+    pub file: PathBuf,
+
+    /// Dataset (shop) the catalog belongs to.
+    #[arg(long, default_value = "default")]
+    pub dataset: String,
 }
 
 /// Options shared by every command that reads an order export.
@@ -58,6 +70,9 @@ pub struct OrdersArgs {
 
 pub fn execute(global: &Global, command: IngestCommand) -> anyhow::Result<()> {
     match command {
+        IngestCommand::Catalog(args) => {
+            crate::commands::translate::ingest_catalog(global, &args.file, &args.dataset)
+        }
         IngestCommand::Orders(args) => {
             let mut store = open_store(&global.data_dir)?;
             let summary = ingest_orders(

@@ -8,3 +8,4 @@ pub mod ingest;
 pub mod models;
 pub mod run;
 pub mod transcribe;
+pub mod translate;

@@ -1,0 +1,461 @@
+//! `mercator translate`: localize a catalog, and `mercator translate
+//! review`: list the review queue and import corrections.
+//!
+//! The catalog comes from a CSV or JSON file, from a catalog ingested with
+//! `mercator ingest catalog`, or, with `--from-orders`, from the product
+//! descriptions of a dataset's order lines. For each target language the
+//! command writes `catalog.<lang>.csv`, `qe.<lang>.json` and
+//! `qe.<lang>.html` into `--out`, and queues low-scoring fields for review.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+use mercator_translate::catalog::{self, Listing};
+use mercator_translate::engine::{self, apertium, Engine, EngineError};
+use mercator_translate::glossary::Glossary;
+use mercator_translate::lang::LanguagePair;
+use mercator_translate::locale::RateTable;
+use mercator_translate::memory::Memory;
+use mercator_translate::pipeline::{Options, Pipeline, RunReport};
+use mercator_translate::report;
+
+use crate::commands::ingest::{ingest_orders, open_store, ReadOptions};
+use crate::{progress, sample, Global};
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct TranslateArgs {
+    #[command(subcommand)]
+    pub command: Option<TranslateCommand>,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TranslateCommand {
+    /// List the review queue, export it as CSV, or import corrected rows.
+    Review(ReviewArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Catalog file (CSV or JSON with sku,title,description) [default: the catalog ingested into --dataset].
+    pub file: Option<PathBuf>,
+
+    /// Target languages, comma-separated ISO 639-1 codes, e.g. es,ca.
+    #[arg(long, value_delimiter = ',', value_name = "LANG,...")]
+    pub to: Vec<String>,
+
+    /// Language of listings that do not name theirs.
+    #[arg(long, default_value = "en", value_name = "LANG")]
+    pub from: String,
+
+    /// Glossary CSV: term,translation,target_lang (empty translation: do not translate).
+    #[arg(long, value_name = "FILE")]
+    pub glossary: Option<PathBuf>,
+
+    /// Translation engine.
+    #[arg(long, default_value = "apertium", value_name = "NAME")]
+    pub engine: String,
+
+    /// Folder for catalog.<lang>.csv and the QE reports.
+    #[arg(long, default_value = "./mercator-translate")]
+    pub out: PathBuf,
+
+    /// Exchange rates CSV (from,to,rate); prices are converted only with it.
+    #[arg(long, value_name = "FILE")]
+    pub rates: Option<PathBuf>,
+
+    /// Build the catalog from the product descriptions of the dataset's order lines.
+    #[arg(long, conflicts_with = "file")]
+    pub from_orders: bool,
+
+    /// Dataset of the ingested catalog or order lines [default: "sample" with --from-orders, else "default"].
+    #[arg(long)]
+    pub dataset: Option<String>,
+
+    /// Translate only the first N listings.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+
+    /// Back-translate every segment and use the round trip in the quality score (twice the engine time).
+    #[arg(long)]
+    pub round_trip: bool,
+
+    /// Fields scoring below this (0-100) go to the review queue.
+    #[arg(long, default_value_t = 70.0, value_name = "SCORE")]
+    pub review_threshold: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    /// Only items of this target language.
+    #[arg(long, value_name = "LANG")]
+    pub lang: Option<String>,
+
+    /// Write the open items as CSV; fill the `correction` column and import it.
+    #[arg(long, value_name = "FILE", conflicts_with = "import")]
+    pub export: Option<PathBuf>,
+
+    /// Import a reviewed CSV: rows with a `correction` are stored and win over the engine next time.
+    #[arg(long, value_name = "FILE")]
+    pub import: Option<PathBuf>,
+}
+
+pub fn execute(global: &Global, args: TranslateArgs) -> anyhow::Result<()> {
+    match args.command {
+        Some(TranslateCommand::Review(review)) => execute_review(global, review),
+        None => execute_run(global, args.run),
+    }
+}
+
+fn execute_run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
+    if args.to.is_empty() {
+        bail!("no target language given; add --to with ISO 639-1 codes, e.g. --to es");
+    }
+    if !(0.0..=100.0).contains(&args.review_threshold) {
+        bail!(
+            "--review-threshold {} is outside 0 to 100",
+            args.review_threshold
+        );
+    }
+    let engine = engine::open(&args.engine)?;
+    check_targets(engine.as_ref(), &args.from, &args.to)?;
+
+    let mut listings = load_catalog(global, &args)?;
+    if let Some(limit) = args.limit {
+        listings.truncate(limit);
+    }
+    if listings.is_empty() {
+        bail!("the catalog has no listings; nothing to translate");
+    }
+
+    let glossary = match &args.glossary {
+        Some(path) => Glossary::load(path)?,
+        None => Glossary::default(),
+    };
+    let rates = match &args.rates {
+        Some(path) => RateTable::load(path)?,
+        None => RateTable::default(),
+    };
+    let options = Options {
+        source_lang: args.from.clone(),
+        glossary,
+        rates,
+        round_trip: args.round_trip,
+        review_threshold: args.review_threshold,
+        ..Options::default()
+    };
+
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let mut memory = Memory::open(&global.data_dir)?;
+    let mut summaries = Vec::new();
+    for target in &args.to {
+        let bar = progress::count_bar(global.quiet, listings.len() as u64, target);
+        let mut pipeline = Pipeline::new(engine.as_ref(), Some(&mut memory), options.clone());
+        let result =
+            pipeline.translate(&listings, target, &mut |done| bar.set_position(done as u64));
+        bar.finish_and_clear();
+        let run = result.with_context(|| format!("translating to {target}"))?;
+
+        let paths = write_outputs(&args.out, &run, args.review_threshold)?;
+        let summary = report::to_json(&run, args.review_threshold)["summary"].clone();
+        tracing::info!(target = %run.target_lang, listings = run.listings.len(), "catalog translated");
+        summaries.push(serde_json::json!({
+            "target_lang": run.target_lang,
+            "catalog": paths[0],
+            "report_json": paths[1],
+            "report_html": paths[2],
+            "summary": summary,
+        }));
+    }
+
+    if global.json {
+        println!("{}", serde_json::to_string_pretty(&summaries)?);
+    } else if !global.quiet {
+        for item in &summaries {
+            let s = &item["summary"];
+            println!(
+                "{}: {} listings, mean score {}, {} fields queued for review",
+                item["target_lang"].as_str().unwrap_or(""),
+                s["listings"],
+                s["mean_score"],
+                s["queued_for_review"]
+            );
+            println!("  {}", item["catalog"].as_str().unwrap_or(""));
+            println!("  {}", item["report_html"].as_str().unwrap_or(""));
+        }
+    }
+    Ok(())
+}
+
+/// Fails with the installed pairs, and the package to install, when the
+/// engine cannot translate into one of the targets.
+fn check_targets(engine: &dyn Engine, from: &str, targets: &[String]) -> anyhow::Result<()> {
+    for target in targets {
+        let pair = LanguagePair::new(from, target);
+        if engine.supports(&pair) {
+            continue;
+        }
+        let hint = if engine.name() == "apertium" {
+            format!(
+                "; if Debian packages the pair, install it with `apt-get install {}`",
+                apertium::package_for(&pair)
+            )
+        } else {
+            String::new()
+        };
+        return Err(EngineError::UnsupportedPair {
+            engine: engine.name().to_string(),
+            pair,
+            supported: engine::describe_pairs(engine),
+        })
+        .with_context(|| format!("invalid --to value {target:?}{hint}"));
+    }
+    Ok(())
+}
+
+/// Reads the catalog from the file, the store or the order lines.
+fn load_catalog(global: &Global, args: &RunArgs) -> anyhow::Result<Vec<Listing>> {
+    if let Some(path) = &args.file {
+        return Ok(catalog::read(path)?);
+    }
+    if args.from_orders {
+        let dataset = args
+            .dataset
+            .clone()
+            .unwrap_or_else(|| sample::SAMPLE_DATASET.to_string());
+        let mut store = open_store(&global.data_dir)?;
+        if dataset == sample::SAMPLE_DATASET && store.dataset_id(&dataset)?.is_none() {
+            // The bundled sample is ingested on first use, as `run` does.
+            let path = sample::materialize(&global.data_dir)?;
+            let read = ReadOptions {
+                dataset: Some(dataset.clone()),
+                map: None,
+                map_file: None,
+                date_format: None,
+                strict: false,
+            };
+            ingest_orders(global, &mut store, &path, &dataset, &read)?;
+        }
+        let lines = store.order_lines(&dataset)?;
+        return Ok(catalog::from_order_lines(&lines));
+    }
+    let dataset = args.dataset.as_deref().unwrap_or("default");
+    let listings = Memory::open(&global.data_dir)?.catalog(dataset)?;
+    if listings.is_empty() {
+        bail!(
+            "no catalog in dataset {dataset:?}; give a catalog FILE, ingest one with \
+             `mercator ingest catalog FILE --dataset {dataset}`, or use --from-orders"
+        );
+    }
+    Ok(listings)
+}
+
+/// Writes the translated catalog and the QE reports; returns their paths.
+fn write_outputs(out: &Path, run: &RunReport, threshold: f64) -> anyhow::Result<[String; 3]> {
+    let lang = &run.target_lang;
+    let catalog_path = out.join(format!("catalog.{lang}.csv"));
+    let json_path = out.join(format!("qe.{lang}.json"));
+    let html_path = out.join(format!("qe.{lang}.html"));
+
+    write_atomic(&catalog_path, &catalog_csv(run)?)?;
+    let json = serde_json::to_vec_pretty(&report::to_json(run, threshold))?;
+    write_atomic(&json_path, &json)?;
+    write_atomic(&html_path, report::to_html(run, threshold).as_bytes())?;
+    Ok([catalog_path, json_path, html_path].map(|p| p.display().to_string()))
+}
+
+/// Writes the translated catalog as CSV: the source columns plus qe_score and qe_flags.
+fn catalog_csv(run: &RunReport) -> anyhow::Result<Vec<u8>> {
+    let mut extra_columns: Vec<String> = run
+        .listings
+        .iter()
+        .flat_map(|listing| listing.translated.extra.keys().cloned())
+        .collect();
+    extra_columns.sort();
+    extra_columns.dedup();
+
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut header = vec![
+        "sku",
+        "title",
+        "description",
+        "bullets",
+        "attributes",
+        "source_lang",
+    ];
+    header.extend(extra_columns.iter().map(String::as_str));
+    header.extend(["target_lang", "qe_score", "qe_flags"]);
+    writer.write_record(&header)?;
+    for listing in &run.listings {
+        let t = &listing.translated;
+        let mut row = vec![
+            t.sku.clone(),
+            t.title.clone(),
+            t.description.clone(),
+            catalog::join_bullets(&t.bullets),
+            catalog::join_attributes(&t.attributes),
+            t.source_lang.clone().unwrap_or_default(),
+        ];
+        row.extend(
+            extra_columns
+                .iter()
+                .map(|column| t.extra.get(column).cloned().unwrap_or_default()),
+        );
+        row.extend([
+            run.target_lang.clone(),
+            format!("{:.1}", listing.score),
+            listing.flags.join(" "),
+        ]);
+        writer.write_record(&row)?;
+    }
+    writer.into_inner().map_err(|err| anyhow::anyhow!("{err}"))
+}
+
+/// Writes beside `path` and renames, so readers never see half a file.
+fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let partial = path.with_extension("partial");
+    let mut file = std::fs::File::create(&partial)
+        .with_context(|| format!("cannot write {}", partial.display()))?;
+    file.write_all(bytes)
+        .with_context(|| format!("cannot write {}", partial.display()))?;
+    std::fs::rename(&partial, path)
+        .with_context(|| format!("cannot move {} to {}", partial.display(), path.display()))
+}
+
+const REVIEW_COLUMNS: [&str; 9] = [
+    "id",
+    "sku",
+    "field",
+    "target_lang",
+    "score",
+    "flags",
+    "source",
+    "translation",
+    "correction",
+];
+
+fn execute_review(global: &Global, args: ReviewArgs) -> anyhow::Result<()> {
+    let mut memory = Memory::open(&global.data_dir)?;
+    if let Some(path) = &args.import {
+        let imported = import_review(&mut memory, path)?;
+        if global.json {
+            println!("{}", serde_json::json!({ "imported": imported }));
+        } else if !global.quiet {
+            println!("{imported} corrections stored from {}", path.display());
+        }
+        return Ok(());
+    }
+
+    let items = memory.open_reviews(args.lang.as_deref())?;
+    if let Some(path) = &args.export {
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        writer.write_record(REVIEW_COLUMNS)?;
+        for item in &items {
+            writer.write_record([
+                item.id.to_string(),
+                item.sku.clone(),
+                item.field.clone(),
+                item.target_lang.clone(),
+                format!("{:.1}", item.score),
+                item.flags.clone(),
+                item.source.clone(),
+                item.translation.clone(),
+                String::new(),
+            ])?;
+        }
+        let bytes = writer
+            .into_inner()
+            .map_err(|err| anyhow::anyhow!("{err}"))?;
+        write_atomic(path, &bytes)?;
+        if !global.quiet && !global.json {
+            println!("{} items written to {}", items.len(), path.display());
+        }
+    }
+    if global.json {
+        println!("{}", serde_json::to_string_pretty(&items)?);
+    } else if !global.quiet && args.export.is_none() {
+        if items.is_empty() {
+            println!("the review queue is empty");
+        }
+        for item in &items {
+            println!(
+                "#{} {} {} [{}] {:.1} {}\n  {}\n  {}",
+                item.id,
+                item.sku,
+                item.field,
+                item.target_lang,
+                item.score,
+                item.flags,
+                item.source,
+                item.translation
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Stores the corrections of a reviewed CSV; returns how many.
+fn import_review(memory: &mut Memory, path: &Path) -> anyhow::Result<usize> {
+    let path_text = path.display();
+    let mut reader =
+        csv::Reader::from_path(path).with_context(|| format!("cannot read {path_text}"))?;
+    let headers = reader
+        .headers()
+        .with_context(|| format!("{path_text} line 1: invalid CSV header"))?
+        .clone();
+    let column = |name: &str| headers.iter().position(|h| h.trim() == name);
+    let (Some(id_column), Some(correction_column)) = (column("id"), column("correction")) else {
+        bail!(
+            "{path_text} line 1: expected the columns id and correction, as written by \
+             `mercator translate review --export`"
+        );
+    };
+
+    let mut imported = 0;
+    for record in reader.records() {
+        let record = record.with_context(|| format!("{path_text}: invalid CSV row"))?;
+        let line = record.position().map_or(0, |p| p.line());
+        let correction = record.get(correction_column).unwrap_or("").trim();
+        if correction.is_empty() {
+            continue;
+        }
+        let id_text = record.get(id_column).unwrap_or("");
+        let id: i64 = id_text.trim().parse().with_context(|| {
+            format!("{path_text} line {line}, field id: {id_text:?} is not a review item id")
+        })?;
+        let Some(item) = memory.review(id)? else {
+            bail!(
+                "{path_text} line {line}, field id: no review item {id}; export the queue again \
+                 with `mercator translate review --export FILE`"
+            );
+        };
+        memory.correct(&item, correction)?;
+        imported += 1;
+    }
+    Ok(imported)
+}
+
+/// `mercator ingest catalog FILE`: stores a catalog in the translation store.
+pub fn ingest_catalog(global: &Global, file: &Path, dataset: &str) -> anyhow::Result<()> {
+    let listings = catalog::read(file)?;
+    let mut memory = Memory::open(&global.data_dir)?;
+    let stored = memory.store_catalog(dataset, &listings)?;
+    if global.json {
+        println!(
+            "{}",
+            serde_json::json!({ "path": file.display().to_string(), "dataset": dataset, "listings": stored })
+        );
+    } else if !global.quiet {
+        println!(
+            "{}: {stored} listings stored in dataset {dataset:?}",
+            file.display()
+        );
+    }
+    Ok(())
+}

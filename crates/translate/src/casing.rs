@@ -1,0 +1,111 @@
+//! Casing of upper-case titles.
+//!
+//! Shop exports often write titles in capitals ("WHITE HANGING HEART
+//! T-LIGHT HOLDER"). Apertium looks such words up without case but keeps
+//! the capitals in its output, and a blanket lower-casing loses words the
+//! dictionary only knows capitalized. The pipeline therefore writes such a
+//! title in sentence case before translation and applies the target
+//! language's title convention after.
+
+/// Whether `text` is written in capitals: at least four cased letters and
+/// nine in ten of them upper case.
+pub fn is_upper_case(text: &str) -> bool {
+    let (upper, lower) = text.chars().fold((0usize, 0usize), |(upper, lower), c| {
+        (
+            upper + usize::from(c.is_uppercase()),
+            lower + usize::from(c.is_lowercase()),
+        )
+    });
+    upper >= 4 && upper * 10 >= (upper + lower) * 9
+}
+
+/// Writes an upper-case text in sentence case. Words with digits (codes
+/// such as `85123A`) keep their capitals.
+pub fn to_sentence_case(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut sentence_start = true;
+    for word in text.split_inclusive(char::is_whitespace) {
+        let core = word.trim_end();
+        let lowered = if core.chars().any(|c| c.is_ascii_digit()) {
+            core.to_string()
+        } else {
+            core.to_lowercase()
+        };
+        if sentence_start {
+            out.push_str(&capitalize(&lowered));
+        } else {
+            out.push_str(&lowered);
+        }
+        out.push_str(&word[core.len()..]);
+        if core.chars().any(char::is_alphanumeric) {
+            sentence_start = core.ends_with(['.', '!', '?']);
+        }
+    }
+    out
+}
+
+/// Applies the title convention of `target` to a translated title:
+/// sentence case with a capital first letter in the Romance languages and
+/// German (whose nouns the engine capitalizes), title case in English.
+pub fn apply_title_case(text: &str, target: &str) -> String {
+    match target {
+        "en" => text
+            .split(' ')
+            .enumerate()
+            .map(|(i, word)| {
+                let small = [
+                    "a", "an", "and", "as", "at", "by", "for", "in", "of", "on", "or", "the", "to",
+                    "with",
+                ];
+                if i > 0 && small.contains(&word) {
+                    word.to_string()
+                } else {
+                    capitalize(word)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => capitalize(text),
+    }
+}
+
+/// Upper-cases the first letter of `text`.
+pub fn capitalize(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn is_upper_case_detects_shouting() {
+        assert!(is_upper_case("WHITE HANGING HEART T-LIGHT HOLDER"));
+        assert!(!is_upper_case("White hanging heart"));
+        assert!(!is_upper_case("USB"));
+    }
+
+    #[test]
+    fn sentence_case_keeps_codes() {
+        assert_eq!(
+            to_sentence_case("SET OF 3 CAKE TINS 85123A. RED"),
+            "Set of 3 cake tins 85123A. Red"
+        );
+    }
+
+    #[test]
+    fn title_case_per_language() {
+        assert_eq!(
+            apply_title_case("portavelas blanco", "es"),
+            "Portavelas blanco"
+        );
+        assert_eq!(
+            apply_title_case("white heart of glass", "en"),
+            "White Heart of Glass"
+        );
+    }
+}

@@ -1,0 +1,255 @@
+//! Apertium, the rule-based engine, run as a process per batch.
+//!
+//! Facts this module relies on (Apertium 3.8.3 with apertium-eng-spa
+//! 0.8.1): modes are named with ISO 639-3 codes (`eng-spa`) and listed by
+//! `apertium -l`; one process per batch translates thousands of sentences a
+//! second while one per segment costs about 0.1 s; segments separated by a
+//! single newline can be merged or reordered, but a blank line between
+//! them keeps them apart. Apertium's own HTML mode moves and duplicates
+//! inline tags, so the pipeline sends it masked plain text (`-f txt`).
+//! Output marks (`*` unknown word, `#` generation error, `@` missing from
+//! the bilingual dictionary) are counted for quality estimation, then
+//! removed.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+use regex::Regex;
+
+use super::{Engine, EngineError, EngineOutput};
+use crate::lang::{Language, LanguagePair};
+
+/// The Apertium engine with the modes installed on this machine.
+#[derive(Debug, Clone)]
+pub struct Apertium {
+    binary: String,
+    /// (pair, mode name) for each plain `xxx-yyy` mode.
+    modes: Vec<(LanguagePair, String)>,
+}
+
+impl Apertium {
+    /// Finds the `apertium` binary on `PATH` and lists its modes.
+    pub fn detect() -> Result<Apertium, EngineError> {
+        Apertium::with_binary("apertium")
+    }
+
+    /// Uses the Apertium binary at `binary`.
+    pub fn with_binary(binary: &str) -> Result<Apertium, EngineError> {
+        let output =
+            Command::new(binary)
+                .arg("-l")
+                .output()
+                .map_err(|err| EngineError::NotInstalled {
+                    engine: "apertium".to_string(),
+                    detail: format!("cannot run {binary:?}: {err}"),
+                    install: "apt-get install apertium apertium-eng-spa".to_string(),
+                })?;
+        let listing = String::from_utf8_lossy(&output.stdout);
+        let modes = parse_modes(&listing);
+        tracing::debug!(modes = modes.len(), "apertium modes listed");
+        Ok(Apertium {
+            binary: binary.to_string(),
+            modes,
+        })
+    }
+
+    fn mode(&self, pair: &LanguagePair) -> Result<&str, EngineError> {
+        self.modes
+            .iter()
+            .find(|(candidate, _)| candidate == pair)
+            .map(|(_, mode)| mode.as_str())
+            .ok_or_else(|| EngineError::UnsupportedPair {
+                engine: "apertium".to_string(),
+                pair: pair.clone(),
+                supported: super::describe_pairs(self),
+            })
+    }
+
+    /// Runs one Apertium process over `segments`, separated by blank lines.
+    fn run_batch(&self, mode: &str, segments: &[String]) -> Result<Vec<String>, String> {
+        let mut input = String::new();
+        for segment in segments {
+            // A newline inside a segment would let Apertium merge it with
+            // its neighbour; it is white space to the translation anyway.
+            input.push_str(&segment.replace(['\n', '\r'], " "));
+            input.push_str("\n\n");
+        }
+
+        let mut child = Command::new(&self.binary)
+            .args(["-f", "txt", mode])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|err| format!("cannot start {}: {err}", self.binary))?;
+        let mut stdin = child.stdin.take().ok_or("no stdin for apertium")?;
+        // Write from a thread so a full output pipe cannot block the input.
+        let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+        let output = child
+            .wait_with_output()
+            .map_err(|err| format!("apertium did not finish: {err}"))?;
+        writer
+            .join()
+            .map_err(|_| "apertium input writer panicked".to_string())?
+            .map_err(|err| format!("cannot write to apertium: {err}"))?;
+        if !output.status.success() {
+            return Err(format!(
+                "apertium {mode} exited with {}: {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            ));
+        }
+
+        let text = String::from_utf8_lossy(&output.stdout);
+        Ok(split_blank_lines(&text))
+    }
+
+    /// Translates `segments`, splitting the batch in halves until each part
+    /// comes back with one output per input, so one bad segment fails alone.
+    fn translate_split(&self, mode: &str, segments: &[String]) -> Vec<Result<String, String>> {
+        match self.run_batch(mode, segments) {
+            Ok(outputs) if outputs.len() == segments.len() => outputs.into_iter().map(Ok).collect(),
+            Ok(outputs) if segments.len() == 1 => {
+                vec![Err(format!(
+                    "apertium returned {} segments for 1",
+                    outputs.len()
+                ))]
+            }
+            Err(message) if segments.len() == 1 => vec![Err(message)],
+            result => {
+                if let Err(message) = &result {
+                    tracing::warn!(error = %message, segments = segments.len(), "apertium batch failed, splitting");
+                }
+                let middle = segments.len() / 2;
+                let mut results = self.translate_split(mode, &segments[..middle]);
+                results.extend(self.translate_split(mode, &segments[middle..]));
+                results
+            }
+        }
+    }
+}
+
+impl Engine for Apertium {
+    fn name(&self) -> &str {
+        "apertium"
+    }
+
+    fn pairs(&self) -> Vec<LanguagePair> {
+        self.modes.iter().map(|(pair, _)| pair.clone()).collect()
+    }
+
+    fn translate(
+        &self,
+        pair: &LanguagePair,
+        segments: &[String],
+    ) -> Result<Vec<Result<EngineOutput, String>>, EngineError> {
+        let mode = self.mode(pair)?.to_string();
+        let mut results = vec![Ok(EngineOutput::default()); segments.len()];
+
+        // Blank segments would vanish between the blank-line separators.
+        let (indices, texts): (Vec<usize>, Vec<String>) = segments
+            .iter()
+            .enumerate()
+            .filter(|(_, segment)| !segment.trim().is_empty())
+            .map(|(i, segment)| (i, segment.trim().to_string()))
+            .unzip();
+        if texts.is_empty() {
+            return Ok(results);
+        }
+
+        let outputs = self.translate_split(&mode, &texts);
+        for (index, output) in indices.into_iter().zip(outputs) {
+            results[index] = output.map(|text| strip_marks(&text));
+        }
+        Ok(results)
+    }
+}
+
+/// Parses `apertium -l`: one mode a line, keeping `xxx-yyy` modes and
+/// skipping variants (`spa-eng_US`) and debugging modes.
+fn parse_modes(listing: &str) -> Vec<(LanguagePair, String)> {
+    let mut modes = Vec::new();
+    for mode in listing.split_whitespace() {
+        let Some((source, target)) = mode.split_once('-') else {
+            continue;
+        };
+        let plain = |code: &str| code.chars().all(|c| c.is_ascii_lowercase());
+        if !plain(source) || !plain(target) {
+            continue;
+        }
+        let pair = LanguagePair::new(source, target);
+        if !modes.iter().any(|(known, _)| known == &pair) {
+            modes.push((pair, mode.to_string()));
+        }
+    }
+    modes
+}
+
+/// Splits Apertium output at blank lines.
+fn split_blank_lines(text: &str) -> Vec<String> {
+    static SEPARATOR: OnceLock<Regex> = OnceLock::new();
+    let separator = SEPARATOR.get_or_init(|| Regex::new(r"\n[ \t]*\n").expect("valid regex"));
+    let trimmed = text.trim_end_matches(['\n', ' ', '\t']);
+    if trimmed.trim().is_empty() {
+        return Vec::new();
+    }
+    separator
+        .split(trimmed)
+        .map(|part| part.trim_matches('\n').to_string())
+        .collect()
+}
+
+/// Removes `*`, `#` and `@` word marks, collecting the marked words.
+fn strip_marks(text: &str) -> EngineOutput {
+    static MARK: OnceLock<Regex> = OnceLock::new();
+    let mark = MARK.get_or_init(|| {
+        Regex::new(r"(^|[\s\p{Ps}\p{Pi}'/-])[*#@]([\p{L}\p{N}][\p{L}\p{N}'-]*)")
+            .expect("valid regex")
+    });
+    let mut unknown_words = Vec::new();
+    let stripped = mark.replace_all(text, |caps: &regex::Captures<'_>| {
+        unknown_words.push(caps[2].to_string());
+        format!("{}{}", &caps[1], &caps[2])
+    });
+    EngineOutput {
+        text: stripped.into_owned(),
+        unknown_words,
+    }
+}
+
+/// Debian package of the Apertium data for `pair`, to name in errors.
+pub fn package_for(pair: &LanguagePair) -> String {
+    let iso3 = |code: &str| {
+        Language::lookup(code)
+            .map(|language| language.iso3.to_string())
+            .unwrap_or_else(|| code.to_string())
+    };
+    format!("apertium-{}-{}", iso3(&pair.source), iso3(&pair.target))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_modes_maps_iso3_and_skips_variants() {
+        let modes = parse_modes("  eng-spa\n  spa-eng\n  spa-eng_US\n");
+        assert_eq!(modes.len(), 2);
+        assert_eq!(modes[0].0, LanguagePair::new("en", "es"));
+        assert_eq!(modes[0].1, "eng-spa");
+    }
+
+    #[test]
+    fn strip_marks_counts_unknown_words() {
+        let output = strip_marks("Rojo *WOOLLY *hottie corazón #blanco, 5 * 3");
+        assert_eq!(output.text, "Rojo WOOLLY hottie corazón blanco, 5 * 3");
+        assert_eq!(output.unknown_words, vec!["WOOLLY", "hottie", "blanco"]);
+    }
+
+    #[test]
+    fn split_blank_lines_keeps_segments_apart() {
+        assert_eq!(split_blank_lines("Uno.\n\nDos\n\n"), vec!["Uno.", "Dos"]);
+        assert!(split_blank_lines("\n\n").is_empty());
+    }
+}

@@ -1,0 +1,134 @@
+//! Translation engines behind one trait.
+//!
+//! An [`Engine`] translates a batch of plain-text segments for one
+//! [`LanguagePair`]. Segments reach it already masked: protected spans,
+//! glossary terms and inline tags are `⟦n⟧` tokens that the engine must
+//! leave in place, and the pipeline restores them afterwards. Engines that
+//! run models (an LLM, a CTranslate2 NMT model) implement the same trait in
+//! the crates that own those runtimes.
+
+pub mod apertium;
+
+use crate::lang::LanguagePair;
+
+pub use apertium::Apertium;
+
+/// Output of an engine for one segment.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EngineOutput {
+    /// Translated text, engine marks removed.
+    pub text: String,
+    /// Words the engine could not translate and copied through, if it
+    /// reports them.
+    pub unknown_words: Vec<String>,
+}
+
+/// A failure of the whole batch (the engine could not run).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(
+        "translation engine {engine:?} is not installed: {detail}; install it with `{install}`"
+    )]
+    NotInstalled {
+        engine: String,
+        detail: String,
+        install: String,
+    },
+    #[error("engine {engine:?} does not translate {pair}; it supports: {supported}")]
+    UnsupportedPair {
+        engine: String,
+        pair: LanguagePair,
+        supported: String,
+    },
+    #[error("engine {engine:?} failed: {message}")]
+    Failed { engine: String, message: String },
+}
+
+/// A translation engine.
+pub trait Engine: Send + Sync {
+    /// Short name used on the command line and in reports (`apertium`).
+    fn name(&self) -> &str;
+
+    /// Directions the engine can translate.
+    fn pairs(&self) -> Vec<LanguagePair>;
+
+    /// Translates `segments` from `pair.source` to `pair.target`.
+    ///
+    /// Returns one result per segment, in order: a segment that fails is an
+    /// `Err` with the reason, and the others still get translated. `Err` for
+    /// the whole call means the engine could not run at all.
+    fn translate(
+        &self,
+        pair: &LanguagePair,
+        segments: &[String],
+    ) -> Result<Vec<Result<EngineOutput, String>>, EngineError>;
+
+    /// Whether the engine translates `pair`.
+    fn supports(&self, pair: &LanguagePair) -> bool {
+        self.pairs().contains(pair)
+    }
+}
+
+/// Names of the engines this crate builds, for `--engine` help and errors.
+pub const BUILT_IN_ENGINES: &[&str] = &["apertium"];
+
+/// Opens the built-in engine called `name`.
+pub fn open(name: &str) -> Result<Box<dyn Engine>, EngineError> {
+    match name {
+        "apertium" => Ok(Box::new(Apertium::detect()?)),
+        other => Err(EngineError::NotInstalled {
+            engine: other.to_string(),
+            detail: format!(
+                "unknown engine name; built-in engines: {}",
+                BUILT_IN_ENGINES.join(", ")
+            ),
+            install: "mercator translate --engine apertium".to_string(),
+        }),
+    }
+}
+
+/// Lists the pairs of `engine` as `en-es, es-en`.
+pub fn describe_pairs(engine: &dyn Engine) -> String {
+    let pairs: Vec<String> = engine.pairs().iter().map(ToString::to_string).collect();
+    if pairs.is_empty() {
+        "no language pairs installed".to_string()
+    } else {
+        pairs.join(", ")
+    }
+}
+
+/// An engine for pipeline unit tests that returns each segment in upper
+/// case, so a test can tell translated text from text left alone, and
+/// fails on segments that contain `FAIL`.
+#[cfg(test)]
+pub(crate) struct UppercaseTestEngine;
+
+#[cfg(test)]
+impl Engine for UppercaseTestEngine {
+    fn name(&self) -> &str {
+        "uppercase-test"
+    }
+
+    fn pairs(&self) -> Vec<LanguagePair> {
+        vec![LanguagePair::new("en", "es")]
+    }
+
+    fn translate(
+        &self,
+        _pair: &LanguagePair,
+        segments: &[String],
+    ) -> Result<Vec<Result<EngineOutput, String>>, EngineError> {
+        Ok(segments
+            .iter()
+            .map(|segment| {
+                if segment.contains("FAIL") {
+                    return Err("test engine rejects FAIL".to_string());
+                }
+                Ok(EngineOutput {
+                    text: segment.to_uppercase(),
+                    unknown_words: Vec::new(),
+                })
+            })
+            .collect())
+    }
+}

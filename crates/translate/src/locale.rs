@@ -1,0 +1,385 @@
+//! Locale rules: imperial measures, clothing and shoe sizes, prices.
+//!
+//! Each rule finds a span in the source and gives the text the target
+//! locale expects; the span is then protected, so the engine sees one token
+//! and the converted value is written with the target's number format
+//! ("10.5 inches" becomes "26,7 cm" in Spanish).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::OnceLock;
+
+use regex::{Captures, Regex};
+
+use crate::lang::Language;
+use crate::protect::{Span, SpanKind};
+
+/// Exchange rates, from a CSV with the header `from,to,rate`.
+#[derive(Debug, Clone, Default)]
+pub struct RateTable {
+    rates: HashMap<(String, String), f64>,
+}
+
+/// Failure to read a rate table.
+#[derive(Debug, thiserror::Error)]
+pub enum RateError {
+    #[error("cannot read rate table {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "rate table {path} line {line}: {message}; expected from,to,rate such as USD,EUR,0.92"
+    )]
+    Invalid {
+        path: String,
+        line: u64,
+        message: String,
+    },
+}
+
+impl RateTable {
+    /// Reads a `from,to,rate` CSV file.
+    pub fn load(path: &Path) -> Result<RateTable, RateError> {
+        let path_text = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| RateError::Read {
+            path: path_text.clone(),
+            source,
+        })?;
+        let mut rates = HashMap::new();
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_reader(text.as_bytes());
+        for (index, record) in reader.records().enumerate() {
+            let line = index as u64 + 2;
+            let invalid = |message: String| RateError::Invalid {
+                path: path_text.clone(),
+                line,
+                message,
+            };
+            let record = record.map_err(|err| invalid(err.to_string()))?;
+            if record.len() != 3 {
+                return Err(invalid(format!("found {} columns", record.len())));
+            }
+            let rate: f64 = record[2]
+                .trim()
+                .parse()
+                .ok()
+                .filter(|rate: &f64| rate.is_finite() && *rate > 0.0)
+                .ok_or_else(|| {
+                    invalid(format!("rate {:?} is not a positive number", &record[2]))
+                })?;
+            rates.insert(
+                (
+                    record[0].trim().to_uppercase(),
+                    record[1].trim().to_uppercase(),
+                ),
+                rate,
+            );
+        }
+        Ok(RateTable { rates })
+    }
+
+    pub fn rate(&self, from: &str, to: &str) -> Option<f64> {
+        self.rates.get(&(from.to_string(), to.to_string())).copied()
+    }
+}
+
+/// Finds measures, sizes and prices to rewrite for `target`.
+///
+/// `context` is the whole listing text, used to tell shoes from clothing.
+pub fn detect(text: &str, target: &Language, context: &str, rates: &RateTable) -> Vec<Span> {
+    let mut spans = Vec::new();
+    if target.metric {
+        spans.extend(measures(text, target));
+    }
+    spans.extend(sizes(text, context));
+    spans.extend(prices(text, target, rates));
+    spans
+}
+
+/// Imperial unit: (canonical name, regex alternative).
+const UNITS: &str = r#"fl\.?\s?oz\.?|fluid\s+ounces?|inch(?:es)?|in\.|"|″|feet|foot|ft\.?|pounds?|lbs?\.?|ounces?|oz\.?|gallons?|gal\.?|°\s?F|º\s?F|degrees\s+Fahrenheit"#;
+
+fn measure_regex() -> &'static Regex {
+    static MEASURE: OnceLock<Regex> = OnceLock::new();
+    MEASURE.get_or_init(|| {
+        let number = r"\d+(?:[.,]\d+)?";
+        Regex::new(&format!(
+            r#"(?i)\b({number}(?:\s*[x×]\s*{number})*)\s*-?\s*({UNITS})(?:\b|\s|$|[.,;:)])"#
+        ))
+        .expect("valid regex")
+    })
+}
+
+fn measures(text: &str, target: &Language) -> Vec<Span> {
+    let mut spans = Vec::new();
+    for caps in measure_regex().captures_iter(text) {
+        let numbers = caps.get(1).expect("group 1");
+        let unit = caps.get(2).expect("group 2");
+        let Some(rewritten) = convert(numbers.as_str(), unit.as_str(), target) else {
+            continue;
+        };
+        // A period after an abbreviated unit that also ends the sentence
+        // stays in the text, so the sentence keeps its full stop.
+        let rest = text[unit.end()..].trim_start();
+        let ends_sentence = rest.is_empty() || rest.starts_with(|c: char| c.is_uppercase());
+        let end = if unit.as_str().ends_with('.') && ends_sentence {
+            unit.end() - 1
+        } else {
+            unit.end()
+        };
+        spans.push(Span {
+            start: numbers.start(),
+            end,
+            kind: SpanKind::Measure,
+            replacement: rewritten,
+        });
+    }
+    spans
+}
+
+/// Converts "10.5" + "inches" (or "10 x 20" + "in.") to metric text.
+fn convert(numbers: &str, unit: &str, target: &Language) -> Option<String> {
+    let values: Vec<f64> = numbers
+        .split(['x', 'X', '×'])
+        .map(|number| number.trim().replace(',', ".").parse::<f64>())
+        .collect::<Result<_, _>>()
+        .ok()?;
+    let unit = unit.to_ascii_lowercase().replace(char::is_whitespace, "");
+
+    let (factor, offset, metric): (f64, f64, &str) =
+        if unit.starts_with("fl") || unit.starts_with("fluid") {
+            (29.5735, 0.0, "ml")
+        } else if unit.starts_with("in") || unit == "\"" || unit == "″" {
+            (2.54, 0.0, "cm")
+        } else if unit.starts_with("f") && !unit.contains("fahrenheit") {
+            (0.3048, 0.0, "m")
+        } else if unit.starts_with("pound") || unit.starts_with("lb") {
+            (453.592, 0.0, "g")
+        } else if unit.starts_with("ounce") || unit.starts_with("oz") {
+            (28.3495, 0.0, "g")
+        } else if unit.starts_with("gal") {
+            (3.78541, 0.0, "l")
+        } else if unit.contains('f') {
+            (5.0 / 9.0, -32.0, "°C")
+        } else {
+            return None;
+        };
+    let converted: Vec<f64> = values.iter().map(|v| (v + offset) * factor).collect();
+
+    // Pick the unit from the largest value so a dimension list shares one.
+    let largest = converted.iter().cloned().fold(0.0, f64::max);
+    let (scale, unit_out, decimals) = match metric {
+        "g" if largest >= 1000.0 => (0.001, "kg", 2),
+        "g" => (1.0, "g", 0),
+        "ml" if largest >= 1000.0 => (0.001, "l", 2),
+        "ml" => (1.0, "ml", 0),
+        "cm" if largest >= 1000.0 => (0.01, "m", 2),
+        "cm" => (1.0, "cm", 1),
+        "m" => (1.0, "m", 2),
+        "l" => (1.0, "l", 2),
+        _ => (1.0, metric, 1),
+    };
+    let parts: Vec<String> = converted
+        .iter()
+        .map(|v| target.format_number(v * scale, decimals))
+        .collect();
+    let separator = if parts.len() > 1 { " × " } else { "" };
+    let joined = parts.join(separator);
+    Some(if unit_out == "°C" {
+        format!("{joined} °C")
+    } else {
+        format!("{joined} {unit_out}")
+    })
+}
+
+fn size_regex() -> &'static Regex {
+    static SIZE: OnceLock<Regex> = OnceLock::new();
+    SIZE.get_or_init(|| {
+        Regex::new(r"(?i)\b(US|UK)\s+(?:(women'?s|ladies|men'?s)\s+)?(?:shoe\s+)?size\s+(\d{1,2}(?:\.5)?)\b|\bsize\s+(\d{1,2}(?:\.5)?)\s*\(?(US|UK)\)?")
+            .expect("valid regex")
+    })
+}
+
+/// Rewrites "US size 9" and "UK women's size 10" to EU sizes.
+fn sizes(text: &str, context: &str) -> Vec<Span> {
+    let lower = context.to_lowercase();
+    let shoes = [
+        "shoe", "boot", "sneaker", "sandal", "trainer", "heel", "slipper",
+    ]
+    .iter()
+    .any(|word| lower.contains(word));
+    let mut spans = Vec::new();
+    for caps in size_regex().captures_iter(text) {
+        let whole = caps.get(0).expect("whole match");
+        let system = caps
+            .get(1)
+            .or(caps.get(5))
+            .map_or("", |m| m.as_str())
+            .to_uppercase();
+        let gender = caps
+            .get(2)
+            .map(|m| m.as_str().to_lowercase())
+            .unwrap_or_default();
+        let size: f64 = match caps
+            .get(3)
+            .or(caps.get(4))
+            .and_then(|m| m.as_str().parse().ok())
+        {
+            Some(size) => size,
+            None => continue,
+        };
+        let men = gender.starts_with("men")
+            || (gender.is_empty() && lower.contains("men's") && !lower.contains("women"));
+        let Some(eu) = eu_size(&system, size, shoes, men) else {
+            continue;
+        };
+        spans.push(Span {
+            start: whole.start(),
+            end: whole.end(),
+            kind: SpanKind::Size,
+            replacement: format!("EU {eu} ({system} {})", trim_size(size)),
+        });
+    }
+    spans
+}
+
+/// EU size for a US or UK size on the common retail charts: shoes (men:
+/// US + 33, UK + 34; women: US + 30.5, UK + 32.5) and women's clothing
+/// (US + 30, UK + 28). Men's clothing is sized by chest and is not mapped.
+fn eu_size(system: &str, size: f64, shoes: bool, men: bool) -> Option<String> {
+    let eu = match (shoes, men, system) {
+        (true, true, "US") => size + 33.0,
+        (true, true, "UK") => size + 34.0,
+        (true, false, "US") => size + 30.5,
+        (true, false, "UK") => size + 32.5,
+        (false, false, "US") if size <= 24.0 => size + 30.0,
+        (false, false, "UK") if (4.0..=28.0).contains(&size) => size + 28.0,
+        _ => return None,
+    };
+    Some(trim_size(eu))
+}
+
+fn trim_size(size: f64) -> String {
+    if size.fract() == 0.0 {
+        format!("{}", size as i64)
+    } else {
+        format!("{size:.1}")
+    }
+}
+
+fn price_regex() -> &'static Regex {
+    static PRICE: OnceLock<Regex> = OnceLock::new();
+    PRICE.get_or_init(|| {
+        Regex::new(
+            r"([$£€])\s?(\d+(?:,\d{3})*(?:\.\d{1,2})?)\b|\b(\d+(?:\.\d{1,2})?)\s?(USD|GBP|EUR)\b",
+        )
+        .expect("valid regex")
+    })
+}
+
+/// Converts prices when the rate table has a rate to the target currency.
+fn prices(text: &str, target: &Language, rates: &RateTable) -> Vec<Span> {
+    let mut spans = Vec::new();
+    for caps in price_regex().captures_iter(text) {
+        let whole = caps.get(0).expect("whole match");
+        let (currency, amount) = price_parts(&caps);
+        if currency == target.currency {
+            continue;
+        }
+        let Some(rate) = rates.rate(&currency, target.currency) else {
+            continue;
+        };
+        let Ok(amount) = amount.replace(',', "").parse::<f64>() else {
+            continue;
+        };
+        let value = target.format_number(amount * rate, 2);
+        let replacement = match target.currency {
+            "EUR" => format!("{value} €"),
+            "GBP" => format!("£{value}"),
+            "USD" => format!("${value}"),
+            other => format!("{value} {other}"),
+        };
+        spans.push(Span {
+            start: whole.start(),
+            end: whole.end(),
+            kind: SpanKind::Price,
+            replacement,
+        });
+    }
+    spans
+}
+
+fn price_parts(caps: &Captures<'_>) -> (String, String) {
+    match (caps.get(1), caps.get(2)) {
+        (Some(symbol), Some(amount)) => {
+            let currency = match symbol.as_str() {
+                "$" => "USD",
+                "£" => "GBP",
+                _ => "EUR",
+            };
+            (currency.to_string(), amount.as_str().to_string())
+        }
+        _ => (
+            caps.get(4).map_or("", |m| m.as_str()).to_string(),
+            caps.get(3).map_or("", |m| m.as_str()).to_string(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rewrite(text: &str, target: &str) -> Vec<String> {
+        let language = Language::lookup(target).unwrap();
+        detect(text, language, text, &RateTable::default())
+            .into_iter()
+            .map(|span| span.replacement)
+            .collect()
+    }
+
+    #[test]
+    fn measures_convert_to_metric_with_decimal_comma() {
+        assert_eq!(rewrite("Height: 10.5 inches", "es"), vec!["26,7 cm"]);
+        assert_eq!(rewrite("Weight: 0.9 lb", "es"), vec!["408 g"]);
+        assert_eq!(rewrite("Weight: 2.5 lbs", "es"), vec!["1,13 kg"]);
+        assert_eq!(rewrite("12 fl oz bottle", "de"), vec!["355 ml"]);
+        let spanish = Language::lookup("es").unwrap();
+        let text = "It holds 12 fl. oz. Model XR";
+        let span = &detect(text, spanish, text, &RateTable::default())[0];
+        assert_eq!(&text[span.end..], ". Model XR");
+        assert_eq!(rewrite("Bake at 350°F", "fr"), vec!["176,7 °C"]);
+        assert_eq!(rewrite("10 x 20 in. frame", "es"), vec!["25,4 × 50,8 cm"]);
+        assert_eq!(
+            rewrite("a 5 gallon tank, 6 ft tall", "es"),
+            vec!["18,93 l", "1,83 m"]
+        );
+    }
+
+    #[test]
+    fn measures_stay_for_english_and_bare_in() {
+        assert!(rewrite("Height: 10.5 inches", "en").is_empty());
+        assert!(rewrite("2 in stock", "es").is_empty());
+    }
+
+    #[test]
+    fn sizes_map_to_eu_charts() {
+        assert_eq!(
+            rewrite("Men's running shoe, US size 9", "es"),
+            vec!["EU 42 (US 9)"]
+        );
+        assert_eq!(rewrite("Dress, UK size 10", "es"), vec!["EU 38 (UK 10)"]);
+    }
+
+    #[test]
+    fn prices_convert_only_with_rates() {
+        let spanish = Language::lookup("es").unwrap();
+        assert!(detect("Only $12.50", spanish, "", &RateTable::default()).is_empty());
+        let mut rates = RateTable::default();
+        rates.rates.insert(("USD".into(), "EUR".into()), 0.9);
+        let spans = detect("Only $12.50", spanish, "", &rates);
+        assert_eq!(spans[0].replacement, "11,25 €");
+    }
+}

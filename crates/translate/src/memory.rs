@@ -1,0 +1,493 @@
+//! The translation store: translation memory, human corrections, the
+//! review queue and ingested catalogs, in `translate.db` beside the order
+//! store in the data dir.
+//!
+//! The tables live in their own SQLite file with their own numbered
+//! migrations, so the translation schema evolves without renumbering the
+//! order store's migrations. Lookups use the normalized source text (lower
+//! case, white space collapsed) as key. Human corrections win over engine
+//! output: they are looked up first, for whole fields, and segment entries
+//! with origin `human` win over those with origin `engine`.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite_migration::{Migrations, M};
+use serde::Serialize;
+
+use crate::catalog::Listing;
+use crate::lang::LanguagePair;
+
+/// File name of the translation store inside the data dir.
+pub const DB_FILE: &str = "translate.db";
+
+/// Share of similarity from which a fuzzy match is reused.
+pub const FUZZY_THRESHOLD: f64 = 0.85;
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE tm_segments (
+    source_lang TEXT NOT NULL,
+    target_lang TEXT NOT NULL,
+    source_key  TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    target      TEXT NOT NULL,
+    origin      TEXT NOT NULL CHECK (origin IN ('engine', 'human')),
+    engine      TEXT NOT NULL,
+    updated_at  TEXT NOT NULL DEFAULT (datetime('now')),
+    PRIMARY KEY (source_lang, target_lang, source_key, origin)
+);
+CREATE TABLE corrections (
+    source_lang TEXT NOT NULL,
+    target_lang TEXT NOT NULL,
+    source_key  TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    target      TEXT NOT NULL,
+    updated_at  TEXT NOT NULL DEFAULT (datetime('now')),
+    PRIMARY KEY (source_lang, target_lang, source_key)
+);
+CREATE TABLE review_queue (
+    id          INTEGER PRIMARY KEY,
+    sku         TEXT NOT NULL,
+    field       TEXT NOT NULL,
+    source_lang TEXT NOT NULL,
+    target_lang TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    translation TEXT NOT NULL,
+    score       REAL NOT NULL,
+    flags       TEXT NOT NULL,
+    status      TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'done')),
+    created_at  TEXT NOT NULL DEFAULT (datetime('now')),
+    UNIQUE (sku, field, target_lang, source)
+);
+CREATE TABLE catalog_listings (
+    dataset TEXT NOT NULL,
+    sku     TEXT NOT NULL,
+    listing TEXT NOT NULL,
+    PRIMARY KEY (dataset, sku)
+);
+"#];
+
+/// Failure to open, read or write the translation store.
+#[derive(Debug, thiserror::Error)]
+pub enum MemoryError {
+    #[error("cannot open translation store {path}: {message}")]
+    Open { path: PathBuf, message: String },
+    #[error("translation store query failed: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("translation store contains an invalid listing: {0}")]
+    Corrupt(String),
+}
+
+/// A segment found in the translation memory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemoryMatch {
+    pub target: String,
+    /// 1.0 for an exact match.
+    pub similarity: f64,
+    pub human: bool,
+}
+
+/// An item of the review queue.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReviewItem {
+    pub id: i64,
+    pub sku: String,
+    pub field: String,
+    pub source_lang: String,
+    pub target_lang: String,
+    pub source: String,
+    pub translation: String,
+    pub score: f64,
+    pub flags: String,
+}
+
+/// A segment held for fuzzy lookup: (key, target, from a human).
+type CachedSegment = (String, String, bool);
+
+/// Handle on `translate.db`.
+pub struct Memory {
+    conn: Connection,
+    /// Segments per pair, loaded on first fuzzy lookup: (key, target, human).
+    fuzzy_cache: Option<(LanguagePair, Vec<CachedSegment>)>,
+}
+
+/// Normalized lookup key of a text.
+pub fn key(text: &str) -> String {
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+impl Memory {
+    /// Opens (creating when absent) the translation store in `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Memory, MemoryError> {
+        let path = data_dir.join(DB_FILE);
+        let open_error = |message: String| MemoryError::Open {
+            path: path.clone(),
+            message,
+        };
+        std::fs::create_dir_all(data_dir).map_err(|err| open_error(err.to_string()))?;
+        let mut conn = Connection::open(&path).map_err(|err| open_error(err.to_string()))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|err| open_error(err.to_string()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|err| open_error(err.to_string()))?;
+        Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect())
+            .to_latest(&mut conn)
+            .map_err(|err| open_error(err.to_string()))?;
+        Ok(Memory {
+            conn,
+            fuzzy_cache: None,
+        })
+    }
+
+    /// Human correction of a whole field: exact, else the best fuzzy match
+    /// at or above [`FUZZY_THRESHOLD`].
+    pub fn correction(
+        &self,
+        pair: &LanguagePair,
+        source: &str,
+    ) -> Result<Option<MemoryMatch>, MemoryError> {
+        let source_key = key(source);
+        let exact: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT target FROM corrections WHERE source_lang = ?1 AND target_lang = ?2 AND source_key = ?3",
+                params![pair.source, pair.target, source_key],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if let Some(target) = exact {
+            return Ok(Some(MemoryMatch {
+                target,
+                similarity: 1.0,
+                human: true,
+            }));
+        }
+
+        let mut statement = self.conn.prepare_cached(
+            "SELECT source_key, target FROM corrections WHERE source_lang = ?1 AND target_lang = ?2",
+        )?;
+        let rows = statement.query_map(params![pair.source, pair.target], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+        })?;
+        let mut best: Option<MemoryMatch> = None;
+        for row in rows {
+            let (candidate, target) = row?;
+            let similarity = similarity(&source_key, &candidate);
+            if similarity >= FUZZY_THRESHOLD
+                && best.as_ref().is_none_or(|b| similarity > b.similarity)
+            {
+                best = Some(MemoryMatch {
+                    target,
+                    similarity,
+                    human: true,
+                });
+            }
+        }
+        Ok(best)
+    }
+
+    /// Looks a masked segment up: an exact match (human first), else the
+    /// most similar segment at or above [`FUZZY_THRESHOLD`].
+    pub fn segment(
+        &mut self,
+        pair: &LanguagePair,
+        source: &str,
+    ) -> Result<Option<MemoryMatch>, MemoryError> {
+        let source_key = key(source);
+        let exact: Option<(String, String)> = self
+            .conn
+            .query_row(
+                "SELECT target, origin FROM tm_segments
+                 WHERE source_lang = ?1 AND target_lang = ?2 AND source_key = ?3
+                 ORDER BY origin = 'human' DESC LIMIT 1",
+                params![pair.source, pair.target, source_key],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?;
+        if let Some((target, origin)) = exact {
+            return Ok(Some(MemoryMatch {
+                target,
+                similarity: 1.0,
+                human: origin == "human",
+            }));
+        }
+
+        if self
+            .fuzzy_cache
+            .as_ref()
+            .is_none_or(|(cached, _)| cached != pair)
+        {
+            let mut statement = self.conn.prepare(
+                "SELECT source_key, target, origin FROM tm_segments WHERE source_lang = ?1 AND target_lang = ?2",
+            )?;
+            let rows = statement
+                .query_map(params![pair.source, pair.target], |row| {
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get::<_, String>(2)? == "human",
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            self.fuzzy_cache = Some((pair.clone(), rows));
+        }
+        let (_, entries) = self.fuzzy_cache.as_ref().expect("cache filled above");
+        let length = source_key.chars().count() as f64;
+        let mut best: Option<MemoryMatch> = None;
+        for (candidate, target, human) in entries {
+            // Strings whose lengths differ by more than the threshold allows
+            // cannot reach it; skip them before the edit distance.
+            let candidate_length = candidate.chars().count() as f64;
+            if (candidate_length - length).abs()
+                > (1.0 - FUZZY_THRESHOLD) * length.max(candidate_length)
+            {
+                continue;
+            }
+            let similarity = similarity(&source_key, candidate);
+            if similarity >= FUZZY_THRESHOLD
+                && best.as_ref().is_none_or(|b| similarity > b.similarity)
+            {
+                best = Some(MemoryMatch {
+                    target: target.clone(),
+                    similarity,
+                    human: *human,
+                });
+            }
+        }
+        Ok(best)
+    }
+
+    /// Stores engine translations of masked segments, in one transaction.
+    pub fn store_segments(
+        &mut self,
+        pair: &LanguagePair,
+        engine: &str,
+        segments: &[(String, String)],
+    ) -> Result<(), MemoryError> {
+        let transaction = self.conn.transaction()?;
+        {
+            let mut statement = transaction.prepare_cached(
+                "INSERT INTO tm_segments (source_lang, target_lang, source_key, source, target, origin, engine)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'engine', ?6)
+                 ON CONFLICT DO UPDATE SET target = excluded.target, engine = excluded.engine,
+                     updated_at = datetime('now')",
+            )?;
+            for (source, target) in segments {
+                statement.execute(params![
+                    pair.source,
+                    pair.target,
+                    key(source),
+                    source,
+                    target,
+                    engine
+                ])?;
+            }
+        }
+        transaction.commit()?;
+        self.fuzzy_cache = None;
+        Ok(())
+    }
+
+    /// Adds items to the review queue; an item already queued for the same
+    /// SKU, field, language and source is updated instead.
+    pub fn enqueue(&mut self, items: &[ReviewItem]) -> Result<(), MemoryError> {
+        let transaction = self.conn.transaction()?;
+        {
+            let mut statement = transaction.prepare_cached(
+                "INSERT INTO review_queue (sku, field, source_lang, target_lang, source, translation, score, flags)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT DO UPDATE SET translation = excluded.translation, score = excluded.score,
+                     flags = excluded.flags, status = 'open'",
+            )?;
+            for item in items {
+                statement.execute(params![
+                    item.sku,
+                    item.field,
+                    item.source_lang,
+                    item.target_lang,
+                    item.source,
+                    item.translation,
+                    item.score,
+                    item.flags
+                ])?;
+            }
+        }
+        transaction.commit()?;
+        Ok(())
+    }
+
+    /// Open review items, lowest score first, optionally for one language.
+    pub fn open_reviews(&self, target_lang: Option<&str>) -> Result<Vec<ReviewItem>, MemoryError> {
+        let mut statement = self.conn.prepare(
+            "SELECT id, sku, field, source_lang, target_lang, source, translation, score, flags
+             FROM review_queue WHERE status = 'open' AND (?1 IS NULL OR target_lang = ?1)
+             ORDER BY score, sku, field",
+        )?;
+        let items = statement
+            .query_map(params![target_lang], review_from_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(items)
+    }
+
+    /// Finds the review item with `id`.
+    pub fn review(&self, id: i64) -> Result<Option<ReviewItem>, MemoryError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id, sku, field, source_lang, target_lang, source, translation, score, flags
+                 FROM review_queue WHERE id = ?1",
+                params![id],
+                review_from_row,
+            )
+            .optional()?)
+    }
+
+    /// Stores a human correction of a field and closes its review item.
+    pub fn correct(&mut self, item: &ReviewItem, corrected: &str) -> Result<(), MemoryError> {
+        let transaction = self.conn.transaction()?;
+        transaction.execute(
+            "INSERT INTO corrections (source_lang, target_lang, source_key, source, target)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT DO UPDATE SET target = excluded.target, updated_at = datetime('now')",
+            params![
+                item.source_lang,
+                item.target_lang,
+                key(&item.source),
+                item.source,
+                corrected
+            ],
+        )?;
+        transaction.execute(
+            "UPDATE review_queue SET status = 'done' WHERE id = ?1",
+            params![item.id],
+        )?;
+        transaction.commit()?;
+        Ok(())
+    }
+
+    /// Replaces the listings of `dataset` with `listings`.
+    pub fn store_catalog(
+        &mut self,
+        dataset: &str,
+        listings: &[Listing],
+    ) -> Result<usize, MemoryError> {
+        let transaction = self.conn.transaction()?;
+        transaction.execute(
+            "DELETE FROM catalog_listings WHERE dataset = ?1",
+            params![dataset],
+        )?;
+        {
+            let mut statement = transaction
+                .prepare_cached("INSERT OR REPLACE INTO catalog_listings (dataset, sku, listing) VALUES (?1, ?2, ?3)")?;
+            for listing in listings {
+                let json = serde_json::to_string(listing)
+                    .map_err(|err| MemoryError::Corrupt(err.to_string()))?;
+                statement.execute(params![dataset, listing.sku, json])?;
+            }
+        }
+        transaction.commit()?;
+        Ok(listings.len())
+    }
+
+    /// Listings ingested into `dataset`, by SKU.
+    pub fn catalog(&self, dataset: &str) -> Result<Vec<Listing>, MemoryError> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT listing FROM catalog_listings WHERE dataset = ?1 ORDER BY sku")?;
+        let rows = statement.query_map(params![dataset], |row| row.get::<_, String>(0))?;
+        let mut listings = Vec::new();
+        for row in rows {
+            let json = row?;
+            listings.push(
+                serde_json::from_str(&json).map_err(|err| MemoryError::Corrupt(err.to_string()))?,
+            );
+        }
+        Ok(listings)
+    }
+}
+
+/// Reads a review item from a row of the columns `id, sku, field,
+/// source_lang, target_lang, source, translation, score, flags`.
+fn review_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ReviewItem> {
+    Ok(ReviewItem {
+        id: row.get(0)?,
+        sku: row.get(1)?,
+        field: row.get(2)?,
+        source_lang: row.get(3)?,
+        target_lang: row.get(4)?,
+        source: row.get(5)?,
+        translation: row.get(6)?,
+        score: row.get(7)?,
+        flags: row.get(8)?,
+    })
+}
+
+/// Normalized Levenshtein similarity of two keys, 0 to 1.
+pub fn similarity(a: &str, b: &str) -> f64 {
+    strsim::normalized_levenshtein(a, b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segment_lookup_exact_and_fuzzy() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut memory = Memory::open(dir.path()).unwrap();
+        let pair = LanguagePair::new("en", "es");
+        memory
+            .store_segments(
+                &pair,
+                "apertium",
+                &[(
+                    "The red car is fast.".into(),
+                    "El coche rojo es rápido.".into(),
+                )],
+            )
+            .unwrap();
+
+        let exact = memory
+            .segment(&pair, "the red  car is fast.")
+            .unwrap()
+            .unwrap();
+        assert_eq!(exact.similarity, 1.0);
+        let fuzzy = memory
+            .segment(&pair, "The red car is fast!")
+            .unwrap()
+            .unwrap();
+        assert!(fuzzy.similarity >= FUZZY_THRESHOLD);
+        assert!(fuzzy.similarity < 1.0);
+        assert!(memory.segment(&pair, "A blue boat.").unwrap().is_none());
+    }
+
+    #[test]
+    fn correction_closes_review_item() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut memory = Memory::open(dir.path()).unwrap();
+        let item = ReviewItem {
+            id: 0,
+            sku: "A1".into(),
+            field: "title".into(),
+            source_lang: "en".into(),
+            target_lang: "es".into(),
+            source: "Red mug".into(),
+            translation: "Rojo taza".into(),
+            score: 40.0,
+            flags: "unknown_words".into(),
+        };
+        memory.enqueue(std::slice::from_ref(&item)).unwrap();
+        let queued = memory.open_reviews(Some("es")).unwrap();
+        assert_eq!(queued.len(), 1);
+        memory.correct(&queued[0], "Taza roja").unwrap();
+        assert!(memory.open_reviews(None).unwrap().is_empty());
+        let pair = LanguagePair::new("en", "es");
+        assert_eq!(
+            memory.correction(&pair, "red mug").unwrap().unwrap().target,
+            "Taza roja"
+        );
+    }
+}

@@ -1,0 +1,621 @@
+//! The localization pipeline: from source listings to translated listings
+//! with quality scores, in batches through one engine.
+//!
+//! For each field of a listing it builds a plan ([`plan`]): text runs with
+//! their masked protected spans, sentences and inline tag pairs. All
+//! sentences of a batch are looked up in the translation memory, and the
+//! rest go to the engine in one call. Each field is then assembled
+//! ([`assemble`]): tags are placed around the translation of their content,
+//! masks are restored, casing is applied and every segment is scored.
+
+mod assemble;
+mod plan;
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+
+use crate::catalog::Listing;
+use crate::engine::{Engine, EngineError, EngineOutput};
+use crate::glossary::{Glossary, GlossaryMatcher};
+use crate::lang::{Language, LanguagePair};
+use crate::locale::RateTable;
+use crate::memory::{Memory, MemoryError, ReviewItem};
+use crate::qe::{Signals, Weights};
+
+pub use plan::FieldPlan;
+
+/// The plans of a listing's fields, by field name.
+type FieldPlans = Vec<(String, FieldPlan)>;
+
+/// Options of a translation run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Language of listings that do not name theirs.
+    pub source_lang: String,
+    pub glossary: Glossary,
+    pub rates: RateTable,
+    /// Back-translate every segment and score the round trip (doubles
+    /// engine time).
+    pub round_trip: bool,
+    /// Fields scoring below this go to the review queue.
+    pub review_threshold: f64,
+    /// Segments per engine call.
+    pub batch_segments: usize,
+    pub weights: Weights,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            source_lang: "en".to_string(),
+            glossary: Glossary::default(),
+            rates: RateTable::default(),
+            round_trip: false,
+            review_threshold: 70.0,
+            batch_segments: 4000,
+            weights: Weights::default(),
+        }
+    }
+}
+
+/// Failure of a whole run.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Memory(#[from] MemoryError),
+}
+
+/// Source of a segment's translation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    Engine,
+    Memory,
+    MemoryFuzzy,
+    Human,
+    /// Nothing to translate (markup, numbers, protected spans only).
+    Unchanged,
+    /// The engine failed; the source text was kept.
+    Failed,
+}
+
+/// One translated sentence with its quality estimate.
+#[derive(Debug, Clone, Serialize)]
+pub struct SegmentReport {
+    pub source: String,
+    pub output: String,
+    pub origin: Origin,
+    pub score: f64,
+    pub flags: Vec<String>,
+    pub signals: Signals,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One translated field.
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldReport {
+    /// `title`, `description`, `bullets[0]`, `attributes[color]`.
+    pub field: String,
+    pub source: String,
+    pub output: String,
+    pub score: f64,
+    pub flags: Vec<String>,
+    pub segments: Vec<SegmentReport>,
+}
+
+/// A glossary term found in a listing and what was written for it.
+#[derive(Debug, Clone, Serialize)]
+pub struct GlossaryUse {
+    pub term: String,
+    pub matched: String,
+    pub written: String,
+    pub field: String,
+    /// Whether the written form is in the output.
+    pub enforced: bool,
+}
+
+/// One translated listing.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListingReport {
+    pub sku: String,
+    pub score: f64,
+    pub flags: Vec<String>,
+    pub fields: Vec<FieldReport>,
+    pub glossary: Vec<GlossaryUse>,
+    #[serde(skip)]
+    pub translated: Listing,
+}
+
+/// Result of translating a catalog into one language.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub engine: String,
+    pub target_lang: String,
+    pub listings: Vec<ListingReport>,
+    pub segments: usize,
+    pub from_engine: usize,
+    pub from_memory: usize,
+    pub failed: usize,
+    pub queued_for_review: usize,
+}
+
+/// The pipeline bound to an engine and an optional translation store.
+pub struct Pipeline<'a> {
+    engine: &'a dyn Engine,
+    memory: Option<&'a mut Memory>,
+    options: Options,
+}
+
+/// A segment sent to the engine or found in memory.
+#[derive(Debug, Clone)]
+pub(crate) struct Unit {
+    pub pair: LanguagePair,
+    /// Masked source text.
+    pub text: String,
+    /// Sentences are stored in and looked up from memory; tag contents are not.
+    pub sentence: bool,
+    pub output: Option<Result<EngineOutput, String>>,
+    pub origin: Origin,
+    pub similarity: f64,
+    pub back_translation: Option<String>,
+}
+
+impl<'a> Pipeline<'a> {
+    pub fn new(
+        engine: &'a dyn Engine,
+        memory: Option<&'a mut Memory>,
+        options: Options,
+    ) -> Pipeline<'a> {
+        Pipeline {
+            engine,
+            memory,
+            options,
+        }
+    }
+
+    /// Translates `listings` into `target`, calling `progress` with the
+    /// number of listings done after each batch.
+    pub fn translate(
+        &mut self,
+        listings: &[Listing],
+        target: &str,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<RunReport, PipelineError> {
+        let target_language = target_language(target);
+        let glossary = self
+            .options
+            .glossary
+            .for_target(&target_language.code_string());
+        self.check_pairs(listings, &target_language.code_string())?;
+
+        let mut report = RunReport {
+            engine: self.engine.name().to_string(),
+            target_lang: target_language.code_string(),
+            listings: Vec::with_capacity(listings.len()),
+            segments: 0,
+            from_engine: 0,
+            from_memory: 0,
+            failed: 0,
+            queued_for_review: 0,
+        };
+
+        let mut start = 0;
+        while start < listings.len() {
+            // Fill a batch up to the segment budget, at least one listing.
+            let mut units: Vec<Unit> = Vec::new();
+            let mut plans: Vec<Vec<(String, FieldPlan)>> = Vec::new();
+            let mut end = start;
+            while end < listings.len()
+                && (end == start || units.len() < self.options.batch_segments)
+            {
+                let listing = &listings[end];
+                let pair =
+                    LanguagePair::new(self.source_lang(listing), &target_language.code_string());
+                let fields =
+                    self.plan_listing(listing, &pair, &target_language, &glossary, &mut units)?;
+                plans.push(fields);
+                end += 1;
+            }
+
+            self.fill_units(&mut units)?;
+            report.listings.extend(self.assemble_batch(
+                &listings[start..end],
+                plans,
+                &units,
+                &target_language,
+                &glossary,
+            ));
+            for unit in units.iter().filter(|unit| unit.sentence) {
+                report.segments += 1;
+                match unit.origin {
+                    Origin::Engine => report.from_engine += 1,
+                    Origin::Memory | Origin::MemoryFuzzy | Origin::Human => report.from_memory += 1,
+                    Origin::Failed => report.failed += 1,
+                    Origin::Unchanged => {}
+                }
+            }
+            progress(end);
+            start = end;
+        }
+
+        report.queued_for_review = self.queue_reviews(&report)?;
+        Ok(report)
+    }
+
+    /// Assembles and scores the listings of a batch on every core; quality
+    /// estimation (language identification above all) costs about as much
+    /// as the engine itself.
+    fn assemble_batch(
+        &self,
+        listings: &[Listing],
+        plans: Vec<FieldPlans>,
+        units: &[Unit],
+        target: &Language,
+        glossary: &GlossaryMatcher,
+    ) -> Vec<ListingReport> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let chunk = listings.len().div_ceil(threads).max(1);
+        let mut plans = plans.into_iter();
+        let chunks: Vec<(&[Listing], Vec<FieldPlans>)> = listings
+            .chunks(chunk)
+            .map(|part| (part, plans.by_ref().take(part.len()).collect()))
+            .collect();
+        let options = &self.options;
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = chunks
+                .into_iter()
+                .map(|(part, part_plans)| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .zip(part_plans)
+                            .map(|(listing, fields)| {
+                                assemble::listing(listing, fields, units, target, glossary, options)
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|handle| handle.join().expect("assembly thread panicked"))
+                .collect()
+        })
+    }
+
+    fn source_lang<'l>(&'l self, listing: &'l Listing) -> &'l str {
+        listing
+            .source_lang
+            .as_deref()
+            .unwrap_or(&self.options.source_lang)
+    }
+
+    /// Fails early, with the supported pairs, when the engine lacks a pair.
+    fn check_pairs(&self, listings: &[Listing], target: &str) -> Result<(), EngineError> {
+        let mut seen: Vec<LanguagePair> = Vec::new();
+        for listing in listings {
+            let pair = LanguagePair::new(self.source_lang(listing), target);
+            if seen.contains(&pair) {
+                continue;
+            }
+            if !self.engine.supports(&pair) {
+                return Err(EngineError::UnsupportedPair {
+                    engine: self.engine.name().to_string(),
+                    pair,
+                    supported: crate::engine::describe_pairs(self.engine),
+                });
+            }
+            seen.push(pair);
+        }
+        Ok(())
+    }
+
+    /// Plans every field of `listing`, adding its segments to `units`.
+    fn plan_listing(
+        &mut self,
+        listing: &Listing,
+        pair: &LanguagePair,
+        target: &Language,
+        glossary: &GlossaryMatcher,
+        units: &mut Vec<Unit>,
+    ) -> Result<Vec<(String, FieldPlan)>, PipelineError> {
+        let context = format!("{} {}", listing.title, listing.description);
+        let mut fields = vec![("title".to_string(), listing.title.clone())];
+        fields.push(("description".to_string(), listing.description.clone()));
+        for (i, bullet) in listing.bullets.iter().enumerate() {
+            fields.push((format!("bullets[{i}]"), bullet.clone()));
+        }
+        for (name, value) in &listing.attributes {
+            fields.push((format!("attributes[{name}]"), value.clone()));
+        }
+
+        let mut plans = Vec::with_capacity(fields.len());
+        for (name, text) in fields {
+            let correction = match self.memory.as_deref() {
+                Some(memory) if !text.trim().is_empty() => memory.correction(pair, &text)?,
+                _ => None,
+            };
+            let plan = match correction {
+                Some(found) => FieldPlan::Corrected {
+                    source: text,
+                    text: found.target,
+                    similarity: found.similarity,
+                },
+                None => {
+                    let context = plan::Context {
+                        sku: &listing.sku,
+                        pair,
+                        target,
+                        glossary,
+                        rates: &self.options.rates,
+                        listing_text: &context,
+                    };
+                    plan::field(&text, &context, units)
+                }
+            };
+            plans.push((name, plan));
+        }
+        Ok(plans)
+    }
+
+    /// Fills every unit from memory or the engine, then back-translates.
+    fn fill_units(&mut self, units: &mut [Unit]) -> Result<(), PipelineError> {
+        if let Some(memory) = self.memory.as_deref_mut() {
+            for unit in units.iter_mut().filter(|unit| unit.sentence) {
+                if let Some(found) = memory.segment(&unit.pair, &unit.text)? {
+                    unit.origin = match (found.human, found.similarity >= 1.0) {
+                        (true, _) => Origin::Human,
+                        (false, true) => Origin::Memory,
+                        (false, false) => Origin::MemoryFuzzy,
+                    };
+                    unit.similarity = found.similarity;
+                    unit.output = Some(Ok(EngineOutput {
+                        text: found.target,
+                        unknown_words: Vec::new(),
+                    }));
+                }
+            }
+        }
+
+        // One engine call per pair, each distinct text sent once.
+        let mut by_pair: BTreeMap<LanguagePair, Vec<usize>> = BTreeMap::new();
+        for (index, unit) in units.iter().enumerate() {
+            if unit.output.is_none() {
+                by_pair.entry(unit.pair.clone()).or_default().push(index);
+            }
+        }
+        for (pair, indices) in by_pair {
+            let mut distinct: Vec<String> = Vec::new();
+            let mut slot: HashMap<&str, usize> = HashMap::new();
+            for &index in &indices {
+                let text = units[index].text.as_str();
+                if !slot.contains_key(text) {
+                    slot.insert(text, distinct.len());
+                    distinct.push(text.to_string());
+                }
+            }
+            let positions: Vec<usize> = indices
+                .iter()
+                .map(|&i| slot[units[i].text.as_str()])
+                .collect();
+            tracing::debug!(pair = %pair, segments = distinct.len(), engine = self.engine.name(), "engine batch");
+            let outputs = self.engine.translate(&pair, &distinct)?;
+            for (&index, position) in indices.iter().zip(positions) {
+                let output = outputs[position].clone().map(|mut output| {
+                    output.text = tidy_spaces(&units[index].text, &output.text);
+                    output
+                });
+                units[index].origin = if output.is_ok() {
+                    Origin::Engine
+                } else {
+                    Origin::Failed
+                };
+                if let Err(message) = &output {
+                    tracing::warn!(pair = %pair, error = %message, "segment failed");
+                }
+                units[index].output = Some(output);
+            }
+
+            if let Some(memory) = self.memory.as_deref_mut() {
+                let fresh: Vec<(String, String)> = indices
+                    .iter()
+                    .map(|&i| &units[i])
+                    .filter(|unit| unit.sentence && unit.origin == Origin::Engine)
+                    .filter_map(|unit| match &unit.output {
+                        Some(Ok(output)) => Some((unit.text.clone(), output.text.clone())),
+                        _ => None,
+                    })
+                    .collect();
+                memory.store_segments(&pair, self.engine.name(), &fresh)?;
+            }
+        }
+
+        if self.options.round_trip {
+            self.back_translate(units)?;
+        }
+        Ok(())
+    }
+
+    /// Back-translates engine output of sentences when the engine has the
+    /// reverse pair.
+    fn back_translate(&self, units: &mut [Unit]) -> Result<(), PipelineError> {
+        let mut by_pair: BTreeMap<LanguagePair, Vec<usize>> = BTreeMap::new();
+        for (index, unit) in units.iter().enumerate() {
+            if unit.sentence && matches!(unit.output, Some(Ok(_))) {
+                by_pair.entry(unit.pair.reversed()).or_default().push(index);
+            }
+        }
+        for (reverse, indices) in by_pair {
+            if !self.engine.supports(&reverse) {
+                continue;
+            }
+            let texts: Vec<String> = indices
+                .iter()
+                .map(|&i| match &units[i].output {
+                    Some(Ok(output)) => output.text.clone(),
+                    _ => String::new(),
+                })
+                .collect();
+            let backs = self.engine.translate(&reverse, &texts)?;
+            for (&index, back) in indices.iter().zip(backs) {
+                units[index].back_translation = back.ok().map(|output| output.text);
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues fields scoring below the threshold for review.
+    fn queue_reviews(&mut self, report: &RunReport) -> Result<usize, PipelineError> {
+        let Some(memory) = self.memory.as_deref_mut() else {
+            return Ok(0);
+        };
+        let mut items = Vec::new();
+        for listing in &report.listings {
+            for field in &listing.fields {
+                if field.score >= self.options.review_threshold || field.source.trim().is_empty() {
+                    continue;
+                }
+                items.push(ReviewItem {
+                    id: 0,
+                    sku: listing.sku.clone(),
+                    field: field.field.clone(),
+                    source_lang: listing
+                        .translated
+                        .source_lang
+                        .clone()
+                        .unwrap_or_else(|| self.options.source_lang.clone()),
+                    target_lang: report.target_lang.clone(),
+                    source: field.source.clone(),
+                    translation: field.output.clone(),
+                    score: field.score,
+                    flags: field.flags.join(" "),
+                });
+            }
+        }
+        memory.enqueue(&items)?;
+        Ok(items.len())
+    }
+}
+
+/// Looks up the target language; an unknown code gets English conventions.
+fn target_language(code: &str) -> TargetLanguage {
+    match Language::lookup(code) {
+        Some(language) => TargetLanguage::Known(*language),
+        None => TargetLanguage::Other(code.to_ascii_lowercase()),
+    }
+}
+
+enum TargetLanguage {
+    Known(Language),
+    Other(String),
+}
+
+impl TargetLanguage {
+    fn code_string(&self) -> String {
+        match self {
+            TargetLanguage::Known(language) => language.code.to_string(),
+            TargetLanguage::Other(code) => code.clone(),
+        }
+    }
+}
+
+impl std::ops::Deref for TargetLanguage {
+    type Target = Language;
+
+    fn deref(&self) -> &Language {
+        match self {
+            TargetLanguage::Known(language) => language,
+            TargetLanguage::Other(_) => Language::lookup("en").expect("English is listed"),
+        }
+    }
+}
+
+/// Collapses runs of spaces the engine added where the source had none.
+fn tidy_spaces(source: &str, output: &str) -> String {
+    if source.contains("  ") {
+        return output.to_string();
+    }
+    let mut tidy = String::with_capacity(output.len());
+    let mut previous_space = false;
+    for c in output.chars() {
+        if c == ' ' && previous_space {
+            continue;
+        }
+        previous_space = c == ' ';
+        tidy.push(c);
+    }
+    tidy
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::UppercaseTestEngine;
+
+    fn listing(title: &str, description: &str) -> Listing {
+        Listing {
+            sku: "A1".to_string(),
+            title: title.to_string(),
+            description: description.to_string(),
+            ..Listing::default()
+        }
+    }
+
+    #[test]
+    fn pipeline_keeps_markup_and_placeholders() {
+        let engine = UppercaseTestEngine;
+        let mut pipeline = Pipeline::new(&engine, None, Options::default());
+        let source = listing(
+            "Red mug",
+            r#"<p>A <b>red</b> mug for {name} &nbsp;<a href="/x" title="Mug page">here</a>.</p>"#,
+        );
+        let run = pipeline.translate(&[source], "es", &mut |_| {}).unwrap();
+        let description = &run.listings[0].translated.description;
+        assert_eq!(
+            description,
+            r#"<p>A <b>RED</b> MUG FOR {name} &nbsp;<a href="/x" title="MUG PAGE">HERE</a>.</p>"#
+        );
+    }
+
+    #[test]
+    fn failing_segment_is_recorded_and_run_continues() {
+        let engine = UppercaseTestEngine;
+        let mut pipeline = Pipeline::new(&engine, None, Options::default());
+        let listings = [
+            listing("Red mug", "It breaks. FAIL here. It is red."),
+            listing("Blue cup", ""),
+        ];
+        let run = pipeline.translate(&listings, "es", &mut |_| {}).unwrap();
+        assert_eq!(run.failed, 1);
+        let description = &run.listings[0].fields[1];
+        assert_eq!(description.output, "IT BREAKS. FAIL here. IT IS RED.");
+        assert!(description.flags.contains(&"engine_error".to_string()));
+        let failed = description.segments.iter().find(|s| s.error.is_some()).unwrap();
+        assert_eq!(failed.origin, Origin::Failed);
+        assert_eq!(run.listings[1].translated.title, "BLUE CUP");
+    }
+
+    #[test]
+    fn pipeline_reports_glossary_uses() {
+        let engine = UppercaseTestEngine;
+        let glossary = Glossary::parse(
+            std::path::Path::new("g.csv"),
+            "term,translation,target_lang\nmug,taza,es\nAcme,,es\n",
+        )
+        .unwrap();
+        let options = Options {
+            glossary,
+            ..Options::default()
+        };
+        let mut pipeline = Pipeline::new(&engine, None, options);
+        let run = pipeline
+            .translate(&[listing("Acme mugs", "")], "es", &mut |_| {})
+            .unwrap();
+        assert_eq!(run.listings[0].translated.title, "Acme tazas");
+        assert_eq!(run.listings[0].glossary.len(), 2);
+        assert!(run.listings[0].glossary.iter().all(|use_| use_.enforced));
+    }
+}

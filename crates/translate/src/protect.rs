@@ -1,0 +1,299 @@
+//! Protected spans: text the engine must not touch.
+//!
+//! URLs, emails, placeholders (`%s`, `%1$s`, `{name}`, `{{name}}`), SKUs and
+//! model numbers, brand names, glossary terms, converted measures and
+//! inline markup are replaced by `⟦n⟧` tokens before the engine runs and
+//! put back after. Apertium copies such tokens through unchanged, unlike
+//! `{name}` (which it translates) or bare brand names (which it may move or
+//! inflect). [`restore`] reports every token the engine lost or repeated.
+
+use std::sync::OnceLock;
+
+use regex::Regex;
+use serde::Serialize;
+
+/// What a protected span is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpanKind {
+    Url,
+    Email,
+    Placeholder,
+    ModelNumber,
+    Brand,
+    Glossary,
+    Measure,
+    Size,
+    Price,
+    Entity,
+    Markup,
+}
+
+/// A span found in a source text, before masking.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Span {
+    /// Byte range in the text.
+    pub start: usize,
+    pub end: usize,
+    pub kind: SpanKind,
+    /// Text written in place of the token after translation.
+    pub replacement: String,
+}
+
+/// A masked span, as the pipeline remembers it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Mask {
+    pub id: usize,
+    pub kind: SpanKind,
+    /// Text of the span in the source.
+    pub source: String,
+    /// Text written in the translation.
+    pub replacement: String,
+}
+
+/// The masks of one text run; ids are unique within it.
+#[derive(Debug, Clone, Default)]
+pub struct MaskTable {
+    pub masks: Vec<Mask>,
+}
+
+impl MaskTable {
+    /// Adds a mask and returns its token.
+    pub fn push(&mut self, kind: SpanKind, source: &str, replacement: &str) -> String {
+        let id = self.masks.len() + 1;
+        self.masks.push(Mask {
+            id,
+            kind,
+            source: source.to_string(),
+            replacement: replacement.to_string(),
+        });
+        token(id)
+    }
+
+    pub fn get(&self, id: usize) -> Option<&Mask> {
+        id.checked_sub(1).and_then(|index| self.masks.get(index))
+    }
+}
+
+/// The token that stands for mask `id`.
+pub fn token(id: usize) -> String {
+    format!("⟦{id}⟧")
+}
+
+/// Matches a mask token, tolerating spaces an engine may insert.
+pub fn token_regex() -> &'static Regex {
+    static TOKEN: OnceLock<Regex> = OnceLock::new();
+    TOKEN.get_or_init(|| Regex::new(r"⟦\s*(\d+)\s*⟧").expect("valid regex"))
+}
+
+/// Ids of the tokens in `text`, in order.
+pub fn token_ids(text: &str) -> Vec<usize> {
+    token_regex()
+        .captures_iter(text)
+        .filter_map(|caps| caps[1].parse().ok())
+        .collect()
+}
+
+/// Replaces `spans` in `text` by tokens registered in `table`.
+///
+/// Spans are taken in order of start, and a span that overlaps one already
+/// taken is dropped, so detectors listed first win on ties.
+pub fn apply(text: &str, spans: &[Span], table: &mut MaskTable) -> String {
+    let mut ordered: Vec<(usize, &Span)> = spans.iter().enumerate().collect();
+    ordered.sort_by_key(|(priority, span)| (span.start, *priority, usize::MAX - span.end));
+
+    let mut out = String::with_capacity(text.len());
+    let mut cursor = 0;
+    for (_, span) in ordered {
+        if span.start < cursor || span.end <= span.start || span.end > text.len() {
+            continue;
+        }
+        out.push_str(&text[cursor..span.start]);
+        out.push_str(&table.push(span.kind, &text[span.start..span.end], &span.replacement));
+        cursor = span.end;
+    }
+    out.push_str(&text[cursor..]);
+    out
+}
+
+/// A problem found when putting masked spans back.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "problem", rename_all = "snake_case")]
+pub enum SpanIssue {
+    /// The engine dropped the token; its text was appended at the end.
+    Lost { kind: SpanKind, text: String },
+    /// The engine repeated the token; the extra copies were removed.
+    Repeated { kind: SpanKind, text: String },
+    /// The output holds a token the source did not have; it was removed.
+    Unexpected { id: usize },
+}
+
+/// Puts the spans of `expected` back into `translated`.
+///
+/// A lost span is appended at the end, so no protected text disappears,
+/// and every repair is returned as an issue.
+pub fn restore(
+    translated: &str,
+    table: &MaskTable,
+    expected: &[usize],
+) -> (String, Vec<SpanIssue>) {
+    let mut issues = Vec::new();
+    let mut seen: Vec<usize> = Vec::new();
+    let mut out = String::with_capacity(translated.len());
+    let mut cursor = 0;
+
+    for caps in token_regex().captures_iter(translated) {
+        let whole = caps.get(0).expect("match has a whole group");
+        out.push_str(&translated[cursor..whole.start()]);
+        cursor = whole.end();
+        let id: usize = caps[1].parse().unwrap_or(0);
+        match table.get(id) {
+            Some(mask) if expected.contains(&id) => {
+                if seen.contains(&id) {
+                    issues.push(SpanIssue::Repeated {
+                        kind: mask.kind,
+                        text: mask.source.clone(),
+                    });
+                } else {
+                    seen.push(id);
+                    out.push_str(&mask.replacement);
+                }
+            }
+            _ => issues.push(SpanIssue::Unexpected { id }),
+        }
+    }
+    out.push_str(&translated[cursor..]);
+
+    for id in expected {
+        if seen.contains(id) {
+            continue;
+        }
+        if let Some(mask) = table.get(*id) {
+            issues.push(SpanIssue::Lost {
+                kind: mask.kind,
+                text: mask.source.clone(),
+            });
+            if !out.ends_with(' ') && !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(&mask.replacement);
+        }
+    }
+    (out, issues)
+}
+
+/// Finds URLs, emails, placeholders and model numbers in `text`, plus the
+/// listing's own SKU.
+pub fn detect(text: &str, sku: &str) -> Vec<Span> {
+    static PATTERNS: OnceLock<Vec<(SpanKind, Regex)>> = OnceLock::new();
+    let patterns = PATTERNS.get_or_init(|| {
+        let compile = |pattern: &str| Regex::new(pattern).expect("valid regex");
+        vec![
+            (
+                SpanKind::Url,
+                compile(r#"(?i)\b(?:https?://|www\.)[^\s<>"']+[^\s<>"'.,;:!?)\]]"#),
+            ),
+            (
+                SpanKind::Email,
+                compile(r"\b[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+\b"),
+            ),
+            (
+                SpanKind::Placeholder,
+                compile(r"%(?:\d+\$)?[-+ 0#]*\d*(?:\.\d+)?[sdifuxXeEgGc@]|\{\{\s*[\w.-]+\s*\}\}|\{[\w.-]*\}"),
+            ),
+            // Codes that mix letters and digits: 85123A, XR-500, AB12-C.
+            (
+                SpanKind::ModelNumber,
+                compile(r"\b(?:[A-Z]+[-/]?\d[\w/-]*|\d+[-/]?[A-Z][A-Z0-9/-]*)\b"),
+            ),
+        ]
+    });
+
+    let mut spans = Vec::new();
+    for (kind, pattern) in patterns {
+        for found in pattern.find_iter(text) {
+            if *kind == SpanKind::ModelNumber && !is_model_number(found.as_str()) {
+                continue;
+            }
+            spans.push(Span {
+                start: found.start(),
+                end: found.end(),
+                kind: *kind,
+                replacement: found.as_str().to_string(),
+            });
+        }
+    }
+
+    let sku = sku.trim();
+    if sku.len() >= 3 {
+        let mut from = 0;
+        while let Some(offset) = text[from..].find(sku) {
+            let start = from + offset;
+            spans.push(Span {
+                start,
+                end: start + sku.len(),
+                kind: SpanKind::ModelNumber,
+                replacement: sku.to_string(),
+            });
+            from = start + sku.len();
+        }
+    }
+    spans
+}
+
+/// Whether a letter-and-digit token is a code rather than a measure such
+/// as `10CM` or an ordinal such as `3RD`.
+fn is_model_number(token: &str) -> bool {
+    static MEASURE: OnceLock<Regex> = OnceLock::new();
+    let measure = MEASURE.get_or_init(|| {
+        Regex::new(r"^\d+(?:st|nd|rd|th|cm|mm|m|kg|g|ml|l|pc|pcs|x|d)$").expect("valid regex")
+    });
+    !measure.is_match(&token.to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(text: &str) -> Vec<(String, SpanKind)> {
+        detect(text, "")
+            .into_iter()
+            .map(|span| (text[span.start..span.end].to_string(), span.kind))
+            .collect()
+    }
+
+    #[test]
+    fn detect_finds_urls_emails_placeholders_codes() {
+        let found = kinds("See https://shop.example/a?b=1. Mail help@shop.example, {name} %1$s {{count}} model XR-500 and 85123A, 10CM");
+        let texts: Vec<&str> = found.iter().map(|(text, _)| text.as_str()).collect();
+        assert!(texts.contains(&"https://shop.example/a?b=1"), "{texts:?}");
+        assert!(texts.contains(&"help@shop.example"), "{texts:?}");
+        assert!(texts.contains(&"{name}"), "{texts:?}");
+        assert!(texts.contains(&"%1$s"), "{texts:?}");
+        assert!(texts.contains(&"{{count}}"), "{texts:?}");
+        assert!(texts.contains(&"XR-500"), "{texts:?}");
+        assert!(texts.contains(&"85123A"), "{texts:?}");
+        assert!(!texts.contains(&"10CM"), "{texts:?}");
+    }
+
+    #[test]
+    fn restore_reports_lost_and_repeated_spans() {
+        let mut table = MaskTable::default();
+        let masked = apply(
+            "Use {name} at XR-500",
+            &detect("Use {name} at XR-500", ""),
+            &mut table,
+        );
+        assert_eq!(masked, "Use ⟦1⟧ at ⟦2⟧");
+
+        let (text, issues) = restore("Usa ⟦1⟧ en ⟦ 2 ⟧", &table, &[1, 2]);
+        assert_eq!(text, "Usa {name} en XR-500");
+        assert!(issues.is_empty());
+
+        let (text, issues) = restore("Usa ⟦1⟧ ⟦1⟧", &table, &[1, 2]);
+        assert_eq!(text, "Usa {name} XR-500");
+        assert_eq!(issues.len(), 2);
+        assert!(matches!(issues[0], SpanIssue::Repeated { .. }));
+        assert!(matches!(issues[1], SpanIssue::Lost { .. }));
+    }
+}
