@@ -593,7 +593,11 @@ mod tests {
         let description = &run.listings[0].fields[1];
         assert_eq!(description.output, "IT BREAKS. FAIL here. IT IS RED.");
         assert!(description.flags.contains(&"engine_error".to_string()));
-        let failed = description.segments.iter().find(|s| s.error.is_some()).unwrap();
+        let failed = description
+            .segments
+            .iter()
+            .find(|s| s.error.is_some())
+            .unwrap();
         assert_eq!(failed.origin, Origin::Failed);
         assert_eq!(run.listings[1].translated.title, "BLUE CUP");
     }
