@@ -50,6 +50,12 @@ enum Command {
     Datasets,
     /// Forecast demand per SKU, country, category or total, with intervals and charts.
     Forecast(commands::forecast::ForecastArgs),
+    /// Model registry: version history and rollback.
+    #[command(subcommand)]
+    Models(commands::registry::RegistryCommand),
+    /// Manage the API keys of `mercator serve`.
+    #[command(subcommand)]
+    Keys(commands::keys::KeysCommand),
 }
 
 /// Options every command receives.
@@ -74,6 +80,8 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::execute(&global, args),
         Command::Datasets => commands::datasets::execute(&global),
         Command::Forecast(args) => commands::forecast::execute(&global, args),
+        Command::Models(command) => commands::registry::execute(&global, command),
+        Command::Keys(command) => commands::keys::execute(&global, command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,4 +3,6 @@
 pub mod datasets;
 pub mod forecast;
 pub mod ingest;
+pub mod keys;
+pub mod registry;
 pub mod run;
