@@ -50,12 +50,17 @@ enum Command {
     Datasets,
     /// Forecast demand per SKU, country, category or total, with intervals and charts.
     Forecast(commands::forecast::ForecastArgs),
+    /// Train a model on a stored dataset and register it.
+    #[command(subcommand)]
+    Train(commands::train::TrainCommand),
     /// Model registry: version history and rollback.
     #[command(subcommand)]
     Models(commands::registry::RegistryCommand),
     /// Manage the API keys of `mercator serve`.
     #[command(subcommand)]
     Keys(commands::keys::KeysCommand),
+    /// Serve recommendations, propensity and events over HTTP.
+    Serve(commands::serve::ServeArgs),
 }
 
 /// Options every command receives.
@@ -80,8 +85,10 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::execute(&global, args),
         Command::Datasets => commands::datasets::execute(&global),
         Command::Forecast(args) => commands::forecast::execute(&global, args),
+        Command::Train(command) => commands::train::execute(&global, command),
         Command::Models(command) => commands::registry::execute(&global, command),
         Command::Keys(command) => commands::keys::execute(&global, command),
+        Command::Serve(args) => commands::serve::execute(&global, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,3 +6,5 @@ pub mod ingest;
 pub mod keys;
 pub mod registry;
 pub mod run;
+pub mod serve;
+pub mod train;
