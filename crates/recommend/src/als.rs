@@ -69,6 +69,8 @@ pub struct AlsModel {
     pub item_factors: Array2<f32>,
     /// L2 penalty used in training, reused to fold in new customers.
     pub regularization: f32,
+    /// Confidence scale used in training, reused to fold in new customers.
+    pub alpha: f32,
 }
 
 /// Work vectors of one conjugate-gradient solve.
@@ -120,6 +122,7 @@ impl AlsModel {
             user_factors,
             item_factors,
             regularization: options.regularization,
+            alpha: options.alpha,
         }
     }
 

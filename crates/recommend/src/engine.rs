@@ -371,7 +371,7 @@ impl Generators {
                 let alpha_items: Vec<(u32, f32)> = profile
                     .items
                     .iter()
-                    .map(|&(item, weight)| (item, 1.0 + 20.0 * weight))
+                    .map(|&(item, weight)| (item, 1.0 + self.als.alpha * weight))
                     .collect();
                 Some(self.als.fold_in(&alpha_items))
             }
@@ -380,17 +380,11 @@ impl Generators {
 
     /// Scores of every item by summed neighbour similarity, with the
     /// profile item contributing most to each.
-    fn neighbour_scores(&self, knn: &ItemKnn, profile: &Profile) -> HashMap<u32, (f32, u32, f32)> {
-        let mut scores: HashMap<u32, (f32, u32, f32)> = HashMap::new();
+    fn neighbour_scores(&self, knn: &ItemKnn, profile: &Profile) -> NeighbourScores {
+        let mut scores = NeighbourScores::new(self.skus.len());
         for &(item, weight) in &profile.items {
             for &(other, similarity) in knn.neighbors(item as usize) {
-                let contribution = weight * similarity;
-                let entry = scores.entry(other).or_insert((0.0, item, 0.0));
-                entry.0 += contribution;
-                if contribution > entry.2 {
-                    entry.1 = item;
-                    entry.2 = contribution;
-                }
+                scores.add(other, item, weight * similarity);
             }
         }
         scores
@@ -421,7 +415,7 @@ impl Generators {
                     _ => &self.copurchase,
                 };
                 self.neighbour_scores(knn, profile)
-                    .into_iter()
+                    .iter()
                     .map(|(item, (score, _, _))| (item, score))
                     .collect()
             }
@@ -482,8 +476,8 @@ impl Generators {
             let scores = self.neighbour_scores(knn, profile);
             let mut top: Vec<(u32, f32)> = scores
                 .iter()
-                .filter(|(item, _)| !exclude(**item))
-                .map(|(&item, &(score, _, _))| (item, score))
+                .filter(|&(item, _)| !exclude(item))
+                .map(|(item, (score, _, _))| (item, score))
                 .collect();
             keep_top(&mut top, per_model);
             for (rank, &(item, _)) in top.iter().enumerate() {
@@ -491,7 +485,7 @@ impl Generators {
                     1.0 / (1.0 + rank as f64);
             }
             for candidate in pool.values_mut() {
-                if let Some(&(score, because, _)) = scores.get(&candidate.item) {
+                if let Some((score, because, _)) = scores.get(candidate.item) {
                     candidate.features[score_col] = f64::from(score).ln_1p();
                     if is_copurchase {
                         candidate.copurchase_because = Some(because);
@@ -738,6 +732,48 @@ pub const SINGLE_MODELS: [&str; 6] = [
     "copurchase",
     "popularity_season",
 ];
+
+/// Summed neighbour scores over a dense item array: a request touches
+/// thousands of items, and indexing beats hashing each of them.
+struct NeighbourScores {
+    /// `(score, item contributing most, its contribution)` per item.
+    by_item: Vec<(f32, u32, f32)>,
+    /// Items with at least one contribution, in first-touch order.
+    touched: Vec<u32>,
+}
+
+impl NeighbourScores {
+    fn new(n_items: usize) -> NeighbourScores {
+        NeighbourScores {
+            by_item: vec![(0.0, 0, f32::NEG_INFINITY); n_items],
+            touched: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, item: u32, because: u32, contribution: f32) {
+        let entry = &mut self.by_item[item as usize];
+        if entry.2 == f32::NEG_INFINITY {
+            self.touched.push(item);
+            *entry = (0.0, because, 0.0);
+        }
+        entry.0 += contribution;
+        if contribution > entry.2 {
+            entry.1 = because;
+            entry.2 = contribution;
+        }
+    }
+
+    fn get(&self, item: u32) -> Option<(f32, u32, f32)> {
+        let entry = *self.by_item.get(item as usize)?;
+        (entry.2 != f32::NEG_INFINITY).then_some(entry)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (u32, (f32, u32, f32))> + '_ {
+        self.touched
+            .iter()
+            .map(|&item| (item, self.by_item[item as usize]))
+    }
+}
 
 fn enumerate_scores(scores: Array1<f32>) -> Vec<(u32, f32)> {
     scores
