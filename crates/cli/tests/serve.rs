@@ -314,11 +314,42 @@ fn serve_reloads_models_and_checks_requests() {
         "a purchased item is excluded: {skus:?}"
     );
 
+    run_ok(mercator(&data).args(["--quiet", "train", "propensity", "--dataset", "shop"]));
+    let propensity_body = format!(r#"{{"customer_ids": ["{customer}", "new-visitor"]}}"#);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let propensity = loop {
+        let reply = request(addr, "POST", "/v1/propensity", Some(&key), &propensity_body);
+        if reply.status != 503 || Instant::now() > deadline {
+            break reply;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(propensity.status, 200, "{}", propensity.body);
+    let predictions = propensity.body["predictions"].as_array().unwrap();
+    assert_eq!(predictions[0]["known"], true);
+    let probability = predictions[0]["probability"].as_f64().unwrap();
+    assert!(probability > 0.0, "{probability}");
+    assert!(probability < 1.0, "{probability}");
+    assert!(!predictions[0]["contributions"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert_eq!(predictions[1]["known"], false);
+    let empty = request(
+        addr,
+        "POST",
+        "/v1/propensity",
+        Some(&key),
+        r#"{"customer_ids": []}"#,
+    );
+    assert_eq!(empty.status, 400);
+    assert!(error_message(&empty).contains("customer_ids has 0 entries"));
+
     train_recommend(&data, true);
-    wait_for_version(addr, 2);
+    wait_for_version(addr, 3);
     let newer = get(addr, &known_path, Some(&key));
     assert_eq!(newer.status, 200);
-    assert_eq!(newer.body["model_version"], 2);
+    assert_eq!(newer.body["model_version"], 3);
     let visitor = get(
         addr,
         "/v1/customers/new-visitor/recommendations",
