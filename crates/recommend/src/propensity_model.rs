@@ -357,6 +357,8 @@ pub struct PropensityTrainReport {
     pub logistic: ClassifierMetrics,
     /// Gradient-boosted trees metrics.
     pub trees: ClassifierMetrics,
+    /// perpetual budget of the trees, chosen by validation AUC.
+    pub trees_budget: f32,
     /// Model served, chosen by validation AUC.
     pub chosen: Classifier,
     /// Reliability bins of the chosen, calibrated model on the test rows.
@@ -407,10 +409,18 @@ struct Fitted {
     standardizer: Standardizer,
     logistic: LogisticRegression,
     trees: PerpetualBooster,
+    trees_budget: f32,
 }
 
+/// perpetual budgets tried for the trees. At 0.5 the trees overfit the
+/// snapshot rows (log-odds beyond +-11), so larger budgets are tried too
+/// and the validation rows choose.
+const TREE_BUDGETS: [f32; 3] = [0.5, 1.0, 1.5];
+
+/// Fits both classifiers on `train`; `validation` chooses the trees' budget.
 fn fit_both(
     train: &Rows,
+    validation: &Rows,
     n_features: usize,
     config: &PropensityConfig,
 ) -> Result<Fitted, RecommendError> {
@@ -433,18 +443,41 @@ fn fit_both(
         .iter()
         .map(|&l| f64::from(u8::from(l)))
         .collect();
-    let mut trees = PerpetualBooster::default()
-        .set_objective(Objective::LogLoss)
-        .set_budget(0.5)
-        .set_seed(config.seed);
-    trees.fit(&data, &targets, None, None).map_err(|err| {
-        RecommendError::invalid("gradient-boosted trees", err, "a trainable feature matrix")
-    })?;
+    let mut best: Option<(f64, f32, PerpetualBooster)> = None;
+    for budget in TREE_BUDGETS {
+        let mut trees = PerpetualBooster::default()
+            .set_objective(Objective::LogLoss)
+            .set_budget(budget)
+            .set_seed(config.seed);
+        trees.fit(&data, &targets, None, None).map_err(|err| {
+            RecommendError::invalid("gradient-boosted trees", err, "a trainable feature matrix")
+        })?;
+        let validation_auc =
+            roc_auc(&tree_logits(&trees, validation), &validation.labels).unwrap_or(0.5);
+        if best
+            .as_ref()
+            .is_none_or(|(auc, _, _)| validation_auc > *auc)
+        {
+            best = Some((validation_auc, budget, trees));
+        }
+    }
+    let (_, trees_budget, trees) = best.expect("TREE_BUDGETS is not empty");
     Ok(Fitted {
         standardizer,
         logistic,
         trees,
+        trees_budget,
     })
+}
+
+/// Log-odds of the trees for every row.
+fn tree_logits(trees: &PerpetualBooster, rows: &Rows) -> Vec<f64> {
+    if rows.values.is_empty() {
+        return Vec::new();
+    }
+    let n_features = rows.values[0].len();
+    let data = column_major(&rows.values, n_features);
+    trees.predict(&Matrix::new(&data, rows.values.len(), n_features), true)
 }
 
 fn column_major(rows: &[Vec<f64>], n_features: usize) -> Vec<f64> {
@@ -472,13 +505,7 @@ impl Fitted {
     }
 
     fn tree_logits(&self, rows: &Rows) -> Vec<f64> {
-        if rows.values.is_empty() {
-            return Vec::new();
-        }
-        let n_features = rows.values[0].len();
-        let data = column_major(&rows.values, n_features);
-        self.trees
-            .predict(&Matrix::new(&data, rows.values.len(), n_features), true)
+        tree_logits(&self.trees, rows)
     }
 }
 
@@ -546,7 +573,7 @@ pub fn train_propensity(
     for rows in [&split.train, &split.validation, &split.test] {
         check_classes(rows, test_cutoff, window)?;
     }
-    let fitted = fit_both(&split.train, n_features, config)?;
+    let fitted = fit_both(&split.train, &split.validation, n_features, config)?;
     let (logistic, _) = metrics(
         &fitted.logistic_logits(&split.validation),
         &split.validation,
@@ -584,6 +611,7 @@ pub fn train_propensity(
         features: split.names.clone(),
         logistic,
         trees,
+        trees_budget: fitted.trees_budget,
         chosen,
         reliability: calibration_bins(&calibrated, &split.test.labels, 10),
     };
@@ -596,7 +624,12 @@ pub fn train_propensity(
     // Served model: the same recipe one window later.
     let served_split = build_split(lines, end, window, config.n_snapshots);
     check_classes(&served_split.validation, end - window, window)?;
-    let served = fit_both(&served_split.train, n_features, config)?;
+    let served = fit_both(
+        &served_split.train,
+        &served_split.validation,
+        n_features,
+        config,
+    )?;
     let served_val = match chosen {
         Classifier::Logistic => served.logistic_logits(&served_split.validation),
         Classifier::Trees => served.tree_logits(&served_split.validation),
