@@ -50,7 +50,7 @@ enum Command {
     Datasets,
     /// Forecast demand per SKU, country, category or total, with intervals and charts.
     Forecast(commands::forecast::ForecastArgs),
-    /// Fetch, list, verify and add model weights.
+    /// Model weights (pull, list, verify, add) and trained versions (history, rollback).
     #[command(subcommand)]
     Models(commands::models::ModelsCommand),
     /// Sentence embeddings of texts, or the cosine similarity of two.
@@ -61,6 +61,14 @@ enum Command {
     Transcribe(commands::transcribe::TranscribeArgs),
     /// Translate a catalog into other languages, with quality scores and a review queue.
     Translate(commands::translate::TranslateArgs),
+    /// Train a model on a stored dataset and register it.
+    #[command(subcommand)]
+    Train(commands::train::TrainCommand),
+    /// Manage the API keys of `mercator serve`.
+    #[command(subcommand)]
+    Keys(commands::keys::KeysCommand),
+    /// Serve recommendations, propensity and events over HTTP.
+    Serve(commands::serve::ServeArgs),
 }
 
 /// Options every command receives.
@@ -90,6 +98,9 @@ fn main() -> ExitCode {
         Command::Generate(args) => commands::generate::execute(&global, args),
         Command::Transcribe(args) => commands::transcribe::execute(&global, args),
         Command::Translate(args) => commands::translate::execute(&global, args),
+        Command::Train(command) => commands::train::execute(&global, command),
+        Command::Keys(command) => commands::keys::execute(&global, command),
+        Command::Serve(args) => commands::serve::execute(&global, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,6 +8,7 @@
 pub mod clean;
 pub mod ingest;
 pub mod order;
+pub mod registry;
 pub mod store;
 
 pub use order::{LineKind, OrderLine};

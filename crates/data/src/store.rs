@@ -18,7 +18,8 @@ use crate::order::{LineKind, OrderLine};
 /// File name of the store inside the data dir.
 pub const DB_FILE: &str = "mercator.db";
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE datasets (
     id         INTEGER PRIMARY KEY,
     name       TEXT NOT NULL UNIQUE,
@@ -52,7 +53,50 @@ CREATE TABLE order_lines (
     UNIQUE (dataset_id, row_hash)
 );
 CREATE INDEX order_lines_by_time ON order_lines (dataset_id, invoiced_at);
-"#];
+"#,
+    r#"
+CREATE TABLE model_versions (
+    id           INTEGER PRIMARY KEY,
+    kind         TEXT NOT NULL,
+    dataset      TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    data_from    TEXT NOT NULL,
+    data_to      TEXT NOT NULL,
+    params       TEXT NOT NULL,
+    metrics      TEXT NOT NULL,
+    metric_name  TEXT NOT NULL,
+    metric_value REAL NOT NULL,
+    artifact     TEXT NOT NULL
+);
+CREATE TABLE model_promotions (
+    id          INTEGER PRIMARY KEY,
+    kind        TEXT NOT NULL,
+    dataset     TEXT NOT NULL,
+    version_id  INTEGER NOT NULL REFERENCES model_versions(id),
+    promoted_at TEXT NOT NULL,
+    reason      TEXT NOT NULL
+);
+CREATE INDEX model_promotions_by_kind ON model_promotions (kind, dataset, id);
+CREATE TABLE api_keys (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    prefix     TEXT NOT NULL,
+    key_hash   TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE TABLE events (
+    id          INTEGER PRIMARY KEY,
+    dataset     TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    sku         TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    occurred_at INTEGER NOT NULL,
+    received_at TEXT NOT NULL
+);
+CREATE INDEX events_by_customer ON events (dataset, customer_id, occurred_at);
+"#,
+];
 
 /// Failure to open, migrate, read or write the store.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +120,10 @@ pub enum StoreError {
     UnknownDataset(String),
     #[error("store {path} contains an invalid value: {message}")]
     Corrupt { path: PathBuf, message: String },
+    #[error("model version {0} not found; list versions with `mercator models history`")]
+    UnknownModelVersion(i64),
+    #[error("an active API key is already named {0:?}; choose another --name or revoke it first")]
+    DuplicateKeyName(String),
     #[error("store query failed: {0}")]
     Sql(#[from] rusqlite::Error),
 }
@@ -93,8 +141,8 @@ pub struct SourceRecord {
 
 /// Handle on the SQLite store of one data dir.
 pub struct Store {
-    conn: Connection,
-    path: PathBuf,
+    pub(crate) conn: Connection,
+    pub(crate) path: PathBuf,
 }
 
 impl Store {

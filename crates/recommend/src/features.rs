@@ -219,6 +219,11 @@ impl FeatureEncoder {
         FeatureEncoder { countries }
     }
 
+    /// An encoder with the given one-hot countries.
+    pub fn with_countries(countries: Vec<String>) -> FeatureEncoder {
+        FeatureEncoder { countries }
+    }
+
     /// Column names in the order [`FeatureEncoder::encode`] writes them.
     pub fn names(&self) -> Vec<String> {
         let numeric = NUMERIC_FEATURE_NAMES.iter().map(|name| name.to_string());

@@ -5,7 +5,7 @@
 //! dense indices (`item_idx`) in SKU order, which makes every model and its
 //! tie-breaking deterministic.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::NaiveDateTime;
 use mercator_data::{LineKind, OrderLine};
@@ -17,6 +17,8 @@ pub struct PurchasedItem {
     pub item_idx: usize,
     /// Time of the customer's latest sale of the item.
     pub last_bought_at: NaiveDateTime,
+    /// Distinct invoices of the customer that contain the item.
+    pub n_invoices: u32,
 }
 
 /// Items one known customer bought before the cutoff, and their country.
@@ -71,7 +73,9 @@ impl PurchaseHistory {
             .collect();
 
         let mut basket_items: BTreeMap<&str, BTreeSet<usize>> = BTreeMap::new();
-        let mut customer_items: BTreeMap<&str, BTreeMap<usize, NaiveDateTime>> = BTreeMap::new();
+        let mut customer_items: BTreeMap<&str, BTreeMap<usize, (NaiveDateTime, u32)>> =
+            BTreeMap::new();
+        let mut seen_invoice_items: HashSet<(&str, usize)> = HashSet::new();
         let mut customer_country: HashMap<&str, (NaiveDateTime, &str)> = HashMap::new();
         for line in &sales {
             let item_idx = item_index[&line.sku];
@@ -83,12 +87,15 @@ impl PurchaseHistory {
             let Some(customer_id) = line.customer_id.as_deref() else {
                 continue;
             };
-            let last_bought_at = customer_items
+            let (last_bought_at, n_invoices) = customer_items
                 .entry(customer_id)
                 .or_default()
                 .entry(item_idx)
-                .or_insert(line.invoiced_at);
+                .or_insert((line.invoiced_at, 0));
             *last_bought_at = (*last_bought_at).max(line.invoiced_at);
+            if seen_invoice_items.insert((&line.invoice, item_idx)) {
+                *n_invoices += 1;
+            }
 
             let latest = customer_country
                 .entry(customer_id)
@@ -105,9 +112,10 @@ impl PurchaseHistory {
                     country: customer_country[customer_id].1.to_string(),
                     items: items
                         .into_iter()
-                        .map(|(item_idx, last_bought_at)| PurchasedItem {
+                        .map(|(item_idx, (last_bought_at, n_invoices))| PurchasedItem {
                             item_idx,
                             last_bought_at,
+                            n_invoices,
                         })
                         .collect(),
                 };

@@ -30,21 +30,39 @@
 //! - [`popularity`] ranks items by buyers, globally and per country.
 //! - [`copurchase`] ranks items by basket cosine to the customer's items.
 //! - [`evaluate`] scores the recommenders and fills [`RecommendReport`].
+//! - [`interactions`] holds the customer-by-item purchase matrix.
+//! - [`als`], [`bpr`], [`itemknn`], [`seasonal`] and [`content`] are the
+//!   candidate models: implicit ALS, BPR, item-kNN, popularity per country
+//!   and season, and title similarity for new products.
+//! - [`engine`] pools their candidates, ranks them and explains each item.
+//! - [`propensity_model`] trains the served propensity model (logistic
+//!   regression and gradient-boosted trees, calibrated, explained).
+//! - [`offline`] tunes and evaluates everything on a validation and a test
+//!   window and fits the served [`RecommendModel`].
 //!
 //! [`OrderLine`]: mercator_data::OrderLine
 //! [`OrderLine::is_product`]: mercator_data::OrderLine::is_product
 
+pub mod als;
+pub mod bpr;
+pub mod content;
 pub mod copurchase;
+pub mod engine;
 pub mod error;
 pub mod evaluate;
 pub mod features;
 pub mod history;
+pub mod interactions;
+pub mod itemknn;
 pub mod logistic;
 pub mod matrix;
 pub mod metrics;
+pub mod offline;
 pub mod popularity;
 pub mod propensity;
+pub mod propensity_model;
 pub mod recommender;
+pub mod seasonal;
 pub mod standardize;
 
 #[cfg(test)]
@@ -53,5 +71,6 @@ mod testing;
 pub use error::RecommendError;
 pub use evaluate::{evaluate_recommenders, RankingMetrics, RecommendReport};
 pub use metrics::CalibrationBin;
+pub use offline::{train_recommender, OfflineConfig, OfflineReport, RecommendModel};
 pub use propensity::{evaluate_propensity, FeatureWeight, PropensityConfig, PropensityReport};
 pub use recommender::Recommender;

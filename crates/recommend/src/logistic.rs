@@ -9,6 +9,7 @@
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
 use tracing::debug;
 
 use crate::matrix::FeatureMatrix;
@@ -37,7 +38,7 @@ pub struct TrainOptions {
 }
 
 /// Weights and intercept of a fitted logistic regression.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogisticRegression {
     weights: Vec<f64>,
     intercept: f64,

@@ -46,6 +46,7 @@ mod tests {
             items: vec![PurchasedItem {
                 item_idx: 1,
                 last_bought_at: at(2011, 1, 1),
+                n_invoices: 1,
             }],
         };
         let mut chosen = vec![2];

@@ -4,10 +4,12 @@
 //! are then applied unchanged to the test rows, so no statistic of the test
 //! window reaches the model.
 
+use serde::{Deserialize, Serialize};
+
 use crate::matrix::FeatureMatrix;
 
 /// Column means and population standard deviations of a training matrix.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Standardizer {
     means: Vec<f64>,
     stds: Vec<f64>,
@@ -51,6 +53,13 @@ impl Standardizer {
             .collect();
 
         Standardizer { means, stds }
+    }
+
+    /// Standardizes one row in place.
+    pub fn transform_row(&self, row: &mut [f64]) {
+        for ((value, &mean), &std) in row.iter_mut().zip(&self.means).zip(&self.stds) {
+            *value = (*value - mean) / std;
+        }
     }
 
     /// Replaces every value by `(value - mean) / std` of its column.

@@ -17,6 +17,10 @@ use crate::Global;
 
 #[derive(Debug, Subcommand)]
 pub enum ModelsCommand {
+    /// List trained versions of a recommendation or propensity model, newest first.
+    History(super::registry::RegistryArgs),
+    /// Make the previously promoted trained version current again.
+    Rollback(super::registry::RegistryArgs),
     /// Fetch models by name (no name: the embedding, LLM and speech defaults).
     Pull {
         /// Names of default models; see `mercator models list --available`.
@@ -65,6 +69,12 @@ pub enum ModelsCommand {
 pub fn execute(global: &Global, command: ModelsCommand) -> anyhow::Result<()> {
     let store = ModelStore::new(&global.data_dir);
     match command {
+        ModelsCommand::History(args) => {
+            super::registry::execute(global, super::registry::RegistryCommand::History(args))
+        }
+        ModelsCommand::Rollback(args) => {
+            super::registry::execute(global, super::registry::RegistryCommand::Rollback(args))
+        }
         ModelsCommand::Pull { names, force } => pull(global, &store, &names, force),
         ModelsCommand::List { available } => list(global, &store, available),
         ModelsCommand::Verify { names, no_load } => verify(global, &store, &names, !no_load),

@@ -1,0 +1,97 @@
+//! `mercator models history|rollback`: the versions in the model registry.
+
+use clap::{Args, Subcommand, ValueEnum};
+
+use crate::commands::ingest::open_store;
+use crate::Global;
+
+/// Registry subcommands, to sit under `mercator models`.
+#[derive(Debug, Subcommand)]
+pub enum RegistryCommand {
+    /// List trained versions, newest first, with metrics and which one is current.
+    History(RegistryArgs),
+    /// Make the previously promoted version current again.
+    Rollback(RegistryArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ModelKind {
+    Recommend,
+    Propensity,
+}
+
+impl ModelKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            ModelKind::Recommend => "recommend",
+            ModelKind::Propensity => "propensity",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RegistryArgs {
+    /// Kind of model.
+    #[arg(long, value_enum, default_value = "recommend")]
+    pub kind: ModelKind,
+
+    /// Dataset the models were trained on.
+    #[arg(long, default_value = "default")]
+    pub dataset: String,
+}
+
+pub fn execute(global: &Global, command: RegistryCommand) -> anyhow::Result<()> {
+    match command {
+        RegistryCommand::History(args) => history(global, &args),
+        RegistryCommand::Rollback(args) => rollback(global, &args),
+    }
+}
+
+fn history(global: &Global, args: &RegistryArgs) -> anyhow::Result<()> {
+    let store = open_store(&global.data_dir)?;
+    let versions = store.model_versions(args.kind.as_str(), &args.dataset)?;
+    if global.json {
+        println!("{}", serde_json::to_string_pretty(&versions)?);
+        return Ok(());
+    }
+    if versions.is_empty() {
+        println!(
+            "no {} model trained for dataset {:?}; run `mercator train {} --dataset {}`",
+            args.kind.as_str(),
+            args.dataset,
+            args.kind.as_str(),
+            args.dataset
+        );
+        return Ok(());
+    }
+    for version in versions {
+        println!(
+            "{} v{:<4} {}  data {} .. {}  {} = {:.4}",
+            if version.current { "*" } else { " " },
+            version.id,
+            version.created_at,
+            version.data_from,
+            version.data_to,
+            version.metric_name,
+            version.metric_value
+        );
+    }
+    Ok(())
+}
+
+fn rollback(global: &Global, args: &RegistryArgs) -> anyhow::Result<()> {
+    let mut store = open_store(&global.data_dir)?;
+    let Some((from, to)) = store.rollback_model(args.kind.as_str(), &args.dataset)? else {
+        anyhow::bail!(
+            "no earlier {} version of dataset {:?} to roll back to; see `mercator models history`",
+            args.kind.as_str(),
+            args.dataset
+        );
+    };
+    if global.json {
+        println!("{}", serde_json::json!({ "from": from, "to": to }));
+    } else if !global.quiet {
+        println!("rolled back from version {from} to version {to}");
+    }
+    Ok(())
+}

@@ -1,0 +1,48 @@
+//! `mercator serve`: the HTTP API (see the `mercator-server` crate).
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use mercator_server::{serve, ServeConfig};
+
+use crate::Global;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Port to listen on.
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: IpAddr,
+
+    /// Dataset whose promoted models are served.
+    #[arg(long, default_value = "default")]
+    pub dataset: String,
+
+    /// Seconds between checks for newly promoted models and key changes.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub reload_seconds: u64,
+
+    /// Worker threads (default: one per core).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: Option<u16>,
+}
+
+pub fn execute(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    runtime.enable_all();
+    if let Some(threads) = args.threads {
+        runtime.worker_threads(usize::from(threads));
+    }
+    let runtime = runtime.build().context("cannot start the async runtime")?;
+    runtime.block_on(serve(ServeConfig {
+        data_dir: global.data_dir.clone(),
+        dataset: args.dataset,
+        addr: SocketAddr::new(args.host, args.port),
+        reload_every: Duration::from_secs(args.reload_seconds),
+    }))
+}

@@ -1,0 +1,137 @@
+//! The OpenAPI 3.1 description served at `/openapi.json`.
+
+use serde_json::{json, Value};
+
+fn error_response(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } }
+    })
+}
+
+fn k_parameter() -> Value {
+    json!({
+        "name": "k", "in": "query", "required": false,
+        "schema": { "type": "integer", "minimum": 1, "maximum": 100, "default": 10 }
+    })
+}
+
+/// The API description.
+pub fn document() -> Value {
+    let common_errors = json!({
+        "400": error_response("Invalid parameter or body"),
+        "401": error_response("Missing, invalid or revoked API key"),
+        "503": error_response("No model promoted yet; the message says how to train one"),
+    });
+    let with = |extra: Value| {
+        let mut responses = common_errors.clone();
+        if let (Some(map), Some(extra)) = (responses.as_object_mut(), extra.as_object()) {
+            map.extend(extra.clone());
+        }
+        responses
+    };
+    let mut document = json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Mercator API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Recommendations, similar items, purchase propensity and events."
+        },
+        "components": {
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+            "schemas": {
+                "Error": {
+                    "type": "object", "required": ["error"],
+                    "properties": { "error": { "type": "string" } }
+                },
+                "Recommendation": {
+                    "type": "object",
+                    "properties": {
+                        "sku": { "type": "string" },
+                        "title": { "type": "string" },
+                        "score": { "type": "number" },
+                        "source": { "type": "string", "enum": ["als", "knn", "copurchase", "season", "popular"] },
+                        "reason": { "type": "string" }
+                    }
+                }
+            }
+        },
+        "security": [ { "bearer": [] } ]
+    });
+    let mut paths = serde_json::Map::new();
+    paths.insert(
+        "/health".to_string(),
+        json!({ "get": {
+            "summary": "Liveness and served model versions", "security": [],
+            "responses": { "200": { "description": "Server is up" } }
+        }}),
+    );
+    paths.insert(
+        "/openapi.json".to_string(),
+        json!({ "get": {
+            "summary": "This document", "security": [],
+            "responses": { "200": { "description": "OpenAPI document" } }
+        }}),
+    );
+    paths.insert("/v1/customers/{id}/recommendations".to_string(), json!({ "get": {
+                "summary": "Ranked items with reasons; unknown customers get country and season popularity refined by their events",
+                "parameters": [
+                    { "name": "id", "in": "path", "required": true, "schema": { "type": "string" } },
+                    k_parameter(),
+                    { "name": "country", "in": "query", "required": false, "schema": { "type": "string" } },
+                    { "name": "exclude_purchased", "in": "query", "required": false,
+                      "schema": { "type": "boolean", "default": true } }
+                ],
+                "responses": with(json!({ "200": { "description": "Recommendations",
+                    "content": { "application/json": { "schema": {
+                        "type": "object",
+                        "properties": {
+                            "customer_id": { "type": "string" },
+                            "model_version": { "type": "integer" },
+                            "cold_start": { "type": "boolean" },
+                            "country": { "type": "string" },
+                            "items": { "type": "array", "items": { "$ref": "#/components/schemas/Recommendation" } }
+                        }
+                    }}}
+                }}))
+            }}));
+    paths.insert("/v1/items/{sku}/similar".to_string(), json!({ "get": {
+                "summary": "Items bought by the same customers, or with similar titles for products without sales",
+                "parameters": [
+                    { "name": "sku", "in": "path", "required": true, "schema": { "type": "string" } },
+                    k_parameter()
+                ],
+                "responses": with(json!({
+                    "200": { "description": "Similar items" },
+                    "404": error_response("SKU not in the catalog")
+                }))
+            }}));
+    paths.insert("/v1/propensity".to_string(), json!({ "post": {
+                "summary": "Probability that each customer buys in the next window, with feature contributions",
+                "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                    "type": "object", "additionalProperties": false, "required": ["customer_ids"],
+                    "properties": { "customer_ids": { "type": "array", "minItems": 1, "maxItems": 1000,
+                        "items": { "type": "string" } } }
+                }}}},
+                "responses": with(json!({ "200": { "description": "Predictions" } }))
+            }}));
+    paths.insert("/v1/events".to_string(), json!({ "post": {
+                "summary": "Store views, clicks, carts and purchases for cold start and the next training",
+                "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                    "type": "object", "additionalProperties": false, "required": ["events"],
+                    "properties": { "events": { "type": "array", "minItems": 1, "maxItems": 1000, "items": {
+                        "type": "object", "additionalProperties": false,
+                        "required": ["customer_id", "sku", "type"],
+                        "properties": {
+                            "customer_id": { "type": "string" },
+                            "sku": { "type": "string" },
+                            "type": { "type": "string", "enum": ["view", "click", "add_to_cart", "purchase"] },
+                            "at": { "type": "string", "format": "date-time" }
+                        }
+                    }}}
+                }}}},
+                "responses": with(json!({ "202": { "description": "Stored" } }))
+            }}));
+    document["paths"] = Value::Object(paths);
+    document
+}

@@ -1,0 +1,268 @@
+//! The endpoints. Every `/v1` route needs `Authorization: Bearer KEY`;
+//! `/health` and `/openapi.json` are open.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::NaiveDateTime;
+use mercator_data::registry::Event;
+use mercator_recommend::offline::ColdStart;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::params;
+use crate::state::{event_weight, AppState};
+
+type Shared = Arc<AppState>;
+
+/// Most customers in one propensity request.
+const MAX_BATCH: usize = 1000;
+
+/// Builds the router over `state`.
+pub fn router(state: Shared) -> Router {
+    let protected = Router::new()
+        .route("/v1/customers/{id}/recommendations", get(recommendations))
+        .route("/v1/items/{sku}/similar", get(similar))
+        .route("/v1/propensity", post(propensity))
+        .route("/v1/events", post(events))
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            require_key,
+        ));
+    Router::new()
+        .route("/health", get(health))
+        .route("/openapi.json", get(openapi))
+        .merge(protected)
+        .fallback(not_found)
+        .with_state(state)
+}
+
+async fn require_key(State(state): State<Shared>, request: Request, next: Next) -> Response {
+    let header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok());
+    let Some(header) = header else {
+        return ApiError::unauthorized(
+            "missing API key: send the header Authorization: Bearer KEY \
+             (create a key with `mercator keys create --name NAME`)",
+        )
+        .into_response();
+    };
+    let key = header.strip_prefix("Bearer ").unwrap_or("").trim();
+    if key.is_empty() || !state.is_valid_key(key) {
+        return ApiError::unauthorized(
+            "invalid or revoked API key; list keys with `mercator keys list`",
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint; see /openapi.json")
+}
+
+async fn health(State(state): State<Shared>) -> Json<serde_json::Value> {
+    Json(json!({
+        "status": "ok",
+        "dataset": state.dataset,
+        "recommend_version": state.recommend().map(|m| m.version),
+        "propensity_version": state.propensity().map(|m| m.version),
+    }))
+}
+
+async fn openapi() -> Json<serde_json::Value> {
+    Json(crate::openapi::document())
+}
+
+fn no_recommend_model(state: &AppState) -> ApiError {
+    ApiError::unavailable(format!(
+        "no recommendation model is promoted for dataset {:?}; train one with \
+         `mercator train recommend --dataset {}`",
+        state.dataset, state.dataset
+    ))
+}
+
+async fn recommendations(
+    State(state): State<Shared>,
+    Path(customer_id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    params::only_known(&query, &["k", "country", "exclude_purchased"])?;
+    let k = params::k(&query)?;
+    let country = params::text(&query, "country")?;
+    let exclude_purchased = params::flag(&query, "exclude_purchased", true)?;
+    let served = state
+        .recommend()
+        .ok_or_else(|| no_recommend_model(&state))?;
+
+    let cold = ColdStart {
+        country,
+        events: state.customer_events(&customer_id),
+    };
+    let list = served
+        .model
+        .recommend(&customer_id, &cold, k, exclude_purchased);
+    Ok(Json(json!({
+        "customer_id": customer_id,
+        "model_version": served.version,
+        "cold_start": list.cold_start,
+        "country": list.country,
+        "items": list.items,
+    })))
+}
+
+async fn similar(
+    State(state): State<Shared>,
+    Path(sku): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    params::only_known(&query, &["k"])?;
+    let k = params::k(&query)?;
+    let served = state
+        .recommend()
+        .ok_or_else(|| no_recommend_model(&state))?;
+    let items = served.model.similar(&sku, k).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "SKU {sku:?} is not in the catalog of model version {}; ingest orders that contain \
+             it and retrain",
+            served.version
+        ))
+    })?;
+    Ok(Json(
+        json!({ "sku": sku, "model_version": served.version, "items": items }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PropensityRequest {
+    customer_ids: Vec<String>,
+}
+
+async fn propensity(
+    State(state): State<Shared>,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let request: PropensityRequest = params::json_body(&body, "propensity request")?;
+    if request.customer_ids.is_empty() || request.customer_ids.len() > MAX_BATCH {
+        return Err(ApiError::bad_request(format!(
+            "customer_ids has {} entries; send 1 to {MAX_BATCH}",
+            request.customer_ids.len()
+        )));
+    }
+    let served = state.propensity().ok_or_else(|| {
+        ApiError::unavailable(format!(
+            "no propensity model is promoted for dataset {:?}; train one with \
+             `mercator train propensity --dataset {}`",
+            state.dataset, state.dataset
+        ))
+    })?;
+    let predictions: Vec<serde_json::Value> = request
+        .customer_ids
+        .iter()
+        .map(|customer_id| match served.model.predict(customer_id) {
+            Some(prediction) => json!({
+                "customer_id": customer_id,
+                "known": true,
+                "probability": prediction.probability,
+                "log_odds": prediction.log_odds,
+                "base_log_odds": prediction.base_log_odds,
+                "contributions": prediction.contributions.iter()
+                    .map(|(feature, value)| json!({ "feature": feature, "log_odds": value }))
+                    .collect::<Vec<_>>(),
+            }),
+            None => json!({ "customer_id": customer_id, "known": false, "probability": null }),
+        })
+        .collect();
+    Ok(Json(json!({
+        "model_version": served.version,
+        "classifier": served.model.classifier,
+        "window_days": served.model.window_days,
+        "predictions": predictions,
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventsRequest {
+    events: Vec<EventBody>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventBody {
+    customer_id: String,
+    sku: String,
+    #[serde(rename = "type")]
+    kind: String,
+    /// ISO 8601 time; the time of receipt when absent.
+    at: Option<String>,
+}
+
+async fn events(State(state): State<Shared>, body: Bytes) -> Result<Response, ApiError> {
+    let request: EventsRequest = params::json_body(&body, "events request")?;
+    if request.events.is_empty() || request.events.len() > MAX_BATCH {
+        return Err(ApiError::bad_request(format!(
+            "events has {} entries; send 1 to {MAX_BATCH}",
+            request.events.len()
+        )));
+    }
+    let now = chrono::Utc::now().naive_utc();
+    let mut parsed = Vec::with_capacity(request.events.len());
+    for (idx, event) in request.events.into_iter().enumerate() {
+        if event_weight(&event.kind).is_none() {
+            return Err(ApiError::bad_request(format!(
+                "events[{idx}].type = {:?} is not an event type; use view, click, add_to_cart \
+                 or purchase",
+                event.kind
+            )));
+        }
+        for (field, value) in [("customer_id", &event.customer_id), ("sku", &event.sku)] {
+            if value.trim().is_empty() || value.chars().count() > 100 {
+                return Err(ApiError::bad_request(format!(
+                    "events[{idx}].{field} = {value:?} must have 1 to 100 characters"
+                )));
+            }
+        }
+        let occurred_at = match &event.at {
+            None => now,
+            Some(text) => parse_time(text).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "events[{idx}].at = {text:?} is not a time; use ISO 8601 such as \
+                     2011-12-09T12:50:00Z"
+                ))
+            })?,
+        };
+        parsed.push(Event {
+            customer_id: event.customer_id.trim().to_string(),
+            sku: event.sku.trim().to_string(),
+            kind: event.kind,
+            occurred_at,
+        });
+    }
+    let state_for_write = Arc::clone(&state);
+    let n_events = parsed.len();
+    tokio::task::spawn_blocking(move || state_for_write.record_events(&parsed))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "stored": n_events }))).into_response())
+}
+
+fn parse_time(text: &str) -> Option<NaiveDateTime> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.naive_utc())
+        .ok()
+        .or_else(|| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S").ok())
+        .or_else(|| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").ok())
+}

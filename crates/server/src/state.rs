@@ -1,0 +1,180 @@
+//! State shared by the handlers: the served models, the active key hashes
+//! and the events received since the models were trained.
+//!
+//! [`AppState::reload`] runs on a blocking thread: it reads the promoted
+//! versions from the registry and loads an artefact only when its version
+//! changed, then swaps it in; requests in flight keep the `Arc` of the
+//! model they started with.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+use anyhow::Context;
+use chrono::NaiveDateTime;
+use mercator_data::registry::{hash_api_key, Event};
+use mercator_data::Store;
+use mercator_recommend::propensity_model::PropensityModel;
+use mercator_recommend::RecommendModel;
+use tracing::info;
+
+use crate::artifacts;
+
+/// A model with the registry version it came from.
+pub struct Served<T> {
+    /// Registry version id.
+    pub version: i64,
+    /// The model.
+    pub model: T,
+}
+
+/// Everything the handlers share.
+pub struct AppState {
+    data_dir: PathBuf,
+    /// Dataset whose models are served.
+    pub dataset: String,
+    store: Mutex<Store>,
+    key_hashes: RwLock<HashSet<String>>,
+    recommend: RwLock<Option<Arc<Served<RecommendModel>>>>,
+    propensity: RwLock<Option<Arc<Served<PropensityModel>>>>,
+    /// `(sku, weight)` events per customer since the served model's data end.
+    events: RwLock<HashMap<String, Vec<(String, f32)>>>,
+}
+
+/// Weight of an event kind in a customer's profile.
+pub fn event_weight(kind: &str) -> Option<f32> {
+    match kind {
+        "view" => Some(0.3),
+        "click" => Some(0.5),
+        "add_to_cart" => Some(0.8),
+        "purchase" => Some(1.0),
+        _ => None,
+    }
+}
+
+impl AppState {
+    /// Opens the store of `data_dir`; no model is loaded yet.
+    pub fn open(data_dir: &Path, dataset: &str) -> anyhow::Result<AppState> {
+        let store = Store::open(data_dir)
+            .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
+        Ok(AppState {
+            data_dir: data_dir.to_path_buf(),
+            dataset: dataset.to_string(),
+            store: Mutex::new(store),
+            key_hashes: RwLock::new(HashSet::new()),
+            recommend: RwLock::new(None),
+            propensity: RwLock::new(None),
+            events: RwLock::new(HashMap::new()),
+        })
+    }
+
+    /// Whether `key` is an active API key.
+    pub fn is_valid_key(&self, key: &str) -> bool {
+        let hash = hash_api_key(key);
+        self.key_hashes
+            .read()
+            .map(|hashes| hashes.contains(&hash))
+            .unwrap_or(false)
+    }
+
+    /// The served recommendation model, if one is promoted.
+    pub fn recommend(&self) -> Option<Arc<Served<RecommendModel>>> {
+        self.recommend.read().ok().and_then(|m| m.clone())
+    }
+
+    /// The served propensity model, if one is promoted.
+    pub fn propensity(&self) -> Option<Arc<Served<PropensityModel>>> {
+        self.propensity.read().ok().and_then(|m| m.clone())
+    }
+
+    /// Events of a customer received since the model's data end.
+    pub fn customer_events(&self, customer_id: &str) -> Vec<(String, f32)> {
+        self.events
+            .read()
+            .ok()
+            .and_then(|events| events.get(customer_id).cloned())
+            .unwrap_or_default()
+    }
+
+    /// Stores events and adds them to the in-memory profiles.
+    pub fn record_events(&self, events: &[Event]) -> anyhow::Result<()> {
+        {
+            let mut store = self
+                .store
+                .lock()
+                .map_err(|_| anyhow::anyhow!("store lock poisoned"))?;
+            store.insert_events(&self.dataset, events)?;
+        }
+        let mut memory = self
+            .events
+            .write()
+            .map_err(|_| anyhow::anyhow!("event lock poisoned"))?;
+        for event in events {
+            if let Some(weight) = event_weight(&event.kind) {
+                memory
+                    .entry(event.customer_id.clone())
+                    .or_default()
+                    .push((event.sku.clone(), weight));
+            }
+        }
+        Ok(())
+    }
+
+    /// Refreshes the key hashes and loads newly promoted models.
+    pub fn reload(&self) -> anyhow::Result<()> {
+        let store = self
+            .store
+            .lock()
+            .map_err(|_| anyhow::anyhow!("store lock poisoned"))?;
+        let hashes: HashSet<String> = store.active_key_hashes()?.into_iter().collect();
+        if let Ok(mut current) = self.key_hashes.write() {
+            *current = hashes;
+        }
+
+        let promoted = store.current_model_version("recommend", &self.dataset)?;
+        let loaded = self.recommend().map(|m| m.version);
+        if let Some(version) = promoted.filter(|v| Some(v.id) != loaded) {
+            let model = artifacts::load_recommend(&self.data_dir, &version.artifact)?;
+            let since = model.generators.cutoff;
+            let events = store.events_since(&self.dataset, since)?;
+            let mut by_customer: HashMap<String, Vec<(String, f32)>> = HashMap::new();
+            for event in events {
+                if let Some(weight) = event_weight(&event.kind) {
+                    by_customer
+                        .entry(event.customer_id)
+                        .or_default()
+                        .push((event.sku, weight));
+                }
+            }
+            if let Ok(mut current) = self.events.write() {
+                *current = by_customer;
+            }
+            if let Ok(mut current) = self.recommend.write() {
+                *current = Some(Arc::new(Served {
+                    version: version.id,
+                    model,
+                }));
+            }
+            info!(version = version.id, "loaded recommendation model");
+        }
+
+        let promoted = store.current_model_version("propensity", &self.dataset)?;
+        let loaded = self.propensity().map(|m| m.version);
+        if let Some(version) = promoted.filter(|v| Some(v.id) != loaded) {
+            let model = artifacts::load_propensity(&self.data_dir, &version.artifact)?;
+            if let Ok(mut current) = self.propensity.write() {
+                *current = Some(Arc::new(Served {
+                    version: version.id,
+                    model,
+                }));
+            }
+            info!(version = version.id, "loaded propensity model");
+        }
+        Ok(())
+    }
+
+    /// Time of the served recommendation model's data end, if any.
+    pub fn recommend_cutoff(&self) -> Option<NaiveDateTime> {
+        self.recommend().map(|m| m.model.generators.cutoff)
+    }
+}
