@@ -93,6 +93,34 @@ fn add_without_recognizable_files_needs_role() {
     assert!(stderr.contains("--role"), "{stderr}");
 }
 
+#[cfg(feature = "llama")]
+#[test]
+fn add_refuses_files_that_do_not_load_and_existing_names() {
+    let data = tempfile::tempdir().unwrap();
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::write(folder.path().join("model.gguf"), b"not a gguf file").unwrap();
+    let add = |name: &str| {
+        let mut command = mercator(data.path());
+        command
+            .args(["models", "add", name, "--path"])
+            .arg(folder.path());
+        command
+    };
+    let stderr = run_err(&mut add("junk"));
+    assert!(stderr.contains("was not installed"), "{stderr}");
+    assert!(!data.path().join("models").join("junk").exists());
+
+    // A name already in use is kept unless --force is given.
+    let installed = models_data_dir();
+    let stderr = run_err(
+        mercator(&installed)
+            .args(["models", "add", "gemma-3-270m", "--path"])
+            .arg(folder.path()),
+    );
+    assert!(stderr.contains("--force"), "{stderr}");
+    run_ok(mercator(&installed).args(["models", "verify", "gemma-3-270m", "--no-load"]));
+}
+
 #[test]
 fn unknown_pull_name_lists_known_names() {
     let data = tempfile::tempdir().unwrap();

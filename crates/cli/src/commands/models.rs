@@ -59,6 +59,9 @@ pub enum ModelsCommand {
         /// Files to download from the repository (default: all).
         #[arg(long = "file", requires = "hf_repo")]
         files: Vec<String>,
+        /// Replace a model already installed under this name.
+        #[arg(long)]
+        force: bool,
         /// Model role: embedding, llm or speech (detected from the files of
         /// a local folder when not given).
         #[arg(long)]
@@ -84,8 +87,15 @@ pub fn execute(global: &Global, command: ModelsCommand) -> anyhow::Result<()> {
             hf_repo,
             revision,
             files,
+            force,
             role,
         } => {
+            if store.contains(&name) && !force {
+                bail!(
+                    "a model named {name:?} is already installed; choose another name, \
+                     or pass --force to replace it"
+                );
+            }
             let manifest = match (path, hf_repo) {
                 (Some(path), _) => {
                     let role = match role.or_else(|| fetch::detect_role(&path)) {
@@ -105,6 +115,12 @@ pub fn execute(global: &Global, command: ModelsCommand) -> anyhow::Result<()> {
                 }
                 (None, None) => bail!("give --path DIR or --hf-repo REPO"),
             };
+            // A model that does not load is not kept: the next command would
+            // only fail later with a less helpful message.
+            if let Err(err) = fetch::load_check(&store, &name) {
+                let _ = std::fs::remove_dir_all(store.model_dir(&name));
+                bail!("{name:?} was not installed: the files do not load ({err})");
+            }
             if global.json {
                 println!("{}", serde_json::to_string_pretty(&manifest)?);
             } else if !global.quiet {
