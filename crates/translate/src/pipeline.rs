@@ -599,6 +599,10 @@ mod tests {
             .find(|s| s.error.is_some())
             .unwrap();
         assert_eq!(failed.origin, Origin::Failed);
+        // The rest of the description translated fine, yet the field goes
+        // to review with the failed segment's score.
+        assert!(description.score <= failed.score, "{}", description.score);
+        assert!(description.score < Options::default().review_threshold);
         assert_eq!(run.listings[1].translated.title, "BLUE CUP");
     }
 

@@ -174,11 +174,23 @@ fn field(
         weighted += weight * segment.score;
         state.flags.extend(segment.flags.iter().cloned());
     }
-    let segment_score = if total_weight > 0.0 {
+    let mut segment_score = if total_weight > 0.0 {
         weighted / total_weight
     } else {
         100.0
     };
+    // A lost protected span or a failed segment leaves visibly broken text,
+    // so the field scores no higher than that segment, however long the
+    // rest of the field is.
+    for segment in &state.segments {
+        if segment
+            .flags
+            .iter()
+            .any(|flag| flag == "span_problems" || flag == "engine_error")
+        {
+            segment_score = segment_score.min(segment.score);
+        }
+    }
     let score = (segment_score - (100.0 - state.field_signals.score(weights))).clamp(0.0, 100.0);
     for flag in state.field_signals.flags() {
         state.flags.insert(flag.to_string());
