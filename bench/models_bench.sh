@@ -6,5 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data_dir="${MERCATOR_DATA_DIR:-./mercator-data}"
-cargo run -q -p mercator-models --features llama,whisper --example models_bench -- \
+# Built with the whole workspace, whose CLI turns on the llama and whisper
+# features, so the build of the tests is reused.
+cargo build -q --workspace --examples
+target_dir="${CARGO_TARGET_DIR:-target}"
+"$target_dir/debug/examples/models_bench" \
     "$data_dir" bench/results/models.json bench/work/models
