@@ -208,3 +208,12 @@ fn wer_counts_substitutions_and_deletions() {
     );
     assert!((word_error_rate("red running shoes", "red shoes") - 1.0 / 3.0).abs() < 1e-9);
 }
+
+#[test]
+fn silence_gives_no_text() {
+    let transcript = transcriber()
+        .transcribe_samples(&vec![0.0f32; 16_000 * 3])
+        .unwrap();
+    assert_eq!(transcript.text, "", "{transcript:?}");
+    assert!(transcript.segments.is_empty());
+}

@@ -13,6 +13,12 @@ use super::{
 };
 use crate::{ModelError, Result};
 
+/// A window is silence when the model's no-speech probability is above
+/// this and its mean token log-probability below [`SILENCE_LOG_PROB`]
+/// (the thresholds of the reference implementation).
+const NO_SPEECH_PROBABILITY: f32 = 0.6;
+const SILENCE_LOG_PROB: f32 = -1.0;
+
 /// Whisper's input sampling rate.
 const SAMPLE_RATE: usize = 16_000;
 
@@ -64,7 +70,11 @@ impl Transcriber {
             whisper,
             tokenizer,
             n_mels,
-            options: WhisperOptions::default(),
+            options: WhisperOptions {
+                return_scores: true,
+                return_no_speech_prob: true,
+                ..WhisperOptions::default()
+            },
         })
     }
 
@@ -125,6 +135,21 @@ impl Transcriber {
                 .whisper
                 .generate(&features, &[prompt], &self.options)
                 .map_err(failed)?;
+            // Whisper's own silence rule: a window the model thinks holds no
+            // speech, and whose text it is unsure of, gives no text (rather
+            // than "Okay." or ". . ." for silence and noise).
+            if let Some(result) = results.first() {
+                let score = result.scores.first().copied().unwrap_or(0.0);
+                if result.no_speech_prob > NO_SPEECH_PROBABILITY && score < SILENCE_LOG_PROB {
+                    debug!(
+                        offset,
+                        no_speech = result.no_speech_prob,
+                        score,
+                        "window is silence"
+                    );
+                    continue;
+                }
+            }
             let ids: Vec<u32> = results
                 .first()
                 .and_then(|result| result.sequences_ids.first())
