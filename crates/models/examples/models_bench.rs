@@ -228,30 +228,8 @@ fn spoken_audio(work_dir: &Path) -> Result<PathBuf, Box<dyn std::error::Error>> 
         samples.extend(std::iter::repeat_n(0.0f32, rate as usize));
     }
     let path = work_dir.join("queries.wav");
-    write_wav(&path, &samples, rate)?;
+    mercator_models::speech::audio::write_wav(&path, &samples, rate)?;
     Ok(path)
-}
-
-fn write_wav(path: &Path, samples: &[f32], rate: u32) -> std::io::Result<()> {
-    let data_len = (samples.len() * 2) as u32;
-    let mut bytes = Vec::with_capacity(44 + data_len as usize);
-    bytes.extend_from_slice(b"RIFF");
-    bytes.extend_from_slice(&(36 + data_len).to_le_bytes());
-    bytes.extend_from_slice(b"WAVEfmt ");
-    bytes.extend_from_slice(&16u32.to_le_bytes());
-    bytes.extend_from_slice(&1u16.to_le_bytes());
-    bytes.extend_from_slice(&1u16.to_le_bytes());
-    bytes.extend_from_slice(&rate.to_le_bytes());
-    bytes.extend_from_slice(&(rate * 2).to_le_bytes());
-    bytes.extend_from_slice(&2u16.to_le_bytes());
-    bytes.extend_from_slice(&16u16.to_le_bytes());
-    bytes.extend_from_slice(b"data");
-    bytes.extend_from_slice(&data_len.to_le_bytes());
-    for sample in samples {
-        let value = (sample.clamp(-1.0, 1.0) * i16::MAX as f32) as i16;
-        bytes.extend_from_slice(&value.to_le_bytes());
-    }
-    std::fs::write(path, bytes)
 }
 
 fn median(values: impl Iterator<Item = f64>) -> f64 {

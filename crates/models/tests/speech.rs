@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use mercator_models::defaults;
-use mercator_models::speech::audio::load_audio;
+use mercator_models::speech::audio::{load_audio, write_wav};
 use mercator_models::speech::Transcriber;
 use mercator_models::ModelError;
 
@@ -33,10 +33,9 @@ fn transcriber() -> Transcriber {
     Transcriber::load(&common::model_dir(&defaults::SPEECH)).unwrap()
 }
 
-/// Speaks `text` into a WAV file with espeak-ng (22,050 Hz mono), slowly
-/// (110 words per minute, 80 ms between words, lower pitch): at espeak's
-/// default speed its robotic voice is hard for tiny.en, and faster-whisper
-/// on the same model misses 31% of the words.
+/// Speaks `text` into a WAV file with espeak-ng (22,050 Hz mono) at 110
+/// words per minute, 80 ms between words and a lower pitch. At espeak's
+/// default speed, faster-whisper with the same model misses 31% of the words.
 fn speak(text: &str, path: &Path) {
     let status = Command::new("espeak-ng")
         .args(["-v", "en-us", "-s", "110", "-g", "8", "-p", "40", "-w"])
@@ -75,29 +74,6 @@ fn word_error_rate(reference: &str, hypothesis: &str) -> f64 {
         previous = current;
     }
     previous[hypothesis.len()] as f64 / reference.len().max(1) as f64
-}
-
-/// Writes 16-bit PCM mono samples as a WAV file.
-fn write_wav(path: &Path, samples: &[f32], sample_rate: u32) {
-    let data_len = (samples.len() * 2) as u32;
-    let mut bytes = Vec::with_capacity(44 + data_len as usize);
-    bytes.extend_from_slice(b"RIFF");
-    bytes.extend_from_slice(&(36 + data_len).to_le_bytes());
-    bytes.extend_from_slice(b"WAVEfmt ");
-    bytes.extend_from_slice(&16u32.to_le_bytes());
-    bytes.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    bytes.extend_from_slice(&1u16.to_le_bytes()); // mono
-    bytes.extend_from_slice(&sample_rate.to_le_bytes());
-    bytes.extend_from_slice(&(sample_rate * 2).to_le_bytes());
-    bytes.extend_from_slice(&2u16.to_le_bytes());
-    bytes.extend_from_slice(&16u16.to_le_bytes());
-    bytes.extend_from_slice(b"data");
-    bytes.extend_from_slice(&data_len.to_le_bytes());
-    for sample in samples {
-        let value = (sample.clamp(-1.0, 1.0) * i16::MAX as f32) as i16;
-        bytes.extend_from_slice(&value.to_le_bytes());
-    }
-    std::fs::write(path, bytes).unwrap();
 }
 
 fn spoken_phrases(dir: &Path) -> Vec<PathBuf> {
@@ -147,7 +123,7 @@ fn seventy_second_file_is_transcribed_whole() {
         }
     }
     let long_path = dir.path().join("long.wav");
-    write_wav(&long_path, &samples, rate);
+    write_wav(&long_path, &samples, rate).unwrap();
 
     let transcript = transcriber().transcribe_file(&long_path).unwrap();
     let wer = word_error_rate(&reference.join(" "), &transcript.text);
