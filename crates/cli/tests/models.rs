@@ -95,7 +95,7 @@ fn add_without_recognizable_files_needs_role() {
 
 #[cfg(feature = "llama")]
 #[test]
-fn add_refuses_files_that_do_not_load_and_existing_names() {
+fn add_rejects_broken_or_taken() {
     let data = tempfile::tempdir().unwrap();
     let folder = tempfile::tempdir().unwrap();
     std::fs::write(folder.path().join("model.gguf"), b"not a gguf file").unwrap();

@@ -115,11 +115,14 @@ pub fn execute(global: &Global, command: ModelsCommand) -> anyhow::Result<()> {
                 }
                 (None, None) => bail!("give --path DIR or --hf-repo REPO"),
             };
-            // A model that does not load is not kept: the next command would
-            // only fail later with a less helpful message.
+            // A model that fails to load is removed at once, because the next
+            // command would otherwise fail with a less helpful message.
             if let Err(err) = fetch::load_check(&store, &name) {
                 let _ = std::fs::remove_dir_all(store.model_dir(&name));
-                bail!("{name:?} was not installed: the files do not load ({err})");
+                bail!(
+                    "{name:?} was not installed because its files failed to load ({err}); \
+                     check the folder, or pass --role if the detected role is wrong"
+                );
             }
             if global.json {
                 println!("{}", serde_json::to_string_pretty(&manifest)?);

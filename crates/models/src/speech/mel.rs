@@ -1,8 +1,8 @@
 //! Whisper's log-mel features, computed as the reference implementation
 //! does: Hann-windowed STFT (n_fft 400, hop 160, centred with reflection),
 //! power spectrum, Slaney mel filters, log10, a floor 8 below the maximum,
-//! and scaling to about [-1, 1]. Frames past the audio are zero, which is
-//! what the model saw in training for the padding of a 30-second window.
+//! and scaling to about [-1, 1]. Frames past the audio are zero, as
+//! faster-whisper pads them.
 
 use realfft::RealFftPlanner;
 
@@ -13,7 +13,7 @@ pub const HOP: usize = 160;
 /// Frames in a 30-second window.
 pub const FRAMES: usize = 3000;
 
-/// Features of `samples` (16 kHz mono, at most 30 s) as an
+/// Computes the features of `samples` (16 kHz mono, at most 30 s) as an
 /// `n_mels x 3000` row-major matrix.
 pub fn log_mel(samples: &[f32], n_mels: usize, sample_rate: usize) -> Vec<f32> {
     let filters = mel_filters(n_mels, sample_rate);
@@ -72,7 +72,7 @@ pub fn log_mel(samples: &[f32], n_mels: usize, sample_rate: usize) -> Vec<f32> {
     features
 }
 
-/// Slaney-style mel filter bank (`n_mels x (N_FFT / 2 + 1)`, row-major),
+/// Builds the Slaney-style mel filter bank (`n_mels x (N_FFT / 2 + 1)`, row-major),
 /// area-normalized, from 0 Hz to the Nyquist frequency.
 fn mel_filters(n_mels: usize, sample_rate: usize) -> Vec<f32> {
     let n_bins = N_FFT / 2 + 1;
@@ -131,7 +131,7 @@ mod tests {
     }
 
     #[test]
-    fn tone_lights_up_its_mel_band_only() {
+    fn tone_peaks_in_its_band() {
         let tone: Vec<f32> = (0..16_000)
             .map(|n| (2.0 * std::f32::consts::PI * 1000.0 * n as f32 / 16_000.0).sin())
             .collect();
@@ -145,8 +145,7 @@ mod tests {
             .max_by(|a, b| a.1.total_cmp(b.1))
             .unwrap()
             .0;
-        // 1 kHz is mel 15 on the Slaney scale: band 15 of 82 points up to 8 kHz
-        // lies near 1 kHz.
+        // The centre of the loudest band lies near the tone's 1 kHz.
         let centre = mel_to_hz(hz_to_mel(8000.0) * (loudest + 1) as f64 / 81.0);
         assert!(
             (800.0..1250.0).contains(&centre),
@@ -157,7 +156,7 @@ mod tests {
     }
 
     #[test]
-    fn features_are_finite_for_silence() {
+    fn silence_features_are_finite() {
         let features = log_mel(&[0.0; 1600], 80, 16_000);
         assert!(features.iter().all(|v| v.is_finite()));
     }

@@ -135,9 +135,9 @@ impl Transcriber {
                 .whisper
                 .generate(&features, &[prompt], &self.options)
                 .map_err(failed)?;
-            // Whisper's own silence rule: a window the model thinks holds no
-            // speech, and whose text it is unsure of, gives no text (rather
-            // than "Okay." or ". . ." for silence and noise).
+            // Whisper's silence rule drops a window that probably contains no
+            // speech and whose text has a low log-probability, because the
+            // model otherwise writes "Okay." or ". . ." for silence.
             if let Some(result) = results.first() {
                 let score = result.scores.first().copied().unwrap_or(0.0);
                 if result.no_speech_prob > NO_SPEECH_PROBABILITY && score < SILENCE_LOG_PROB {
