@@ -723,7 +723,7 @@ fn month_name(month: u32) -> &'static str {
     NAMES[(month.clamp(1, 12) - 1) as usize]
 }
 
-/// Single models that [`Generators::recommend_single`] knows.
+/// Single models that [`Generators::recommend_single`] handles.
 pub const SINGLE_MODELS: [&str; 6] = [
     "als",
     "bpr",

@@ -15,7 +15,7 @@ use crate::history::PurchaseHistory;
 pub struct Csr {
     n_rows: usize,
     n_cols: usize,
-    /// Row `r` holds entries `indptr[r]..indptr[r + 1]`.
+    /// Row `r` contains entries `indptr[r]..indptr[r + 1]`.
     indptr: Vec<usize>,
     /// Column of each entry, sorted within a row.
     indices: Vec<u32>,

@@ -4,12 +4,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-/// An error answered to the client.
+/// An error returned to the client.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
     /// HTTP status.
     pub status: StatusCode,
-    /// What went wrong and how to fix it.
+    /// Message with the cause and the fix.
     pub message: String,
 }
 

@@ -23,7 +23,7 @@ use crate::state::{event_weight, AppState};
 
 type Shared = Arc<AppState>;
 
-/// Most customers in one propensity request.
+/// Maximum number of customers in one propensity request.
 const MAX_BATCH: usize = 1000;
 
 /// Builds the router over `state`.

@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-/// A language Mercator knows the locale conventions of.
+/// A language whose locale conventions Mercator applies.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Language {
     /// ISO 639-1 code, the one used in file names and reports.

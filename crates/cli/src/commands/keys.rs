@@ -14,7 +14,7 @@ use crate::Global;
 pub enum KeysCommand {
     /// Create a key and print it once.
     Create {
-        /// Name that tells the key's holder, e.g. the shop front.
+        /// Name of the key's holder, for example the shop front.
         #[arg(long)]
         name: String,
     },
