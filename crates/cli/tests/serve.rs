@@ -361,3 +361,170 @@ fn serve_reloads_models_and_checks_requests() {
         "the stored purchase event is part of the next training"
     );
 }
+
+/// Replaces the characters a query value cannot carry as they are.
+fn query_value(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace(' ', "%20")
+        .replace('&', "%26")
+        .replace('#', "%23")
+        .replace('+', "%2B")
+}
+
+/// Polls `/health` until a forecast run is served and returns its version.
+fn wait_for_forecast(addr: SocketAddr) -> i64 {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(version) = get(addr, "/health", None).body["forecast_version"].as_i64() {
+            return version;
+        }
+        assert!(Instant::now() < deadline, "no forecast run served");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// `mercator forecast` records its run, and the running server answers
+/// forecasts for SKU x country, SKU, country, category and total series
+/// with the numbers of forecast.csv, the levels adding up.
+#[test]
+fn serve_answers_forecasts_of_the_latest_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = dir.path().join("forecast");
+    run_ok(
+        mercator(&data)
+            .args(["--quiet", "ingest", "orders"])
+            .arg(sample_orders())
+            .args(["--dataset", "shop"]),
+    );
+    let key = create_key(&data, "planner");
+    let server = Server::start(&data, "shop");
+    let addr = server.addr;
+
+    let before = get(addr, "/v1/forecasts", Some(&key));
+    assert_eq!(before.status, 503);
+    assert!(
+        error_message(&before).contains("mercator forecast --dataset shop"),
+        "{}",
+        error_message(&before)
+    );
+    assert_eq!(get(addr, "/v1/forecasts", None).status, 401);
+
+    run_ok(
+        mercator(&data)
+            .args([
+                "--quiet",
+                "forecast",
+                "--dataset",
+                "shop",
+                "--horizon",
+                "8w",
+            ])
+            .arg("--out")
+            .arg(&out),
+    );
+    let version = wait_for_forecast(addr);
+
+    // The first SKU x country row of forecast.csv, whose fields have no commas.
+    let csv = std::fs::read_to_string(out.join("forecast.csv")).unwrap();
+    let row: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .find(|line| !line.contains('"'))
+        .unwrap()
+        .split(',')
+        .collect();
+    let (sku, country, first_start, first_point) = (row[0], row[1], row[3], row[4]);
+    let path = format!(
+        "/v1/forecasts?sku={}&country={}",
+        query_value(sku),
+        query_value(country)
+    );
+    let bottom = get(addr, &path, Some(&key));
+    assert_eq!(bottom.status, 200, "{}", bottom.body);
+    assert_eq!(bottom.body["forecast_version"], version);
+    assert_eq!(bottom.body["level"], "sku_country");
+    assert_eq!(bottom.body["sku"], sku);
+    let periods = bottom.body["periods"].as_array().unwrap();
+    assert_eq!(periods.len(), 8);
+    assert_eq!(periods[0]["period_start"], first_start);
+    let point = periods[0]["point"].as_f64().unwrap();
+    assert!((point - first_point.parse::<f64>().unwrap()).abs() < 1e-3);
+    for period in periods {
+        let value = |name: &str| period[name].as_f64().unwrap();
+        assert!(value("lower_95") <= value("lower_80") && value("lower_80") <= value("point"));
+        assert!(value("point") <= value("upper_80") && value("upper_80") <= value("upper_95"));
+    }
+
+    let by_sku = get(
+        addr,
+        &format!("/v1/forecasts?sku={}", query_value(sku)),
+        Some(&key),
+    );
+    assert_eq!(by_sku.status, 200, "{}", by_sku.body);
+    assert_eq!(by_sku.body["level"], "sku");
+    assert!(by_sku.body["country"].is_null());
+    let by_country = get(
+        addr,
+        &format!("/v1/forecasts?country={}", query_value(country)),
+        Some(&key),
+    );
+    assert_eq!(by_country.body["level"], "country", "{}", by_country.body);
+
+    // Reconciled: the total is the sum of the SKU x country forecasts.
+    let total = get(addr, "/v1/forecasts", Some(&key));
+    assert_eq!(total.status, 200, "{}", total.body);
+    assert_eq!(total.body["level"], "total");
+    let bottom_sum: f64 = csv
+        .lines()
+        .skip(1)
+        .filter(|line| line.contains(&format!(",{first_start},")))
+        .map(|line| {
+            let fields: Vec<&str> = line.rsplitn(7, ',').collect();
+            fields[5].parse::<f64>().unwrap()
+        })
+        .sum();
+    let total_point = total.body["periods"][0]["point"].as_f64().unwrap();
+    assert!(
+        (total_point - bottom_sum).abs() < 0.01 * bottom_sum.abs().max(1.0),
+        "total {total_point} against the sum of the bottom series {bottom_sum}"
+    );
+
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("forecast.json")).unwrap()).unwrap();
+    let category = summary["markets"]["categories"][0]["market"]
+        .as_str()
+        .unwrap();
+    let by_category = get(
+        addr,
+        &format!("/v1/forecasts?category={}", query_value(category)),
+        Some(&key),
+    );
+    assert_eq!(by_category.status, 200, "{}", by_category.body);
+    assert_eq!(by_category.body["category"], category);
+
+    let unknown = get(addr, "/v1/forecasts?sku=NO-SUCH-SKU", Some(&key));
+    assert_eq!(unknown.status, 404);
+    assert!(
+        error_message(&unknown).contains("sku=NO-SUCH-SKU"),
+        "{}",
+        error_message(&unknown)
+    );
+    let mixed = get(addr, "/v1/forecasts?sku=A&category=B", Some(&key));
+    assert_eq!(mixed.status, 400);
+    assert!(error_message(&mixed).contains("category"));
+    let typo = get(addr, "/v1/forecasts?skus=A", Some(&key));
+    assert_eq!(typo.status, 400);
+    assert!(error_message(&typo).contains("\"skus\""));
+
+    let history = run_ok(mercator(&data).args([
+        "models",
+        "history",
+        "--kind",
+        "forecast",
+        "--dataset",
+        "shop",
+    ]));
+    let history = String::from_utf8(history.stdout).unwrap();
+    assert!(history.contains("holdout_mase"), "{history}");
+}

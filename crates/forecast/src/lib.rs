@@ -64,6 +64,7 @@ pub mod panel;
 pub mod panel_forecast;
 pub mod reconcile;
 pub mod series;
+pub mod snapshot;
 
 #[cfg(test)]
 mod uci_online_retail;

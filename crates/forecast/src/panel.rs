@@ -18,7 +18,7 @@ use std::fmt;
 
 use chrono::{Datelike, Duration, NaiveDate};
 use mercator_data::{LineKind, OrderLine};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::category::category_of;
 use crate::error::ForecastError;
@@ -28,7 +28,7 @@ use crate::error::ForecastError;
 pub const MIN_MODEL_PERIODS: usize = 8;
 
 /// Length of one bucket of a series.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Frequency {
     /// Monday-to-Sunday weeks.
@@ -67,7 +67,7 @@ impl Frequency {
 }
 
 /// Aggregation level of a series.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
     SkuCountry,

@@ -239,3 +239,41 @@ fn holdout_rejects_horizon_past_history() {
 
     assert!(result.is_err());
 }
+
+#[test]
+fn snapshot_round_trips_and_finds_series_by_key() {
+    use mercator_forecast::snapshot::ForecastSnapshot;
+
+    let panel = panel_of(vec![("A", vec![5.0; 30]), ("B", vec![2.0; 30])]);
+    let forecast = forecast_all(&panel, 4);
+    let mut snapshot = ForecastSnapshot::new("shop", &forecast, None);
+    assert!(snapshot.add(&forecast));
+    let other_horizon = forecast_all(&panel, 6);
+    assert!(
+        !snapshot.add(&other_horizon),
+        "a different horizon must be refused"
+    );
+
+    let json = serde_json::to_string(&snapshot).unwrap();
+    let mut loaded: ForecastSnapshot = serde_json::from_str(&json).unwrap();
+    loaded.build_index();
+
+    let key = SeriesKey {
+        sku: Some("A".to_string()),
+        ..SeriesKey::default()
+    };
+    let series = loaded.find(Level::Sku, &key).expect("series A");
+    assert_eq!(series.point.len(), 4);
+    assert!(
+        series.point.iter().all(|p| (p - 5.0).abs() < 1e-3),
+        "{:?}",
+        series.point
+    );
+    assert!(series.lower_95[0] <= series.point[0] && series.point[0] <= series.upper_95[0]);
+    assert!(loaded.find(Level::Country, &key).is_none());
+    assert_eq!(
+        loaded.period_start(1),
+        loaded.first_forecast_start + chrono::Duration::days(7)
+    );
+    assert_eq!(loaded.series.len(), 2);
+}

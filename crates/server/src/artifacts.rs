@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use mercator_forecast::snapshot::ForecastSnapshot;
 use mercator_recommend::propensity_model::PropensityModel;
 use mercator_recommend::RecommendModel;
 use serde::Serialize;
@@ -84,4 +85,13 @@ pub fn load_propensity(data_dir: &Path, relative: &str) -> anyhow::Result<Propen
             path.display()
         )
     })
+}
+
+/// Reads a forecast run written by `mercator forecast`, ready for lookups.
+pub fn load_forecast(data_dir: &Path, relative: &str) -> anyhow::Result<ForecastSnapshot> {
+    let (path, reader) = open(data_dir, relative)?;
+    let mut snapshot: ForecastSnapshot = serde_json::from_reader(reader)
+        .with_context(|| format!("model artefact {} is not a forecast run", path.display()))?;
+    snapshot.build_index();
+    Ok(snapshot)
 }

@@ -132,6 +132,36 @@ pub fn document() -> Value {
                 }}}},
                 "responses": with(json!({ "202": { "description": "Stored" } }))
             }}));
+    paths.insert("/v1/forecasts".to_string(), json!({ "get": {
+                "summary": "Demand forecast with 80% and 95% intervals of one series of the current `mercator forecast` run: sku and country, sku, country, category, or the total without parameters",
+                "parameters": [
+                    { "name": "sku", "in": "query", "required": false, "schema": { "type": "string" } },
+                    { "name": "country", "in": "query", "required": false, "schema": { "type": "string" } },
+                    { "name": "category", "in": "query", "required": false, "schema": { "type": "string" } }
+                ],
+                "responses": with(json!({
+                    "200": { "description": "Forecast per period",
+                        "content": { "application/json": { "schema": {
+                            "type": "object",
+                            "properties": {
+                                "forecast_version": { "type": "integer" },
+                                "level": { "type": "string", "enum": ["sku_country", "sku", "country", "category", "total"] },
+                                "model": { "type": "string" },
+                                "periods": { "type": "array", "items": {
+                                    "type": "object",
+                                    "properties": {
+                                        "period_start": { "type": "string", "format": "date" },
+                                        "point": { "type": "number" },
+                                        "lower_80": { "type": "number" }, "upper_80": { "type": "number" },
+                                        "lower_95": { "type": "number" }, "upper_95": { "type": "number" }
+                                    }
+                                }}
+                            }
+                        }}}
+                    },
+                    "404": error_response("No such series in the forecast run")
+                }))
+            }}));
     document["paths"] = Value::Object(paths);
     document
 }

@@ -13,6 +13,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::NaiveDateTime;
 use mercator_data::registry::Event;
+use mercator_forecast::panel::{Level, SeriesKey};
 use mercator_recommend::offline::ColdStart;
 use serde::Deserialize;
 use serde_json::json;
@@ -33,6 +34,7 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/items/{sku}/similar", get(similar))
         .route("/v1/propensity", post(propensity))
         .route("/v1/events", post(events))
+        .route("/v1/forecasts", get(forecasts))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             require_key,
@@ -77,6 +79,7 @@ async fn health(State(state): State<Shared>) -> Json<serde_json::Value> {
         "dataset": state.dataset,
         "recommend_version": state.recommend().map(|m| m.version),
         "propensity_version": state.propensity().map(|m| m.version),
+        "forecast_version": state.forecast().map(|m| m.version),
     }))
 }
 
@@ -119,6 +122,92 @@ async fn recommendations(
         "country": list.country,
         "items": list.items,
     })))
+}
+
+/// The forecast of one series: SKU x country, SKU, country, category or,
+/// without parameters, the total.
+async fn forecasts(
+    State(state): State<Shared>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    params::only_known(&query, &["sku", "country", "category"])?;
+    let key = SeriesKey {
+        sku: params::text(&query, "sku")?,
+        country: params::text(&query, "country")?,
+        category: params::text(&query, "category")?,
+    };
+    let level = match (&key.sku, &key.country, &key.category) {
+        (Some(_), Some(_), None) => Level::SkuCountry,
+        (Some(_), None, None) => Level::Sku,
+        (None, Some(_), None) => Level::Country,
+        (None, None, Some(_)) => Level::Category,
+        (None, None, None) => Level::Total,
+        _ => {
+            return Err(ApiError::bad_request(
+                "query parameter category cannot be combined with sku or country; \
+                 ask for a category alone",
+            ))
+        }
+    };
+    let served = state.forecast().ok_or_else(|| {
+        ApiError::unavailable(format!(
+            "no forecast is recorded for dataset {:?}; run `mercator forecast --dataset {} \
+             --out DIR`",
+            state.dataset, state.dataset
+        ))
+    })?;
+    let run = &served.model;
+    let Some(series) = run.find(level, &key) else {
+        let message = if run.has_level(level) {
+            format!(
+                "the current forecast run has no series for {key}; check the spelling, \
+                 or see forecast.csv of the run for the forecast series"
+            )
+        } else {
+            format!(
+                "the current forecast run has no {} series; run `mercator forecast --by {}`",
+                level_name(level),
+                level_name(level)
+            )
+        };
+        return Err(ApiError::not_found(message));
+    };
+    let periods: Vec<serde_json::Value> = (0..run.horizon)
+        .map(|step| {
+            json!({
+                "period_start": run.period_start(step),
+                "point": series.point[step],
+                "lower_80": series.lower_80[step],
+                "upper_80": series.upper_80[step],
+                "lower_95": series.lower_95[step],
+                "upper_95": series.upper_95[step],
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "forecast_version": served.version,
+        "dataset": run.dataset,
+        "level": level,
+        "sku": series.sku,
+        "country": series.country,
+        "category": series.category,
+        "description": series.description,
+        "model": series.model,
+        "frequency": run.frequency,
+        "reconciliation": run.reconciliation,
+        "periods": periods,
+    })))
+}
+
+/// A level as `mercator forecast --by` writes it.
+fn level_name(level: Level) -> &'static str {
+    match level {
+        Level::SkuCountry => "sku,country",
+        Level::Sku => "sku",
+        Level::Country => "country",
+        Level::Category => "category",
+        Level::Total => "total",
+    }
 }
 
 async fn similar(

@@ -1,5 +1,5 @@
-//! State shared by the handlers: the served models, the active key hashes
-//! and the events received since the models were trained.
+//! State shared by the handlers: the served models and forecast run, the
+//! active key hashes and the events received since the models were trained.
 //!
 //! [`AppState::reload`] runs on a blocking thread: it reads the promoted
 //! versions from the registry and loads an artefact only when its version
@@ -14,6 +14,7 @@ use anyhow::Context;
 use chrono::NaiveDateTime;
 use mercator_data::registry::{hash_api_key, Event};
 use mercator_data::Store;
+use mercator_forecast::snapshot::{self, ForecastSnapshot};
 use mercator_recommend::propensity_model::PropensityModel;
 use mercator_recommend::RecommendModel;
 use tracing::info;
@@ -37,6 +38,7 @@ pub struct AppState {
     key_hashes: RwLock<HashSet<String>>,
     recommend: RwLock<Option<Arc<Served<RecommendModel>>>>,
     propensity: RwLock<Option<Arc<Served<PropensityModel>>>>,
+    forecast: RwLock<Option<Arc<Served<ForecastSnapshot>>>>,
     /// `(sku, weight)` events per customer since the served model's data end.
     events: RwLock<HashMap<String, Vec<(String, f32)>>>,
 }
@@ -64,6 +66,7 @@ impl AppState {
             key_hashes: RwLock::new(HashSet::new()),
             recommend: RwLock::new(None),
             propensity: RwLock::new(None),
+            forecast: RwLock::new(None),
             events: RwLock::new(HashMap::new()),
         })
     }
@@ -85,6 +88,11 @@ impl AppState {
     /// The served propensity model, if one is promoted.
     pub fn propensity(&self) -> Option<Arc<Served<PropensityModel>>> {
         self.propensity.read().ok().and_then(|m| m.clone())
+    }
+
+    /// The served forecast run, if `mercator forecast` has recorded one.
+    pub fn forecast(&self) -> Option<Arc<Served<ForecastSnapshot>>> {
+        self.forecast.read().ok().and_then(|m| m.clone())
     }
 
     /// Events of a customer received since the model's data end.
@@ -169,6 +177,20 @@ impl AppState {
                 }));
             }
             info!(version = version.id, "loaded propensity model");
+        }
+
+        let promoted = store.current_model_version(snapshot::KIND, &self.dataset)?;
+        let loaded = self.forecast().map(|m| m.version);
+        if let Some(version) = promoted.filter(|v| Some(v.id) != loaded) {
+            let model = artifacts::load_forecast(&self.data_dir, &version.artifact)?;
+            let n_series = model.series.len();
+            if let Ok(mut current) = self.forecast.write() {
+                *current = Some(Arc::new(Served {
+                    version: version.id,
+                    model,
+                }));
+            }
+            info!(version = version.id, n_series, "loaded forecast run");
         }
         Ok(())
     }

@@ -14,14 +14,19 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
+use mercator_data::registry::NewModelVersion;
+use mercator_data::OrderLine;
 use mercator_forecast::hierarchy::{reconcile_panels, LevelForecasts};
+use mercator_forecast::holdout::SELECTED;
 use mercator_forecast::market::{market_view, MarketTrend};
 use mercator_forecast::panel::{PanelSeries, SeriesKey};
 use mercator_forecast::reconcile::ReconcileMethod;
+use mercator_forecast::snapshot::{self, ForecastSnapshot};
 use mercator_forecast::{
     build_panel, evaluate_holdout, forecast_panel, ForecastOptions, Frequency, HoldoutReport,
     Level, Panel, PanelForecast,
 };
+use mercator_server::artifacts;
 use serde::Serialize;
 
 use crate::report::svg::{LineChart, Series};
@@ -152,8 +157,11 @@ pub fn execute(global: &Global, args: ForecastArgs) -> anyhow::Result<()> {
     let step = Instant::now();
     let end = panel.n_periods;
     let mut reconciliation = None;
+    let snapshot;
     let forecast = if level == Level::Category {
-        forecast_panel(&panel, end, &options)?
+        let forecast = forecast_panel(&panel, end, &options)?;
+        snapshot = new_snapshot(&args.dataset, &[&forecast], None);
+        forecast
     } else {
         let mut levels = LevelForecasts {
             sku_country: forecast_level(&panel, Level::SkuCountry, &build, end, &options)?,
@@ -166,6 +174,16 @@ pub fn execute(global: &Global, args: ForecastArgs) -> anyhow::Result<()> {
             method,
             max_total_gap: total_gap(&levels),
         });
+        snapshot = new_snapshot(
+            &args.dataset,
+            &[
+                &levels.sku_country,
+                &levels.sku,
+                &levels.country,
+                &levels.total,
+            ],
+            Some(method),
+        );
         match level {
             Level::SkuCountry => levels.sku_country,
             Level::Sku => levels.sku,
@@ -193,6 +211,10 @@ pub fn execute(global: &Global, args: ForecastArgs) -> anyhow::Result<()> {
         ),
     };
     timings.insert("markets".to_string(), step.elapsed().as_millis());
+    let mut snapshot = snapshot;
+    if level != Level::Category {
+        snapshot.add(&category_forecast);
+    }
 
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create output folder {}", args.out.display()))?;
@@ -220,6 +242,8 @@ pub fn execute(global: &Global, args: ForecastArgs) -> anyhow::Result<()> {
     };
     let json = serde_json::to_string_pretty(&summary)?;
     write_atomic(&args.out.join("forecast.json"), &json)?;
+    let version = publish(global, &args, &lines, &snapshot, &summary)?;
+    tracing::info!(version, "forecast run recorded and promoted");
 
     if global.json {
         println!("{json}");
@@ -227,6 +251,80 @@ pub fn execute(global: &Global, args: ForecastArgs) -> anyhow::Result<()> {
         print!("{}", summary_text(&summary, &args.out));
     }
     Ok(())
+}
+
+/// A snapshot of the given forecasts, the first setting its dates and horizon.
+fn new_snapshot(
+    dataset: &str,
+    forecasts: &[&PanelForecast],
+    method: Option<ReconcileMethod>,
+) -> ForecastSnapshot {
+    let reconciliation = method.map(|m| {
+        serde_json::to_value(m)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_else(|| format!("{m:?}"))
+    });
+    let mut snapshot = ForecastSnapshot::new(dataset, forecasts[0], reconciliation);
+    for forecast in forecasts {
+        snapshot.add(forecast);
+    }
+    snapshot
+}
+
+/// Saves the snapshot beside the trained models and records it in the
+/// registry as the current forecast of the dataset, so `mercator serve`
+/// answers `GET /v1/forecasts` from it. Returns the version id.
+///
+/// A forecast describes the latest data, so every run is promoted; `mercator
+/// models rollback --kind forecast` brings back the previous run.
+fn publish(
+    global: &Global,
+    args: &ForecastArgs,
+    lines: &[OrderLine],
+    snapshot: &ForecastSnapshot,
+    summary: &ForecastSummary,
+) -> anyhow::Result<i64> {
+    let artifact = artifacts::save(&global.data_dir, snapshot::KIND, &args.dataset, snapshot)?;
+    let selected = summary.holdout.accuracy.get(SELECTED);
+    let mase = selected.map(|a| a.mase).filter(|m| m.is_finite());
+    let params = serde_json::json!({
+        "by": summary.level,
+        "horizon": summary.horizon,
+        "frequency": summary.frequency,
+        "reconcile": snapshot.reconciliation,
+    });
+    let metrics = serde_json::json!({
+        "holdout_mase": mase,
+        "holdout_smape": selected.map(|a| a.smape).filter(|m| m.is_finite()),
+        "coverage_80": summary.holdout.coverage_80,
+        "coverage_95": summary.holdout.coverage_95,
+        "n_series": snapshot.series.len(),
+    });
+    let from = lines
+        .iter()
+        .map(|l| l.invoiced_at)
+        .min()
+        .unwrap_or_default();
+    let to = lines
+        .iter()
+        .map(|l| l.invoiced_at)
+        .max()
+        .unwrap_or_default();
+    let mut store = crate::commands::ingest::open_store(&global.data_dir)?;
+    let version = store.record_model_version(&NewModelVersion {
+        kind: snapshot::KIND,
+        dataset: &args.dataset,
+        data_from: &from.to_string(),
+        data_to: &to.to_string(),
+        params: &params,
+        metrics: &metrics,
+        metric_name: "holdout_mase",
+        metric_value: mase.unwrap_or(0.0),
+        artifact: &artifact,
+    })?;
+    store.promote_model_version(version, "latest forecast run")?;
+    Ok(version)
 }
 
 /// Parses `12w` (weeks) or `30d` (days); a bare number means weeks.

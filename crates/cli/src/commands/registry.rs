@@ -18,6 +18,8 @@ pub enum RegistryCommand {
 pub enum ModelKind {
     Recommend,
     Propensity,
+    /// Stored runs of `mercator forecast`, served by `GET /v1/forecasts`.
+    Forecast,
 }
 
 impl ModelKind {
@@ -25,6 +27,7 @@ impl ModelKind {
         match self {
             ModelKind::Recommend => "recommend",
             ModelKind::Propensity => "propensity",
+            ModelKind::Forecast => mercator_forecast::snapshot::KIND,
         }
     }
 }
