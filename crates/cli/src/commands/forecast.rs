@@ -301,16 +301,7 @@ fn publish(
         "coverage_95": summary.holdout.coverage_95,
         "n_series": snapshot.series.len(),
     });
-    let from = lines
-        .iter()
-        .map(|l| l.invoiced_at)
-        .min()
-        .unwrap_or_default();
-    let to = lines
-        .iter()
-        .map(|l| l.invoiced_at)
-        .max()
-        .unwrap_or_default();
+    let (from, to) = crate::commands::train::data_range(lines);
     let mut store = crate::commands::ingest::open_store(&global.data_dir)?;
     let version = store.record_model_version(&NewModelVersion {
         kind: snapshot::KIND,

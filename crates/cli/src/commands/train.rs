@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use anyhow::Context;
-use chrono::Duration;
+use chrono::{Duration, NaiveDateTime};
 use clap::{Args, Subcommand};
 use mercator_data::registry::NewModelVersion;
 use mercator_data::{LineKind, OrderLine, Store};
@@ -86,19 +86,10 @@ fn load_lines(store: &Store, dataset: &str, with_events: bool) -> anyhow::Result
         );
     }
     if with_events {
-        let first = lines
-            .iter()
-            .map(|l| l.invoiced_at)
-            .min()
-            .unwrap_or_default();
         // The evaluation windows end at the latest sale, so a later event
         // would move them past the ingested orders and leave the test
         // window empty. Such events wait for the orders that follow them.
-        let last = lines
-            .iter()
-            .map(|l| l.invoiced_at)
-            .max()
-            .unwrap_or_default();
+        let (first, last) = data_range(&lines);
         let mut n_later = 0usize;
         let mut countries = std::collections::HashMap::new();
         for line in &lines {
@@ -147,6 +138,15 @@ struct Outcome {
     previous: Option<(i64, f64)>,
 }
 
+/// Times of the first and the last order line; defaults for no lines.
+pub(crate) fn data_range(lines: &[OrderLine]) -> (NaiveDateTime, NaiveDateTime) {
+    let times = lines.iter().map(|l| l.invoiced_at);
+    (
+        times.clone().min().unwrap_or_default(),
+        times.max().unwrap_or_default(),
+    )
+}
+
 /// Records the version and promotes it when it beats or matches the current one.
 #[allow(clippy::too_many_arguments)]
 fn register(
@@ -160,16 +160,7 @@ fn register(
     metric_name: &str,
     metric_value: f64,
 ) -> anyhow::Result<Outcome> {
-    let from = lines
-        .iter()
-        .map(|l| l.invoiced_at)
-        .min()
-        .unwrap_or_default();
-    let to = lines
-        .iter()
-        .map(|l| l.invoiced_at)
-        .max()
-        .unwrap_or_default();
+    let (from, to) = data_range(lines);
     let previous = store
         .current_model_version(kind, &args.dataset)?
         .map(|v| (v.id, v.metric_value));
