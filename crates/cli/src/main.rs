@@ -120,12 +120,12 @@ fn main() -> ExitCode {
 
 /// Logs go to standard error; `RUST_LOG` overrides the default level
 /// (`warn`, or `error` with `--quiet`). llama.cpp's own warnings about
-/// model metadata are shown only at `RUST_LOG=llama_cpp_2=warn`.
+/// model metadata are shown only at `RUST_LOG=llama-cpp-2=warn`.
 fn init_logging(quiet: bool) {
     let default = if quiet {
         "error"
     } else {
-        "warn,llama_cpp_2=error"
+        "warn,llama-cpp-2=error"
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));

@@ -10,6 +10,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+#[cfg(feature = "llama")]
+use common::{get, request, Server};
 use common::{mercator, run_ok};
 
 fn run_err(command: &mut Command) -> String {
@@ -197,6 +199,157 @@ fn generate_json_reports_token_counts() {
     let generation: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert!(generation["prompt_tokens"].as_u64().unwrap() > 0);
     assert!(generation["output_tokens"].as_u64().unwrap() <= 8);
+}
+
+/// `mercator serve --llm` answers OpenAI chat completions with the local
+/// model, and `generate --endpoint` streaming from it gives the same text
+/// as `generate` with the model in process.
+#[cfg(feature = "llama")]
+#[test]
+fn generate_through_served_chat_endpoint_matches_local_model() {
+    let dir = models_data_dir();
+    let key = String::from_utf8(
+        run_ok(
+            mercator(&dir)
+                .args(["keys", "create", "--name"])
+                .arg(format!(
+                    "chat-test-{}",
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap()
+                        .as_nanos()
+                )),
+        )
+        .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_string();
+    let mut command = mercator(&dir);
+    command.args([
+        "serve",
+        "--port",
+        "0",
+        "--dataset",
+        "chat",
+        "--llm",
+        "gemma-3-270m",
+    ]);
+    let server = Server::start(command);
+    let endpoint = format!("http://{}", server.addr);
+
+    let settings = ["--prompt", "Our shop ships to", "--max-tokens", "16"];
+    let greedy = ["--temperature", "0"];
+    let local = stdout(&run_ok(
+        mercator(&dir)
+            .args(["generate"])
+            .args(settings)
+            .args(greedy),
+    ));
+    let served = |extra: &[&str]| {
+        run_ok(
+            mercator(&dir)
+                .env("OPENAI_API_KEY", &key)
+                .args([
+                    "generate",
+                    "--endpoint",
+                    &endpoint,
+                    "--endpoint-model",
+                    "gemma-3-270m",
+                ])
+                .args(settings)
+                .args(extra),
+        )
+    };
+    let remote = stdout(&served(&greedy));
+    assert!(local.trim().len() > 5, "{local:?}");
+    assert_eq!(remote, local, "the served model must give the local text");
+    let sampled = ["--temperature", "0.9", "--seed", "11"];
+    assert_eq!(
+        stdout(&served(&sampled)),
+        stdout(&run_ok(
+            mercator(&dir)
+                .args(["generate"])
+                .args(settings)
+                .args(sampled)
+        )),
+        "the same seed must give the same sampled text"
+    );
+
+    // A stop string taken from the middle of the text ends it there.
+    let text = local.trim_end_matches('\n');
+    let cut = text.char_indices().nth(text.chars().count() / 2).unwrap().0;
+    let stop = text[cut..].chars().take(3).collect::<String>();
+    let stopped = stdout(&served(&["--temperature", "0", "--stop", &stop]));
+    assert_eq!(
+        stopped.trim_end_matches('\n'),
+        &text[..text.find(&stop).unwrap()]
+    );
+
+    let body = r#"{"model": "gemma-3-270m", "max_tokens": 16, "temperature": 0,
+        "messages": [{"role": "user", "content": "Our shop ships to"}]}"#;
+    let reply = request(
+        server.addr,
+        "POST",
+        "/v1/chat/completions",
+        Some(&key),
+        body,
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["choices"][0]["message"]["content"], text);
+    assert_eq!(reply.body["choices"][0]["finish_reason"], "length");
+    assert_eq!(reply.body["usage"]["completion_tokens"], 16);
+
+    let models = get(server.addr, "/v1/models", Some(&key));
+    assert_eq!(models.body["data"][0]["id"], "gemma-3-270m");
+    let unauthorized = request(server.addr, "POST", "/v1/chat/completions", None, body);
+    assert_eq!(unauthorized.status, 401);
+    let too_long = format!(
+        r#"{{"max_tokens": 64, "messages": [{{"role": "user", "content": "{}"}}]}}"#,
+        "ship the parcel to Berlin ".repeat(900)
+    );
+    let reply = request(
+        server.addr,
+        "POST",
+        "/v1/chat/completions",
+        Some(&key),
+        &too_long,
+    );
+    assert_eq!(reply.status, 400);
+    assert!(
+        reply.body["error"]
+            .as_str()
+            .unwrap()
+            .contains("exceeds the context"),
+        "{}",
+        reply.body
+    );
+    let unknown = body.replace("\"gemma-3-270m\"", "\"gpt-9\"");
+    let reply = request(
+        server.addr,
+        "POST",
+        "/v1/chat/completions",
+        Some(&key),
+        &unknown,
+    );
+    assert_eq!(reply.status, 404);
+}
+
+#[test]
+fn generate_names_an_unreachable_endpoint() {
+    // Port 1 on loopback has no listener.
+    let stderr = run_err(mercator(&models_data_dir()).args([
+        "generate",
+        "--endpoint",
+        "http://127.0.0.1:1",
+        "--prompt",
+        "hello",
+    ]));
+    assert!(stderr.to_lowercase().contains("refused"), "{stderr}");
+    assert!(
+        stderr.contains("check that the server is running"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -2,87 +2,21 @@
 //! loopback port, a real store, models trained on the bundled Online
 //! Retail sample, and plain HTTP/1.1 requests over TCP.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{mercator, run_ok};
+use common::{get, mercator, request, run_ok, Reply, Server};
 
-/// A `mercator serve` child process, killed when dropped.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Server {
-    /// Starts `mercator serve` on a free port and waits for its address.
-    fn start(data_dir: &Path, dataset: &str) -> Server {
-        let mut child = mercator(data_dir)
-            .args(["serve", "--port", "0", "--reload-seconds", "1"])
-            .args(["--dataset", dataset])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .unwrap_or_else(|| panic!("unexpected first line of serve: {line:?}"))
-            .parse()
-            .unwrap();
-        Server { child, addr }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Status code and JSON body of one response.
-struct Reply {
-    status: u16,
-    body: serde_json::Value,
-}
-
-/// Sends one HTTP/1.1 request and reads the whole response.
-fn request(addr: SocketAddr, method: &str, path: &str, key: Option<&str>, body: &str) -> Reply {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let auth = key
-        .map(|key| format!("Authorization: Bearer {key}\r\n"))
-        .unwrap_or_default();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body.as_bytes()).unwrap();
-
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    let text = String::from_utf8(raw).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = serde_json::from_str(body)
-        .unwrap_or_else(|err| panic!("{method} {path}: body is not JSON ({err}): {body:?}"));
-    Reply { status, body }
-}
-
-fn get(addr: SocketAddr, path: &str, key: Option<&str>) -> Reply {
-    request(addr, "GET", path, key, "")
+/// Starts `mercator serve` for `dataset` on a free port.
+fn start_server(data_dir: &Path, dataset: &str) -> Server {
+    let mut command = mercator(data_dir);
+    command
+        .args(["serve", "--port", "0", "--reload-seconds", "1"])
+        .args(["--dataset", dataset]);
+    Server::start(command)
 }
 
 fn error_message(reply: &Reply) -> String {
@@ -158,7 +92,7 @@ fn serve_without_model_returns_503() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let key = create_key(&data, "shop-front");
-    let server = Server::start(&data, "shop");
+    let server = start_server(&data, "shop");
 
     let health = get(server.addr, "/health", None);
     assert_eq!(health.status, 200);
@@ -213,7 +147,7 @@ fn serve_reloads_models_and_checks_requests() {
     );
     let key = create_key(&data, "shop-front");
     let customer = busiest_customer(&data);
-    let server = Server::start(&data, "shop");
+    let server = start_server(&data, "shop");
     let addr = server.addr;
     let known_path = format!("/v1/customers/{customer}/recommendations?k=5");
     assert_eq!(get(addr, &known_path, Some(&key)).status, 503);
@@ -398,7 +332,7 @@ fn serve_answers_forecasts_of_the_latest_run() {
             .args(["--dataset", "shop"]),
     );
     let key = create_key(&data, "planner");
-    let server = Server::start(&data, "shop");
+    let server = start_server(&data, "shop");
     let addr = server.addr;
 
     let before = get(addr, "/v1/forecasts", Some(&key));

@@ -69,7 +69,8 @@ impl SnapshotSeries {
 }
 
 impl ForecastSnapshot {
-    /// An empty snapshot for `dataset`, to which [`ForecastSnapshot::add`] appends levels.
+    /// Creates an empty snapshot for `dataset` with the dates and horizon of
+    /// `first`; [`ForecastSnapshot::add`] appends the levels.
     pub fn new(dataset: &str, first: &PanelForecast, reconciliation: Option<String>) -> Self {
         ForecastSnapshot {
             dataset: dataset.to_string(),
@@ -139,19 +140,19 @@ impl ForecastSnapshot {
             .collect();
     }
 
-    /// The series of `level` with exactly `key`, if the run forecast it.
+    /// Finds the series of `level` with exactly `key`, if the run forecast it.
     pub fn find(&self, level: Level, key: &SeriesKey) -> Option<&SnapshotSeries> {
         self.index
             .get(&(level, key.clone()))
             .map(|&idx| &self.series[idx])
     }
 
-    /// Whether the run has any series of `level`.
+    /// Tells whether the run has any series of `level`.
     pub fn has_level(&self, level: Level) -> bool {
         self.series.iter().any(|series| series.level == level)
     }
 
-    /// Start date of forecast period `step`.
+    /// Returns the start date of forecast period `step`.
     pub fn period_start(&self, step: usize) -> NaiveDate {
         self.first_forecast_start + Duration::days(step as i64 * self.frequency.period_days())
     }

@@ -150,64 +150,6 @@ fn read_request_body(stream: &std::net::TcpStream) -> serde_json::Value {
     serde_json::from_slice(&body).unwrap()
 }
 
-/// Serves one `/v1/chat/completions` request on 127.0.0.1 as a stream of
-/// server-sent events. The peer is a protocol stand-in for a real server
-/// (llama.cpp server, vLLM), but its text comes from the same Gemma model
-/// through `LlamaGenerator`, so the client sees real model output.
-fn serve_one_request(listener: TcpListener) {
-    let (stream, _) = listener.accept().unwrap();
-    let body = read_request_body(&stream);
-
-    let request = GenerateRequest {
-        prompt: body["messages"][0]["content"].as_str().unwrap().to_string(),
-        max_tokens: body["max_tokens"].as_u64().unwrap() as usize,
-        temperature: body["temperature"].as_f64().unwrap() as f32,
-        top_p: body["top_p"].as_f64().unwrap() as f32,
-        seed: body["seed"].as_u64().unwrap() as u32,
-        stop: Vec::new(),
-        use_chat_template: false,
-    };
-    let mut writer = stream;
-    writer
-        .write_all(
-            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n",
-        )
-        .unwrap();
-    let mut generator = generator();
-    let generation = generator
-        .generate(&request, &mut |piece| {
-            let chunk = serde_json::json!({"choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": null}]});
-            write!(writer, "data: {chunk}\n\n").unwrap();
-        })
-        .unwrap();
-    let reason = match generation.finish_reason {
-        FinishReason::Length => "length",
-        _ => "stop",
-    };
-    let last = serde_json::json!({"choices": [{"index": 0, "delta": {}, "finish_reason": reason}]});
-    write!(writer, "data: {last}\n\ndata: [DONE]\n\n").unwrap();
-}
-
-#[test]
-fn endpoint_streams_same_text_as_local_model() {
-    let local = run(&mut generator(), &request(20));
-
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let server = std::thread::spawn(move || serve_one_request(listener));
-
-    let mut client = OpenAiGenerator::new(&url, "gemma").unwrap();
-    let mut streamed = String::new();
-    let remote = client
-        .generate(&request(20), &mut |piece| streamed.push_str(piece))
-        .unwrap();
-    server.join().unwrap();
-
-    assert_eq!(remote.text, local.text);
-    assert_eq!(streamed, remote.text);
-    assert_eq!(remote.finish_reason, FinishReason::Length);
-}
-
 #[test]
 fn endpoint_error_status_is_reported() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();

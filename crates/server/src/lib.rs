@@ -1,5 +1,6 @@
 //! Mercator's HTTP API: recommendations, similar items, purchase
-//! propensity and customer events, behind API keys.
+//! propensity, demand forecasts, customer events and OpenAI-compatible chat
+//! completions, behind API keys.
 //!
 //! [`serve`] binds the address, starts a background task that reloads the
 //! promoted models and the active API keys from the store every
@@ -13,6 +14,7 @@
 //! promoted version is served at the next reload, without a restart.
 
 pub mod artifacts;
+pub mod chat;
 pub mod error;
 pub mod openapi;
 pub mod params;
@@ -40,11 +42,15 @@ pub struct ServeConfig {
     pub addr: SocketAddr,
     /// Interval between checks for a newly promoted model and key changes.
     pub reload_every: Duration,
+    /// Model of the chat completions endpoints, if one was loaded.
+    pub chat: Option<Arc<chat::ChatModel>>,
 }
 
 /// Runs the server until SIGINT or SIGTERM.
 pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
-    let state = Arc::new(AppState::open(&config.data_dir, &config.dataset)?);
+    let mut state = AppState::open(&config.data_dir, &config.dataset)?;
+    state.chat = config.chat.clone();
+    let state = Arc::new(state);
     reload(&state).await;
 
     let reloader = {

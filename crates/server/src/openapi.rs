@@ -162,6 +162,40 @@ pub fn document() -> Value {
                     "404": error_response("No such series in the forecast run")
                 }))
             }}));
+    paths.insert("/v1/chat/completions".to_string(), json!({ "post": {
+                "summary": "OpenAI-compatible chat completion from the model loaded with `mercator serve --llm NAME`; server-sent events when stream is true",
+                "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                    "type": "object", "required": ["messages"],
+                    "properties": {
+                        "model": { "type": "string" },
+                        "messages": { "type": "array", "minItems": 1, "items": {
+                            "type": "object", "required": ["role", "content"],
+                            "properties": {
+                                "role": { "type": "string", "enum": ["system", "user", "assistant"] },
+                                "content": { "type": "string" }
+                            }
+                        }},
+                        "max_tokens": { "type": "integer", "minimum": 1, "maximum": crate::chat::MAX_TOKENS_LIMIT },
+                        "temperature": { "type": "number", "minimum": 0 },
+                        "top_p": { "type": "number", "exclusiveMinimum": 0, "maximum": 1 },
+                        "seed": { "type": "integer", "minimum": 0 },
+                        "stop": { "oneOf": [ { "type": "string" },
+                            { "type": "array", "maxItems": 4, "items": { "type": "string" } } ] },
+                        "stream": { "type": "boolean", "default": false }
+                    }
+                }}}},
+                "responses": with(json!({
+                    "200": { "description": "A chat.completion object, or chat.completion.chunk events" },
+                    "404": error_response("Model not served here")
+                }))
+            }}));
+    paths.insert(
+        "/v1/models".to_string(),
+        json!({ "get": {
+            "summary": "The chat model this server answers with, in OpenAI's list format",
+            "responses": with(json!({ "200": { "description": "Model list" } }))
+        }}),
+    );
     document["paths"] = Value::Object(paths);
     document
 }

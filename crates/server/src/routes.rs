@@ -35,6 +35,8 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/propensity", post(propensity))
         .route("/v1/events", post(events))
         .route("/v1/forecasts", get(forecasts))
+        .route("/v1/chat/completions", post(chat_completions))
+        .route("/v1/models", get(chat_models))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             require_key,
@@ -80,6 +82,7 @@ async fn health(State(state): State<Shared>) -> Json<serde_json::Value> {
         "recommend_version": state.recommend().map(|m| m.version),
         "propensity_version": state.propensity().map(|m| m.version),
         "forecast_version": state.forecast().map(|m| m.version),
+        "chat_model": state.chat.as_ref().map(|m| m.name.clone()),
     }))
 }
 
@@ -122,6 +125,28 @@ async fn recommendations(
         "country": list.country,
         "items": list.items,
     })))
+}
+
+fn no_chat_model() -> ApiError {
+    ApiError::unavailable(
+        "no chat model is loaded; start the server with `mercator serve --llm NAME` \
+         (list installed models with `mercator models list`)",
+    )
+}
+
+async fn chat_completions(State(state): State<Shared>, body: Bytes) -> Response {
+    let Some(model) = state.chat.clone() else {
+        return no_chat_model().into_response();
+    };
+    match crate::chat::parse_request(&body, &model.name) {
+        Ok((request, stream)) => crate::chat::complete(model, request, stream).await,
+        Err(err) => err.into_response(),
+    }
+}
+
+async fn chat_models(State(state): State<Shared>) -> Result<Json<serde_json::Value>, ApiError> {
+    let model = state.chat.as_ref().ok_or_else(no_chat_model)?;
+    Ok(Json(crate::chat::models_list(model)))
 }
 
 /// The forecast of one series: SKU x country, SKU, country, category or,

@@ -39,6 +39,8 @@ pub struct AppState {
     recommend: RwLock<Option<Arc<Served<RecommendModel>>>>,
     propensity: RwLock<Option<Arc<Served<PropensityModel>>>>,
     forecast: RwLock<Option<Arc<Served<ForecastSnapshot>>>>,
+    /// Model of the chat completions endpoints, when the server loaded one.
+    pub chat: Option<Arc<crate::chat::ChatModel>>,
     /// `(sku, weight)` events per customer since the served model's data end.
     events: RwLock<HashMap<String, Vec<(String, f32)>>>,
 }
@@ -67,6 +69,7 @@ impl AppState {
             recommend: RwLock::new(None),
             propensity: RwLock::new(None),
             forecast: RwLock::new(None),
+            chat: None,
             events: RwLock::new(HashMap::new()),
         })
     }

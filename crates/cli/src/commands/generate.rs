@@ -55,12 +55,13 @@ pub fn execute(global: &Global, args: GenerateArgs) -> anyhow::Result<()> {
         seed: args.seed,
         stop: args.stop.clone(),
         use_chat_template: !args.raw,
+        history: Vec::new(),
     };
     request.validate()?;
 
     let mut generator: Box<dyn TextGenerator> = match &args.endpoint {
         Some(endpoint) => Box::new(OpenAiGenerator::new(endpoint, &args.endpoint_model)?),
-        None => local_generator(global, &args)?,
+        None => load_local(global, args.model.as_deref(), args.context)?.1,
     };
 
     let stream = !global.json;
@@ -89,24 +90,34 @@ pub fn execute(global: &Global, args: GenerateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Loads an installed GGUF model (`name`, or the default LLM) with a
+/// context of `context` tokens. Returns the model's name and the generator.
 #[cfg(feature = "llama")]
-fn local_generator(global: &Global, args: &GenerateArgs) -> anyhow::Result<Box<dyn TextGenerator>> {
+pub fn load_local(
+    global: &Global,
+    name: Option<&str>,
+    context: u32,
+) -> anyhow::Result<(String, Box<dyn TextGenerator + Send>)> {
     use mercator_models::fetch::model_name_or_default;
     use mercator_models::generate::llama::LlamaGenerator;
     use mercator_models::manifest::Role;
     use mercator_models::store::ModelStore;
 
     let store = ModelStore::new(&global.data_dir);
-    let name = model_name_or_default(args.model.as_deref(), Role::Llm);
+    let name = model_name_or_default(name, Role::Llm);
     let dir = store.require(&name, Role::Llm)?;
-    let generator = LlamaGenerator::load(&dir)?.with_context_tokens(args.context);
-    Ok(Box::new(generator))
+    let generator = LlamaGenerator::load(&dir)?.with_context_tokens(context);
+    Ok((name, Box::new(generator)))
 }
 
+/// Stands in for [`load_local`] in builds without llama.cpp.
 #[cfg(not(feature = "llama"))]
-fn local_generator(
+pub fn load_local(
     _global: &Global,
-    _args: &GenerateArgs,
-) -> anyhow::Result<Box<dyn TextGenerator>> {
-    anyhow::bail!("this build has no local GGUF runtime; use --endpoint URL or rebuild with the `llama` feature")
+    _name: Option<&str>,
+    _context: u32,
+) -> anyhow::Result<(String, Box<dyn TextGenerator + Send>)> {
+    anyhow::bail!(
+        "this build has no local GGUF runtime; use --endpoint URL or rebuild with the `llama` feature"
+    )
 }

@@ -1,10 +1,12 @@
 //! `mercator serve`: the HTTP API (see the `mercator-server` crate).
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use mercator_server::chat::ChatModel;
 use mercator_server::{serve, ServeConfig};
 
 use crate::Global;
@@ -27,6 +29,16 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub reload_seconds: u64,
 
+    /// Installed GGUF model to answer `POST /v1/chat/completions` with
+    /// (for example gemma-3-270m); without it those endpoints return 503.
+    #[arg(long, value_name = "NAME")]
+    pub llm: Option<String>,
+
+    /// Context size in tokens (prompt plus output) of the --llm model.
+    #[arg(long, default_value_t = 4096, requires = "llm",
+          value_parser = clap::value_parser!(u32).range(16..=1_048_576))]
+    pub llm_context: u32,
+
     /// Worker threads (default: one per core).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub threads: Option<u16>,
@@ -39,10 +51,19 @@ pub fn execute(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
         runtime.worker_threads(usize::from(threads));
     }
     let runtime = runtime.build().context("cannot start the async runtime")?;
+    let chat = match &args.llm {
+        Some(name) => {
+            let (name, generator) =
+                crate::commands::generate::load_local(global, Some(name), args.llm_context)?;
+            Some(Arc::new(ChatModel::new(name, generator)))
+        }
+        None => None,
+    };
     runtime.block_on(serve(ServeConfig {
         data_dir: global.data_dir.clone(),
         dataset: args.dataset,
         addr: SocketAddr::new(args.host, args.port),
         reload_every: Duration::from_secs(args.reload_seconds),
+        chat,
     }))
 }

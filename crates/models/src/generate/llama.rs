@@ -109,11 +109,20 @@ impl LlamaGenerator {
         };
         let tokens = match template {
             Some(template) => {
-                let message = LlamaChatMessage::new("user".into(), request.prompt.clone())
-                    .map_err(|err| ModelError::Generation(err.to_string()))?;
+                let turns = request
+                    .history
+                    .iter()
+                    .map(|m| (m.role.as_str(), m.content.as_str()))
+                    .chain([("user", request.prompt.as_str())]);
+                let messages = turns
+                    .map(|(role, content)| {
+                        LlamaChatMessage::new(role.into(), content.into())
+                            .map_err(|err| ModelError::Generation(err.to_string()))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
                 let text = self
                     .model
-                    .apply_chat_template(&template, &[message], true)
+                    .apply_chat_template(&template, &messages, true)
                     .map_err(|err| ModelError::Generation(format!("chat template: {err}")))?;
                 let mut tokens = self.model.vocab().tokenize(text.as_bytes(), true, true);
                 // Templates usually start with the BOS token, which add_special adds again.
@@ -123,10 +132,16 @@ impl LlamaGenerator {
                 }
                 tokens
             }
-            None => self
-                .model
-                .vocab()
-                .tokenize(request.prompt.as_bytes(), true, false),
+            None => {
+                // Without a template the turns are read as one text, in order.
+                let mut text = String::new();
+                for message in &request.history {
+                    text.push_str(&message.content);
+                    text.push_str("\n\n");
+                }
+                text.push_str(&request.prompt);
+                self.model.vocab().tokenize(text.as_bytes(), true, false)
+            }
         };
         Ok(tokens)
     }

@@ -32,6 +32,22 @@ pub struct GenerateRequest {
     pub stop: Vec<String>,
     /// Wrap the prompt in the model's chat template when it has one.
     pub use_chat_template: bool,
+    /// Earlier turns of a conversation, oldest first; `prompt` is the user
+    /// turn that follows them.
+    pub history: Vec<ChatMessage>,
+}
+
+/// One turn of a conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ChatMessage {
+    /// `system`, `user` or `assistant`.
+    pub role: String,
+    pub content: String,
+}
+
+impl ChatMessage {
+    /// Roles a conversation may contain.
+    pub const ROLES: [&'static str; 3] = ["system", "user", "assistant"];
 }
 
 impl GenerateRequest {
@@ -45,6 +61,7 @@ impl GenerateRequest {
             seed: 42,
             stop: Vec::new(),
             use_chat_template: true,
+            history: Vec::new(),
         }
     }
 
@@ -68,6 +85,16 @@ impl GenerateRequest {
             return Err(ModelError::InvalidOption(format!(
                 "top-p must be in (0, 1], got {}",
                 self.top_p
+            )));
+        }
+        if let Some(message) = self
+            .history
+            .iter()
+            .find(|m| !ChatMessage::ROLES.contains(&m.role.as_str()))
+        {
+            return Err(ModelError::InvalidOption(format!(
+                "message role {:?} is not one of system, user, assistant",
+                message.role
             )));
         }
         if self.stop.iter().any(String::is_empty) {

@@ -54,9 +54,13 @@ impl OpenAiGenerator {
     }
 
     fn request_body(&self, request: &GenerateRequest) -> Value {
+        let mut messages = json!(request.history);
+        if let Some(list) = messages.as_array_mut() {
+            list.push(json!({"role": "user", "content": request.prompt}));
+        }
         let mut body = json!({
             "model": self.model,
-            "messages": [{"role": "user", "content": request.prompt}],
+            "messages": messages,
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
             "top_p": request.top_p,
@@ -94,12 +98,20 @@ impl TextGenerator for OpenAiGenerator {
         }
         let response = http
             .send()
-            .map_err(|err| self.endpoint_error(err.to_string()))?;
+            .map_err(|err| self.endpoint_error(describe_send_error(&err)))?;
 
         let status = response.status();
         if !status.is_success() {
             let body = response.text().unwrap_or_default();
-            return Err(self.endpoint_error(format!("HTTP {status}: {}", body.trim())));
+            let hint = match status.as_u16() {
+                401 | 403 if self.api_key.is_none() => {
+                    "; the server wants a key: set OPENAI_API_KEY"
+                }
+                401 | 403 => "; the key in OPENAI_API_KEY was refused",
+                404 => "; check the URL and --endpoint-model",
+                _ => "",
+            };
+            return Err(self.endpoint_error(format!("HTTP {status}: {}{hint}", body.trim())));
         }
         let is_event_stream = response
             .headers()
@@ -240,6 +252,25 @@ impl StreamState {
             output_seconds: first_piece_at.elapsed().as_secs_f64(),
         }
     }
+}
+
+/// Names the cause of a request that got no response: the innermost
+/// error (connection refused, unknown host, timeout) and what to check.
+fn describe_send_error(err: &reqwest::Error) -> String {
+    let mut cause = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(inner) = source {
+        cause = inner.to_string();
+        source = inner.source();
+    }
+    let hint = if err.is_connect() {
+        "; check that the server is running and listening at this address"
+    } else if err.is_timeout() {
+        "; the server did not answer in time"
+    } else {
+        ""
+    };
+    format!("{cause}{hint}")
 }
 
 /// Appends the path `/v1/chat/completions` unless the URL already ends in it.
