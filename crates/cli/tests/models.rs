@@ -77,8 +77,18 @@ fn verify_fails_on_truncated_model() {
         .unwrap()
         .set_len(1000)
         .unwrap();
-    let stderr = run_err(mercator(data.path()).args(["models", "verify", "minilm"]));
+    let output = mercator(data.path())
+        .args(["models", "verify", "minilm"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("failed verification"), "{stderr}");
+    // A model added from a folder is added again from it, not pulled.
+    let advice = stdout(&output);
+    assert!(
+        advice.contains("mercator models add minilm --path"),
+        "{advice}"
+    );
 }
 
 #[test]
@@ -162,6 +172,63 @@ fn embed_prints_one_vector_per_text() {
     let vectors: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(vectors.as_array().unwrap().len(), 2);
     assert_eq!(vectors[0]["embedding"].as_array().unwrap().len(), 384);
+}
+
+#[test]
+fn embed_warns_about_cut_text_and_unknown_characters() {
+    let long_text = "wool scarf ".repeat(400);
+    let output = run_ok(mercator(&models_data_dir()).args([
+        "embed",
+        "--similarity",
+        "red shoes \u{1F45F}",
+        long_text.as_str(),
+    ]));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("outside the model's vocabulary"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("input limit") && stderr.contains("text=2"),
+        "{stderr}"
+    );
+    let stderr = run_err(mercator(&models_data_dir()).args(["embed", "--batch-size", "0", "a"]));
+    assert!(stderr.contains("--batch-size"), "{stderr}");
+}
+
+/// A model folder with an unreadable manifest is reported by `list` and
+/// fails `verify`, with advice that fits where it came from, while the
+/// other models stay listed and verified.
+#[test]
+fn broken_manifest_is_reported_beside_good_models() {
+    let data = tempfile::tempdir().unwrap();
+    let source = models_data_dir().join("models/all-minilm-l6-v2");
+    for name in ["minilm", "broken"] {
+        run_ok(
+            mercator(data.path())
+                .args(["models", "add", name])
+                .arg("--path")
+                .arg(&source),
+        );
+    }
+    std::fs::write(data.path().join("models/broken/manifest.json"), "{ cut").unwrap();
+
+    let listed = stdout(&run_ok(mercator(data.path()).args(["models", "list"])));
+    assert!(listed.contains("minilm"), "{listed}");
+    assert!(
+        listed.contains("broken") && listed.contains("broken:"),
+        "{listed}"
+    );
+
+    let output = mercator(data.path())
+        .args(["models", "verify", "--no-load"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let text = stdout(&output);
+    assert!(text.contains("minilm: ok"), "{text}");
+    assert!(text.contains("broken: "), "{text}");
+    assert!(!text.contains("pull --force broken"), "{text}");
 }
 
 #[cfg(feature = "llama")]
@@ -405,4 +472,40 @@ fn transcribe_rejects_non_audio() {
     std::fs::write(&path, "sku,title\nA1,Red shoes\n").unwrap();
     let stderr = run_err(mercator(&models_data_dir()).arg("transcribe").arg(&path));
     assert!(stderr.contains("not a readable audio file"), "{stderr}");
+}
+
+/// A WAV file cut after a quarter of the samples its header declares.
+#[cfg(feature = "whisper")]
+fn truncated_wav() -> Vec<u8> {
+    let declared_samples: u32 = 16_000;
+    let data_bytes = declared_samples * 2;
+    let mut wav = Vec::new();
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + data_bytes).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    wav.extend_from_slice(&1u16.to_le_bytes()); // mono
+    wav.extend_from_slice(&16_000u32.to_le_bytes());
+    wav.extend_from_slice(&32_000u32.to_le_bytes());
+    wav.extend_from_slice(&2u16.to_le_bytes());
+    wav.extend_from_slice(&16u16.to_le_bytes());
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&data_bytes.to_le_bytes());
+    for i in 0..declared_samples / 4 {
+        let sample = ((i as f32 * 0.05).sin() * 3000.0) as i16;
+        wav.extend_from_slice(&sample.to_le_bytes());
+    }
+    wav
+}
+
+#[cfg(feature = "whisper")]
+#[test]
+fn transcribe_warns_about_truncated_file() {
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("cut.wav");
+    std::fs::write(&path, truncated_wav()).unwrap();
+    let output = run_ok(mercator(&models_data_dir()).arg("transcribe").arg(&path));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("looks truncated"), "{stderr}");
 }

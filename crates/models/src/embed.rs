@@ -13,7 +13,7 @@ use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config as BertConfig};
 use serde::Deserialize;
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
-use tracing::debug;
+use tracing::{debug, warn};
 
 use crate::{ModelError, Result};
 
@@ -57,6 +57,10 @@ pub struct Embedder {
     pooling: Pooling,
     dimension: usize,
     device: Device,
+    /// Maximum input length in tokens; longer texts are cut.
+    max_tokens: usize,
+    /// Id of the unknown-word token, when the vocabulary has one.
+    unknown_id: Option<u32>,
 }
 
 impl Embedder {
@@ -85,6 +89,9 @@ impl Embedder {
         let tokenizer = load_tokenizer(&dir.join("tokenizer.json"), max_length)?;
         let pooling = read_pooling(dir)?;
         debug!(?pooling, max_length, "embedding model loaded");
+        let unknown_id = ["[UNK]", "<unk>"]
+            .iter()
+            .find_map(|token| tokenizer.token_to_id(token));
 
         Ok(Embedder {
             model,
@@ -92,6 +99,8 @@ impl Embedder {
             pooling,
             dimension: config.hidden_size,
             device,
+            max_tokens: max_length,
+            unknown_id,
         })
     }
 
@@ -115,17 +124,47 @@ impl Embedder {
     pub fn embed_batched(&self, texts: &[&str], batch_size: usize) -> Result<Vec<Vec<f32>>> {
         let batch_size = batch_size.max(1);
         let mut vectors = Vec::with_capacity(texts.len());
-        for batch in texts.chunks(batch_size) {
-            vectors.extend(self.embed_batch(batch)?);
+        for (idx, batch) in texts.chunks(batch_size).enumerate() {
+            vectors.extend(self.embed_batch(batch, idx * batch_size)?);
         }
         Ok(vectors)
     }
 
-    fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+    /// Returns the maximum input length in tokens; the rest of a longer text
+    /// is not embedded.
+    pub fn max_tokens(&self) -> usize {
+        self.max_tokens
+    }
+
+    /// `first` is the position of `texts[0]` in the caller's list, for warnings.
+    fn embed_batch(&self, texts: &[&str], first: usize) -> Result<Vec<Vec<f32>>> {
         let encodings = self
             .tokenizer
             .encode_batch(texts.to_vec(), true)
             .map_err(|err| ModelError::Embedding(format!("tokenization failed: {err}")))?;
+        for (offset, encoding) in encodings.iter().enumerate() {
+            let text = first + offset + 1;
+            if !encoding.get_overflowing().is_empty() {
+                warn!(
+                    text,
+                    max_tokens = self.max_tokens,
+                    "text is longer than the model's input limit; only its first tokens are embedded"
+                );
+            }
+            let unknown = encoding
+                .get_ids()
+                .iter()
+                .filter(|&&id| Some(id) == self.unknown_id)
+                .count();
+            if unknown > 0 {
+                warn!(
+                    text,
+                    unknown_tokens = unknown,
+                    "text has characters outside the model's vocabulary (emoji, rare scripts); \
+                     they are embedded as unknown tokens"
+                );
+            }
+        }
 
         let n_texts = encodings.len();
         let n_tokens = encodings.first().map_or(0, |e| e.get_ids().len());

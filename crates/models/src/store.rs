@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use crate::defaults;
 use crate::manifest::{scan_files, sha256_file, Manifest, Role, Source};
@@ -27,11 +27,27 @@ pub struct ModelStore {
     root: PathBuf,
 }
 
+/// The installed models, readable or not.
+#[derive(Debug, Clone, Default)]
+pub struct Inventory {
+    pub models: Vec<Manifest>,
+    pub broken: Vec<BrokenModel>,
+}
+
+/// An installed model whose manifest cannot be read.
+#[derive(Debug, Clone, Serialize)]
+pub struct BrokenModel {
+    pub name: String,
+    /// Why the manifest was rejected.
+    pub reason: String,
+}
+
 /// Outcome of checking one installed model.
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifyReport {
     pub name: String,
-    pub role: Role,
+    /// The model's role; unknown when its manifest cannot be read.
+    pub role: Option<Role>,
     /// One line per problem found; empty when the files match the manifest.
     pub problems: Vec<String>,
 }
@@ -90,24 +106,44 @@ impl ModelStore {
         Ok(self.model_dir(name))
     }
 
-    /// Lists the manifests of all installed models, sorted by name.
+    /// Lists the manifests of all installed models, sorted by name. Models
+    /// whose manifest cannot be read are left out with a warning; see
+    /// [`ModelStore::scan`] for them.
     pub fn list(&self) -> Result<Vec<Manifest>> {
+        let inventory = self.scan()?;
+        for broken in &inventory.broken {
+            warn!(model = %broken.name, reason = %broken.reason, "skipping a model with an unreadable manifest");
+        }
+        Ok(inventory.models)
+    }
+
+    /// Reads every installed model's manifest, sorted by name. One unreadable
+    /// manifest does not hide the others: it is reported in
+    /// [`Inventory::broken`].
+    pub fn scan(&self) -> Result<Inventory> {
+        let mut inventory = Inventory::default();
         if !self.root.is_dir() {
-            return Ok(Vec::new());
+            return Ok(inventory);
         }
         let read_dir =
             std::fs::read_dir(&self.root).map_err(|err| ModelError::io(&self.root, err))?;
-        let mut manifests = Vec::new();
         for entry in read_dir {
             let entry = entry.map_err(|err| ModelError::io(&self.root, err))?;
             let name = entry.file_name().to_string_lossy().into_owned();
             if name.starts_with('.') || !self.contains(&name) {
                 continue;
             }
-            manifests.push(Manifest::read(&entry.path())?);
+            match Manifest::read(&entry.path()) {
+                Ok(manifest) => inventory.models.push(manifest),
+                Err(err) => inventory.broken.push(BrokenModel {
+                    name,
+                    reason: err.to_string(),
+                }),
+            }
         }
-        manifests.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(manifests)
+        inventory.models.sort_by(|a, b| a.name.cmp(&b.name));
+        inventory.broken.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(inventory)
     }
 
     /// Installs a model atomically: `populate` writes the model files into
@@ -126,7 +162,7 @@ impl ModelStore {
         self.remove_stale_staging();
 
         let staging = tempfile::Builder::new()
-            .prefix(&format!("{STAGING_PREFIX}{name}-"))
+            .prefix(&format!("{STAGING_PREFIX}{}-{name}-", std::process::id()))
             .tempdir_in(&self.root)
             .map_err(|err| ModelError::io(&self.root, err))?;
         populate(staging.path())?;
@@ -180,8 +216,9 @@ impl ModelStore {
         Ok(())
     }
 
-    /// Removes staging folders left by a killed install. Folders changed in
-    /// the last hour are kept, because another process may be writing them.
+    /// Removes staging folders left by a killed install: those whose
+    /// process has exited, and any not changed for an hour. A folder of a
+    /// running process is kept, because that process may still be writing it.
     fn remove_stale_staging(&self) {
         let Ok(read_dir) = std::fs::read_dir(&self.root) else {
             return;
@@ -193,8 +230,12 @@ impl ModelStore {
                 .and_then(|metadata| metadata.modified())
                 .ok()
                 .and_then(|modified| modified.elapsed().ok());
-            let is_stale = age.is_some_and(|age| age > STALE_STAGING_AGE);
-            if name.starts_with(STAGING_PREFIX) && is_stale {
+            let Some(rest) = name.strip_prefix(STAGING_PREFIX) else {
+                continue;
+            };
+            let owner_exited = staging_owner(rest).is_some_and(|pid| !process_is_running(pid));
+            let is_stale = owner_exited || age.is_some_and(|age| age > STALE_STAGING_AGE);
+            if is_stale {
                 debug!(folder = %name, "removing stale staging folder");
                 let _ = std::fs::remove_dir_all(entry.path());
             }
@@ -233,7 +274,7 @@ impl ModelStore {
         }
         Ok(VerifyReport {
             name: manifest.name,
-            role: manifest.role,
+            role: Some(manifest.role),
             problems,
         })
     }
@@ -249,6 +290,26 @@ impl ModelStore {
             dir: self.root.clone(),
             hint,
         }
+    }
+}
+
+/// Process id in a staging folder name after the prefix
+/// (`PID-NAME-RANDOM`), when it has one.
+fn staging_owner(rest: &str) -> Option<u32> {
+    rest.split('-').next()?.parse().ok()
+}
+
+/// Tells whether process `pid` is alive. Where that cannot be checked, the
+/// process counts as running, so only the age rule removes its folder.
+fn process_is_running(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    let proc_root = Path::new("/proc");
+    if proc_root.join("self").exists() {
+        proc_root.join(pid.to_string()).exists()
+    } else {
+        true
     }
 }
 
@@ -286,6 +347,59 @@ mod tests {
             .unwrap();
         assert_eq!(manifest.files.len(), 1);
         assert_eq!(store.manifest("tiny").unwrap(), manifest);
+    }
+
+    fn install_tiny(store: &ModelStore, name: &str) {
+        store
+            .install(name, Role::Embedding, local_source(), |dir| {
+                std::fs::write(dir.join("a.txt"), b"abc").map_err(|e| ModelError::io(dir, e))
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn install_removes_staging_of_exited_process_at_once() {
+        let data = tempfile::tempdir().unwrap();
+        let store = ModelStore::new(data.path());
+        std::fs::create_dir_all(store.root()).unwrap();
+        // A pid above the kernel's maximum (4194304) never runs.
+        let killed = store
+            .root()
+            .join(format!("{STAGING_PREFIX}4999999-tiny-abc"));
+        let running = store
+            .root()
+            .join(format!("{STAGING_PREFIX}{}-tiny-def", std::process::id()));
+        std::fs::create_dir(&killed).unwrap();
+        std::fs::create_dir(&running).unwrap();
+
+        install_tiny(&store, "tiny");
+
+        assert!(!killed.exists(), "the exited process' folder must go");
+        assert!(
+            running.exists(),
+            "a running process' fresh folder must stay"
+        );
+    }
+
+    #[test]
+    fn unreadable_manifest_does_not_hide_other_models() {
+        let data = tempfile::tempdir().unwrap();
+        let store = ModelStore::new(data.path());
+        install_tiny(&store, "good");
+        install_tiny(&store, "bad");
+        std::fs::write(
+            store.model_dir("bad").join(crate::manifest::MANIFEST_FILE),
+            "{ not json",
+        )
+        .unwrap();
+
+        let inventory = store.scan().unwrap();
+
+        assert_eq!(inventory.models.len(), 1);
+        assert_eq!(inventory.models[0].name, "good");
+        assert_eq!(inventory.broken.len(), 1);
+        assert_eq!(inventory.broken[0].name, "bad");
+        assert_eq!(store.list().unwrap().len(), 1);
     }
 
     #[test]

@@ -21,8 +21,9 @@ pub struct EmbedArgs {
     #[arg(long)]
     model: Option<String>,
     /// Texts per forward pass.
-    #[arg(long, default_value_t = mercator_models::embed::DEFAULT_BATCH_SIZE)]
-    batch_size: usize,
+    #[arg(long, default_value_t = mercator_models::embed::DEFAULT_BATCH_SIZE as u64,
+          value_parser = clap::value_parser!(u64).range(1..=4096))]
+    batch_size: u64,
 }
 
 pub fn execute(global: &Global, args: EmbedArgs) -> anyhow::Result<()> {
@@ -38,7 +39,7 @@ pub fn execute(global: &Global, args: EmbedArgs) -> anyhow::Result<()> {
     let embedder = Embedder::load(&dir)?;
 
     let texts: Vec<&str> = args.texts.iter().map(String::as_str).collect();
-    let vectors = embedder.embed_batched(&texts, args.batch_size)?;
+    let vectors = embedder.embed_batched(&texts, args.batch_size as usize)?;
 
     if args.similarity {
         let similarity = cosine(&vectors[0], &vectors[1]);

@@ -42,7 +42,7 @@ pub struct GenerateArgs {
     #[arg(long)]
     raw: bool,
     /// Context size in tokens (prompt plus output) for local models.
-    #[arg(long, default_value_t = 4096)]
+    #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u32).range(16..=1_048_576))]
     context: u32,
 }
 

@@ -11,7 +11,7 @@ use clap::Subcommand;
 use mercator_models::defaults;
 use mercator_models::fetch;
 use mercator_models::manifest::Role;
-use mercator_models::store::ModelStore;
+use mercator_models::store::{ModelStore, VerifyReport};
 
 use crate::Global;
 
@@ -182,7 +182,8 @@ fn pull(global: &Global, store: &ModelStore, names: &[String], force: bool) -> a
 }
 
 fn list(global: &Global, store: &ModelStore, available: bool) -> anyhow::Result<()> {
-    let installed = store.list()?;
+    let inventory = store.scan()?;
+    let installed = inventory.models;
     if global.json {
         let defaults_json: Vec<_> = defaults::ALL
             .iter()
@@ -196,7 +197,7 @@ fn list(global: &Global, store: &ModelStore, available: bool) -> anyhow::Result<
                 })
             })
             .collect();
-        let mut out = serde_json::json!({ "installed": installed });
+        let mut out = serde_json::json!({ "installed": installed, "broken": inventory.broken });
         if available {
             out["available"] = serde_json::json!(defaults_json);
         }
@@ -204,7 +205,7 @@ fn list(global: &Global, store: &ModelStore, available: bool) -> anyhow::Result<
         return Ok(());
     }
 
-    if installed.is_empty() && !global.quiet {
+    if installed.is_empty() && inventory.broken.is_empty() && !global.quiet {
         println!("no models installed; fetch the defaults with `mercator models pull`");
     }
     for manifest in &installed {
@@ -214,6 +215,14 @@ fn list(global: &Global, store: &ModelStore, available: bool) -> anyhow::Result<
             manifest.role.as_str(),
             human_size(manifest.total_size()),
             source_label(&manifest.source)
+        );
+    }
+    for broken in &inventory.broken {
+        println!(
+            "{:<28} broken: {}; {}",
+            broken.name,
+            broken.reason,
+            reinstall_advice(&broken.name, None)
         );
     }
     if available {
@@ -232,11 +241,11 @@ fn list(global: &Global, store: &ModelStore, available: bool) -> anyhow::Result<
 
 fn verify(global: &Global, store: &ModelStore, names: &[String], load: bool) -> anyhow::Result<()> {
     let names: Vec<String> = if names.is_empty() {
-        store
-            .list()?
-            .into_iter()
-            .map(|manifest| manifest.name)
-            .collect()
+        let inventory = store.scan()?;
+        let mut all: Vec<String> = inventory.models.into_iter().map(|m| m.name).collect();
+        all.extend(inventory.broken.into_iter().map(|b| b.name));
+        all.sort();
+        all
     } else {
         names.to_vec()
     };
@@ -246,7 +255,17 @@ fn verify(global: &Global, store: &ModelStore, names: &[String], load: bool) -> 
 
     let mut reports = Vec::new();
     for name in &names {
-        let mut report = store.verify_files(name)?;
+        let mut report = match store.verify_files(name) {
+            Ok(report) => report,
+            // A model that is not installed stays an error; an unreadable
+            // manifest is one failed model among the others.
+            Err(err) if !store.contains(name) => return Err(err.into()),
+            Err(err) => VerifyReport {
+                name: name.clone(),
+                role: None,
+                problems: vec![err.to_string()],
+            },
+        };
         if load && report.is_ok() {
             if let Err(err) = fetch::load_check(store, name) {
                 report.problems.push(format!("load failed: {err}"));
@@ -268,14 +287,44 @@ fn verify(global: &Global, store: &ModelStore, names: &[String], load: bool) -> 
                 for problem in &report.problems {
                     println!("{}: {problem}", report.name);
                 }
+                let source = store.manifest(&report.name).ok().map(|m| m.source);
+                println!(
+                    "{}: {}",
+                    report.name,
+                    reinstall_advice(&report.name, source.as_ref())
+                );
             }
         }
     }
     let n_failed = reports.iter().filter(|report| !report.is_ok()).count();
     if n_failed > 0 {
-        bail!("{n_failed} of {} models failed verification; fetch them again with `mercator models pull --force NAME`", reports.len());
+        bail!(
+            "{n_failed} of {} models failed verification; reinstall each one as its last line says",
+            reports.len()
+        );
     }
     Ok(())
+}
+
+/// Says how to reinstall `name`: pull a default again, or add a local or
+/// Hugging Face model again from where it came from.
+fn reinstall_advice(name: &str, source: Option<&mercator_models::manifest::Source>) -> String {
+    use mercator_models::manifest::Source;
+    match source {
+        Some(Source::Local { path }) => format!(
+            "add it again with `mercator models add {name} --path {} --force`",
+            path.display()
+        ),
+        Some(Source::HuggingFace { repo, .. }) => format!(
+            "add it again with `mercator models add {name} --hf-repo {repo} --force`"
+        ),
+        _ if defaults::find(name).is_some() => {
+            format!("fetch it again with `mercator models pull --force {name}`")
+        }
+        _ => format!(
+            "remove the folder {name} under the models folder and add the model again with `mercator models add`"
+        ),
+    }
 }
 
 fn known_names() -> String {

@@ -18,7 +18,7 @@ use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
-use tracing::debug;
+use tracing::{debug, warn};
 
 use super::{FinishReason, GenerateRequest, Generation, StopMatcher, TextGenerator};
 use crate::{ModelError, Result};
@@ -74,7 +74,15 @@ impl LlamaGenerator {
     /// Sets the context size in tokens (prompt plus output), capped by the
     /// model's training context.
     pub fn with_context_tokens(mut self, tokens: u32) -> Self {
-        self.context_tokens = tokens.clamp(16, self.model.n_ctx_train().max(16));
+        let trained = self.model.n_ctx_train().max(16);
+        self.context_tokens = tokens.clamp(16, trained);
+        if self.context_tokens != tokens {
+            warn!(
+                requested = tokens,
+                used = self.context_tokens,
+                "context size is outside what the model supports; using the nearest allowed size"
+            );
+        }
         self
     }
 

@@ -75,6 +75,7 @@ pub fn decode_mono(path: &Path) -> Result<Audio> {
         .find(|track| track.codec_params.codec != CODEC_TYPE_NULL)
         .ok_or_else(|| not_audio("no audio track".to_string()))?;
     let track_id = track.id;
+    let declared_frames = track.codec_params.n_frames;
     let sample_rate = track
         .codec_params
         .sample_rate
@@ -117,6 +118,16 @@ pub fn decode_mono(path: &Path) -> Result<Audio> {
 
     if samples.is_empty() {
         return Err(not_audio("the file contains no samples".to_string()));
+    }
+    // A header that promises more audio than the file holds means the file
+    // was cut, for example by an interrupted copy or upload.
+    if let Some(declared) = declared_frames.filter(|&n| n > samples.len() as u64) {
+        tracing::warn!(
+            path = %path.display(),
+            declared_seconds = declared as f64 / f64::from(sample_rate),
+            decoded_seconds = samples.len() as f64 / f64::from(sample_rate),
+            "the audio file is shorter than its header says; it looks truncated, so only the decoded part is transcribed"
+        );
     }
     Ok(Audio {
         samples,
