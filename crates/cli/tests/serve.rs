@@ -202,6 +202,13 @@ fn serve_reloads_models_and_checks_requests() {
             reply.body
         );
     }
+    // Kept by the reply cache until the visitor's events arrive.
+    let before_events = get(
+        addr,
+        "/v1/customers/new-visitor/recommendations",
+        Some(&key),
+    );
+    assert_eq!(before_events.status, 200);
     let post = |body: &str| request(addr, "POST", "/v1/events", Some(&key), body);
     let malformed = post(r#"{"events": [{"customer_id": "#);
     assert_eq!(malformed.status, 400);
@@ -246,6 +253,10 @@ fn serve_reloads_models_and_checks_requests() {
     assert!(
         !skus.contains(&"22423"),
         "a purchased item is excluded: {skus:?}"
+    );
+    assert_ne!(
+        after_events.body["items"], before_events.body["items"],
+        "events must replace the list sent before them"
     );
 
     run_ok(mercator(&data).args(["--quiet", "train", "propensity", "--dataset", "shop"]));

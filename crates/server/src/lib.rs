@@ -44,12 +44,15 @@ pub struct ServeConfig {
     pub reload_every: Duration,
     /// Model of the chat completions endpoints, if one was loaded.
     pub chat: Option<Arc<chat::ChatModel>>,
+    /// Recommendation replies kept for repeated requests (0: none).
+    pub reply_cache: usize,
 }
 
 /// Runs the server until SIGINT or SIGTERM.
 pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let mut state = AppState::open(&config.data_dir, &config.dataset)?;
     state.chat = config.chat.clone();
+    state.set_reply_capacity(config.reply_cache);
     let state = Arc::new(state);
     reload(&state).await;
 

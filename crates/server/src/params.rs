@@ -37,8 +37,11 @@ pub fn k(query: &HashMap<String, String>) -> Result<usize, ApiError> {
     };
     match raw.parse::<usize>() {
         Ok(k) if (1..=MAX_K).contains(&k) => Ok(k),
-        _ => Err(ApiError::bad_request(format!(
+        Ok(_) => Err(ApiError::bad_request(format!(
             "query parameter k = {raw:?} is out of range; use a whole number from 1 to {MAX_K}"
+        ))),
+        Err(_) => Err(ApiError::bad_request(format!(
+            "query parameter k = {raw:?} is not a whole number; use one from 1 to {MAX_K}"
         ))),
     }
 }
@@ -94,7 +97,12 @@ mod tests {
         let err = k(&query(&[("k", "0")])).unwrap_err();
         assert!(err.message.contains("\"0\""), "{}", err.message);
         assert!(k(&query(&[("k", "101")])).is_err());
-        assert!(k(&query(&[("k", "ten")])).is_err());
+        let err = k(&query(&[("k", "ten")])).unwrap_err();
+        assert!(
+            err.message.contains("not a whole number"),
+            "{}",
+            err.message
+        );
         assert_eq!(k(&query(&[("k", "100")])).unwrap(), 100);
         assert_eq!(k(&query(&[])).unwrap(), DEFAULT_K);
     }

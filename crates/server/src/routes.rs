@@ -20,7 +20,7 @@ use serde_json::json;
 
 use crate::error::ApiError;
 use crate::params;
-use crate::state::{event_weight, AppState};
+use crate::state::{event_weight, AppState, CachedReply, ReplyKey};
 
 type Shared = Arc<AppState>;
 
@@ -46,7 +46,56 @@ pub fn router(state: Shared) -> Router {
         .route("/openapi.json", get(openapi))
         .merge(protected)
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(json_errors))
         .with_state(state)
+}
+
+async fn method_not_allowed(request: Request) -> ApiError {
+    ApiError {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        message: format!(
+            "method {} is not allowed on {}; see /openapi.json",
+            request.method(),
+            request.uri().path()
+        ),
+    }
+}
+
+/// Gives errors raised outside the handlers, such as a body over the size
+/// limit, the same `{"error": "..."}` body as the handlers' own.
+async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let message = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            "request body is too large; the limit is 2 MB, so send fewer items per request"
+                .to_string()
+        }
+        _ => {
+            let body = axum::body::to_bytes(response.into_body(), 4096)
+                .await
+                .unwrap_or_default();
+            let text = String::from_utf8_lossy(&body).trim().to_string();
+            if text.is_empty() {
+                status
+                    .canonical_reason()
+                    .unwrap_or("request failed")
+                    .to_lowercase()
+            } else {
+                text
+            }
+        }
+    };
+    ApiError { status, message }.into_response()
 }
 
 async fn require_key(State(state): State<Shared>, request: Request, next: Next) -> Response {
@@ -102,29 +151,50 @@ async fn recommendations(
     State(state): State<Shared>,
     Path(customer_id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Response, ApiError> {
     params::only_known(&query, &["k", "country", "exclude_purchased"])?;
-    let k = params::k(&query)?;
-    let country = params::text(&query, "country")?;
-    let exclude_purchased = params::flag(&query, "exclude_purchased", true)?;
+    let key = ReplyKey {
+        k: params::k(&query)?,
+        country: params::text(&query, "country")?,
+        exclude_purchased: params::flag(&query, "exclude_purchased", true)?,
+        customer_id,
+    };
     let served = state
         .recommend()
         .ok_or_else(|| no_recommend_model(&state))?;
+    if let Some(body) = state.cached_reply(&key, served.version) {
+        return Ok(json_bytes(body));
+    }
 
     let cold = ColdStart {
-        country,
-        events: state.customer_events(&customer_id),
+        country: key.country.clone(),
+        events: state.customer_events(&key.customer_id),
     };
     let list = served
         .model
-        .recommend(&customer_id, &cold, k, exclude_purchased);
-    Ok(Json(json!({
-        "customer_id": customer_id,
+        .recommend(&key.customer_id, &cold, key.k, key.exclude_purchased);
+    let body = serde_json::to_vec(&json!({
+        "customer_id": key.customer_id,
         "model_version": served.version,
         "cold_start": list.cold_start,
         "country": list.country,
         "items": list.items,
-    })))
+    }))
+    .map_err(ApiError::internal)?;
+    let body = Bytes::from(body);
+    state.keep_reply(
+        key,
+        CachedReply {
+            version: served.version,
+            body: body.clone(),
+        },
+    );
+    Ok(json_bytes(body))
+}
+
+/// A 200 reply with an already serialized JSON body.
+fn json_bytes(body: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 fn no_chat_model() -> ApiError {
@@ -379,4 +449,68 @@ fn parse_time(text: &str) -> Option<NaiveDateTime> {
         .ok()
         .or_else(|| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S").ok())
         .or_else(|| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// Key accepted by the routers of these tests.
+    const KEY: &str = "mk_test-key";
+
+    /// Sends one request to a router over a store that holds [`KEY`] only.
+    async fn send(request: Request<Body>) -> (StatusCode, serde_json::Value) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = mercator_data::Store::open(dir.path()).unwrap();
+        let hash = mercator_data::registry::hash_api_key(KEY);
+        store.create_api_key("test", "mk_test", &hash).unwrap();
+        drop(store);
+        let state = Arc::new(AppState::open(dir.path(), "shop").unwrap());
+        state.reload().unwrap();
+        let response = router(state).oneshot(request).await.unwrap();
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let json = serde_json::from_slice(&body)
+            .unwrap_or_else(|err| panic!("body is not JSON ({err}): {body:?}"));
+        (status, json)
+    }
+
+    #[tokio::test]
+    async fn wrong_method_gets_json_405() {
+        let request = Request::delete("/health").body(Body::empty()).unwrap();
+        let (status, body) = send(request).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+        assert!(body["error"].as_str().unwrap().contains("DELETE"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn oversized_body_gets_json_413() {
+        let request = Request::post("/v1/events")
+            .header(header::AUTHORIZATION, format!("Bearer {KEY}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(vec![b' '; 3 * 1024 * 1024]))
+            .unwrap();
+        let (status, body) = send(request).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(body["error"].as_str().unwrap().contains("2 MB"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn chat_without_model_names_the_flag() {
+        let request = Request::post("/v1/chat/completions")
+            .header(header::AUTHORIZATION, format!("Bearer {KEY}"))
+            .body(Body::from(
+                r#"{"messages": [{"role": "user", "content": "hi"}]}"#,
+            ))
+            .unwrap();
+        let (status, body) = send(request).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(body["error"].as_str().unwrap().contains("--llm"), "{body}");
+    }
 }

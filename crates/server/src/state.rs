@@ -39,10 +39,34 @@ pub struct AppState {
     recommend: RwLock<Option<Arc<Served<RecommendModel>>>>,
     propensity: RwLock<Option<Arc<Served<PropensityModel>>>>,
     forecast: RwLock<Option<Arc<Served<ForecastSnapshot>>>>,
+    /// Recommendation replies already sent, by request.
+    replies: RwLock<HashMap<ReplyKey, CachedReply>>,
+    /// Most replies kept; 0 turns the cache off.
+    reply_capacity: usize,
     /// Model of the chat completions endpoints, when the server loaded one.
     pub chat: Option<Arc<crate::chat::ChatModel>>,
     /// `(sku, weight)` events per customer since the served model's data end.
     events: RwLock<HashMap<String, Vec<(String, f32)>>>,
+}
+
+/// Recommendation replies kept when the server sets no other number.
+pub const DEFAULT_REPLY_CAPACITY: usize = 20_000;
+
+/// What a recommendation reply depends on besides the model and the
+/// customer's events.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ReplyKey {
+    pub customer_id: String,
+    pub k: usize,
+    pub country: Option<String>,
+    pub exclude_purchased: bool,
+}
+
+/// A serialized reply and the model version that produced it.
+#[derive(Debug, Clone)]
+pub struct CachedReply {
+    pub version: i64,
+    pub body: axum::body::Bytes,
 }
 
 /// Weight of an event kind in a customer's profile.
@@ -69,9 +93,40 @@ impl AppState {
             recommend: RwLock::new(None),
             propensity: RwLock::new(None),
             forecast: RwLock::new(None),
+            replies: RwLock::new(HashMap::new()),
+            reply_capacity: DEFAULT_REPLY_CAPACITY,
             chat: None,
             events: RwLock::new(HashMap::new()),
         })
+    }
+
+    /// Sets how many recommendation replies are kept (0: none).
+    pub fn set_reply_capacity(&mut self, capacity: usize) {
+        self.reply_capacity = capacity;
+    }
+
+    /// Returns the reply sent earlier for `key`, if the model that made it
+    /// is still the served one.
+    pub fn cached_reply(&self, key: &ReplyKey, version: i64) -> Option<axum::body::Bytes> {
+        let replies = self.replies.read().ok()?;
+        replies
+            .get(key)
+            .filter(|reply| reply.version == version)
+            .map(|reply| reply.body.clone())
+    }
+
+    /// Keeps a reply for later requests. A full cache is emptied first, so
+    /// memory stays bounded.
+    pub fn keep_reply(&self, key: ReplyKey, reply: CachedReply) {
+        if self.reply_capacity == 0 {
+            return;
+        }
+        if let Ok(mut replies) = self.replies.write() {
+            if replies.len() >= self.reply_capacity {
+                replies.clear();
+            }
+            replies.insert(key, reply);
+        }
     }
 
     /// Whether `key` is an active API key.
@@ -115,6 +170,11 @@ impl AppState {
                 .lock()
                 .map_err(|_| anyhow::anyhow!("store lock poisoned"))?;
             store.insert_events(&self.dataset, events)?;
+        }
+        // New events change these customers' lists.
+        if let Ok(mut replies) = self.replies.write() {
+            let customers: HashSet<&str> = events.iter().map(|e| e.customer_id.as_str()).collect();
+            replies.retain(|key, _| !customers.contains(key.customer_id.as_str()));
         }
         let mut memory = self
             .events
@@ -165,6 +225,9 @@ impl AppState {
                     version: version.id,
                     model,
                 }));
+            }
+            if let Ok(mut replies) = self.replies.write() {
+                replies.clear();
             }
             info!(version = version.id, "loaded recommendation model");
         }

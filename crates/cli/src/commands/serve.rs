@@ -39,6 +39,12 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u32).range(16..=1_048_576))]
     pub llm_context: u32,
 
+    /// Recommendation replies kept in memory for repeated requests; 0 turns
+    /// the cache off. Replies are dropped when the customer sends events or
+    /// a new model is promoted.
+    #[arg(long, default_value_t = mercator_server::state::DEFAULT_REPLY_CAPACITY)]
+    pub reply_cache: usize,
+
     /// Worker threads (default: one per core).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub threads: Option<u16>,
@@ -65,5 +71,6 @@ pub fn execute(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
         addr: SocketAddr::new(args.host, args.port),
         reload_every: Duration::from_secs(args.reload_seconds),
         chat,
+        reply_cache: args.reply_cache,
     }))
 }
