@@ -43,7 +43,9 @@ target_dir=${CARGO_TARGET_DIR:-$repo_root/target}
 if [[ $target_dir != /* ]]; then
     target_dir=$repo_root/$target_dir
 fi
-(cd "$repo_root" && cargo build --release -p mercator-cli \
+# The benchmark needs neither llama.cpp nor CTranslate2, so the CLI is
+# built without them.
+(cd "$repo_root" && cargo build --release -p mercator-cli --no-default-features \
     && cargo build --release -p mercator-recommend --example recommend_bench)
 
 rm -rf "$work"

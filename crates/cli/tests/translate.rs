@@ -220,6 +220,28 @@ fn translate_errors_name_value_and_fix() {
     assert!(!missing_engine.status.success());
     let message = String::from_utf8_lossy(&missing_engine.stderr);
     assert!(message.contains("apt-get install apertium"), "{message}");
+
+    let translate_to = |target: &str| {
+        let output = mercator(&data)
+            .arg("translate")
+            .arg(&catalog)
+            .args(["--to", target])
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let not_a_language = translate_to("xx");
+    assert!(
+        not_a_language.contains("not a language code")
+            && !not_a_language.contains("apertium-eng-xx"),
+        "{not_a_language}"
+    );
+    let uninstalled_pair = translate_to("de");
+    assert!(
+        uninstalled_pair.contains("apertium-eng-deu"),
+        "{uninstalled_pair}"
+    );
 }
 
 /// A catalog ingested into a dataset is what `translate` reads by default.

@@ -1,10 +1,20 @@
-//! Binary logistic regression trained by mini-batch gradient descent with Adam.
+//! Binary logistic regression trained by mini-batch gradient descent with
+//! Adam, then refined by Newton steps to the exact minimum.
 //!
-//! The model is small enough to train in milliseconds on a shop's customers,
-//! and its weights on standardized features can be read as the direction and
-//! strength of each feature's effect. Training is single-threaded and draws
-//! all randomness from one seeded [`StdRng`], so the same data and options
-//! give bit-identical weights.
+//! Adam with a fixed step size stops near the minimum of the penalized
+//! cross-entropy but keeps moving around it with the mini-batch noise. The
+//! objective is convex, so a few full-batch Newton steps from there reach
+//! its minimum to within 1e-9 in gradient, the same weights any exact
+//! solver finds. Each Newton direction is solved by conjugate gradients
+//! with Hessian-vector products, so no Hessian is ever formed (the
+//! "newton-cg" method of Nocedal and Wright, Numerical Optimization,
+//! chapter 7).
+//!
+//! The model is small enough to train in a fraction of a second on a
+//! shop's customers, and its weights on standardized features can be read
+//! as the direction and strength of each feature's effect. Training is
+//! single-threaded and draws all randomness from one seeded [`StdRng`], so
+//! the same data and options give bit-identical weights.
 
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -20,6 +30,13 @@ const ADAM_BETA1: f64 = 0.9;
 const ADAM_BETA2: f64 = 0.999;
 /// Adam's term that keeps the update finite when the second moment is 0.
 const ADAM_EPSILON: f64 = 1e-8;
+
+/// Largest number of Newton steps after Adam.
+const NEWTON_STEPS: usize = 50;
+/// Newton stops when no gradient component is larger than this.
+const NEWTON_TOLERANCE: f64 = 1e-9;
+/// Largest number of conjugate-gradient iterations per Newton direction.
+const CG_ITERATIONS: usize = 200;
 
 /// Hyperparameters of [`LogisticRegression::fit`].
 #[derive(Debug, Clone, PartialEq)]
@@ -84,7 +101,8 @@ impl AdamState {
 
 impl LogisticRegression {
     /// Fits the model to `features` and `labels` by minimizing the mean
-    /// binary cross-entropy plus `l2 / 2 * ||w||^2` over mini-batches.
+    /// binary cross-entropy plus `l2 / 2 * ||w||^2`: Adam over mini-batches,
+    /// then Newton steps on all rows.
     ///
     /// Weights and intercept start at 0, and the rows are shuffled at the
     /// start of every epoch. Panics when the label count differs from the
@@ -113,6 +131,8 @@ impl LogisticRegression {
             }
         }
 
+        let newton_steps = refine_newton(&mut params, features, labels, options.l2);
+
         let intercept = params.pop().unwrap_or(0.0);
         let model = LogisticRegression {
             weights: params,
@@ -122,6 +142,7 @@ impl LogisticRegression {
             n_rows = features.n_rows(),
             n_features,
             epochs = options.epochs,
+            newton_steps,
             mean_loss = model.mean_cross_entropy(features, labels),
             "fitted logistic regression"
         );
@@ -192,6 +213,144 @@ fn batch_gradient(
     }
 }
 
+/// Moves `params` (weights, then intercept) to the minimum of the mean
+/// cross-entropy plus `l2 / 2 * ||w||^2` by Newton steps with a
+/// backtracking line search. Returns the number of steps taken.
+fn refine_newton(params: &mut [f64], features: &FeatureMatrix, labels: &[bool], l2: f64) -> usize {
+    let n_rows = features.n_rows();
+    if n_rows == 0 {
+        return 0;
+    }
+    let all: Vec<usize> = (0..n_rows).collect();
+    let n_params = params.len();
+    let mut gradient = vec![0.0; n_params];
+    let mut curvature = vec![0.0; n_rows];
+    for step in 0..NEWTON_STEPS {
+        batch_gradient(params, features, labels, &all, l2, &mut gradient);
+        if gradient.iter().all(|g| g.abs() <= NEWTON_TOLERANCE) {
+            return step;
+        }
+        let n_features = n_params - 1;
+        for (row_idx, weight) in curvature.iter_mut().enumerate() {
+            let p = sigmoid(linear_score(
+                &params[..n_features],
+                params[n_features],
+                features.row(row_idx),
+            ));
+            *weight = p * (1.0 - p);
+        }
+        let hessian_times = |v: &[f64], out: &mut [f64]| {
+            hessian_vector(features, &curvature, l2, v, out);
+        };
+        let direction = conjugate_gradient(hessian_times, &gradient);
+
+        // Backtracking: halve the step until the objective decreases.
+        let before = objective(params, features, labels, l2);
+        let slope: f64 = gradient.iter().zip(&direction).map(|(g, d)| g * d).sum();
+        let mut size = 1.0;
+        let mut candidate = params.to_vec();
+        loop {
+            for ((c, p), d) in candidate.iter_mut().zip(params.iter()).zip(&direction) {
+                *c = p + size * d;
+            }
+            let after = objective(&candidate, features, labels, l2);
+            if after <= before + 1e-4 * size * slope || size < 1e-10 {
+                break;
+            }
+            size /= 2.0;
+        }
+        if size < 1e-10 {
+            return step;
+        }
+        params.copy_from_slice(&candidate);
+    }
+    NEWTON_STEPS
+}
+
+/// Mean cross-entropy over all rows plus the L2 penalty on the weights.
+fn objective(params: &[f64], features: &FeatureMatrix, labels: &[bool], l2: f64) -> f64 {
+    let n_features = features.n_features();
+    let (weights, intercept) = (&params[..n_features], params[n_features]);
+    let total: f64 = features
+        .rows()
+        .zip(labels)
+        .map(|(row, &label)| {
+            // log(1 + e^z) - y z, written to stay finite for large |z|.
+            let z = linear_score(weights, intercept, row);
+            let softplus = if z > 0.0 {
+                z + (-z).exp().ln_1p()
+            } else {
+                z.exp().ln_1p()
+            };
+            softplus - if label { z } else { 0.0 }
+        })
+        .sum();
+    total / features.n_rows() as f64 + l2 / 2.0 * weights.iter().map(|w| w * w).sum::<f64>()
+}
+
+/// Writes `H v` into `out`, where `H` is the Hessian of [`objective`]:
+/// `X' diag(curvature) X / n` over the rows extended by a 1 for the
+/// intercept, plus `l2` on the weights' diagonal.
+fn hessian_vector(
+    features: &FeatureMatrix,
+    curvature: &[f64],
+    l2: f64,
+    v: &[f64],
+    out: &mut [f64],
+) {
+    let n_features = features.n_features();
+    out.fill(0.0);
+    for (row, &weight) in features.rows().zip(curvature) {
+        let projection = weight * linear_score(&v[..n_features], v[n_features], row);
+        for (o, &x) in out[..n_features].iter_mut().zip(row) {
+            *o += projection * x;
+        }
+        out[n_features] += projection;
+    }
+    let n = features.n_rows() as f64;
+    for (o, &vi) in out[..n_features].iter_mut().zip(v) {
+        *o = *o / n + l2 * vi;
+    }
+    out[n_features] /= n;
+}
+
+/// Solves `H d = -gradient` by conjugate gradients, given `H v` products.
+fn conjugate_gradient(hessian_times: impl Fn(&[f64], &mut [f64]), gradient: &[f64]) -> Vec<f64> {
+    let n = gradient.len();
+    let mut solution = vec![0.0; n];
+    let mut residual: Vec<f64> = gradient.iter().map(|g| -g).collect();
+    let mut search = residual.clone();
+    let mut product = vec![0.0; n];
+    let mut residual_norm: f64 = residual.iter().map(|r| r * r).sum();
+    let stop = residual_norm * 1e-20;
+    for _ in 0..CG_ITERATIONS {
+        if residual_norm <= stop {
+            break;
+        }
+        hessian_times(&search, &mut product);
+        let curvature: f64 = search.iter().zip(&product).map(|(s, p)| s * p).sum();
+        if curvature <= 0.0 {
+            break;
+        }
+        let alpha = residual_norm / curvature;
+        for i in 0..n {
+            solution[i] += alpha * search[i];
+            residual[i] -= alpha * product[i];
+        }
+        let next_norm: f64 = residual.iter().map(|r| r * r).sum();
+        let beta = next_norm / residual_norm;
+        residual_norm = next_norm;
+        for i in 0..n {
+            search[i] = residual[i] + beta * search[i];
+        }
+    }
+    if solution.iter().all(|s| *s == 0.0) {
+        // No usable curvature: fall back to the steepest-descent direction.
+        return gradient.iter().map(|g| -g).collect();
+    }
+    solution
+}
+
 fn linear_score(weights: &[f64], intercept: f64, row: &[f64]) -> f64 {
     intercept + weights.iter().zip(row).map(|(w, x)| w * x).sum::<f64>()
 }
@@ -235,6 +394,25 @@ mod tests {
             labels.push(signal + rng.gen_range(-0.5..0.5) > 0.0);
         }
         (features, labels)
+    }
+
+    #[test]
+    fn fit_reaches_the_minimum_of_the_penalized_loss() {
+        let (features, labels) = noisy_rows(400, 9);
+        let mut options = options(3);
+        options.l2 = 0.01;
+        options.epochs = 2;
+        let model = LogisticRegression::fit(&features, &labels, &options);
+
+        let mut params = model.weights().to_vec();
+        params.push(model.intercept());
+        let all: Vec<usize> = (0..features.n_rows()).collect();
+        let mut gradient = vec![0.0; params.len()];
+        batch_gradient(&params, &features, &labels, &all, options.l2, &mut gradient);
+        assert!(
+            gradient.iter().all(|g| g.abs() < 1e-8),
+            "gradient at the fitted weights: {gradient:?}"
+        );
     }
 
     #[test]

@@ -201,9 +201,20 @@ fn check_targets(engine: &dyn Engine, from: &str, targets: &[String]) -> anyhow:
         if engine.supports(&pair) {
             continue;
         }
-        let hint = if engine.name() == "apertium" {
+        let known = |code: &str| mercator_translate::lang::Language::lookup(code).is_some();
+        let hint = if !known(target) {
+            let codes: Vec<&str> = mercator_translate::lang::LANGUAGES
+                .iter()
+                .map(|language| language.code)
+                .collect();
             format!(
-                "; if Debian packages the pair, install it with `apt-get install {}`",
+                "; it is not a language code Mercator knows: use one of {}",
+                codes.join(", ")
+            )
+        } else if engine.name() == "apertium" && known(from) {
+            format!(
+                "; if Debian packages the pair, it is named {} (check with `apt-cache policy {}`, install with `apt-get install`)",
+                apertium::package_for(&pair),
                 apertium::package_for(&pair)
             )
         } else {
