@@ -509,3 +509,53 @@ fn transcribe_warns_about_truncated_file() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("looks truncated"), "{stderr}");
 }
+
+/// The llm engine translates a catalog with the local model: every
+/// listing comes back scored, links keep their href, and a placeholder the
+/// model moves or drops is flagged instead of passing silently.
+#[cfg(feature = "llama")]
+#[test]
+fn translate_with_local_llm_engine_scores_every_listing() {
+    let folder = tempfile::tempdir().unwrap();
+    let catalog = folder.path().join("catalog.csv");
+    std::fs::write(
+        &catalog,
+        "sku,title,description\n\
+         A1,Red wool scarf,\"<p>Soft <b>wool</b> scarf. Hello {name}!</p>\"\n\
+         A2,Blue ceramic mug,Holds 12 fl oz of coffee.\n\
+         A3,Garden lantern,\"Solar lantern with <a href=\"\"https://shop.example/l\"\">warm light</a>.\"\n",
+    )
+    .unwrap();
+    let out = folder.path().join("out");
+    run_ok(
+        mercator(&models_data_dir())
+            .arg("translate")
+            .arg(&catalog)
+            .args(["--to", "es", "--engine", "llm", "--out"])
+            .arg(&out),
+    );
+
+    let mut reader = csv::Reader::from_path(out.join("catalog.es.csv")).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 3);
+    for row in &rows {
+        let score: f64 = row[column("qe_score")].parse().unwrap();
+        assert!((0.0..=100.0).contains(&score), "{row:?}");
+        assert!(!row[column("title")].trim().is_empty(), "{row:?}");
+    }
+    let scarf = &rows[0];
+    let kept = scarf[column("description")].matches("{name}").count() == 1
+        && scarf[column("description")].contains("{name}!");
+    assert!(
+        kept || !scarf[column("qe_flags")].is_empty(),
+        "a moved placeholder must be flagged: {scarf:?}"
+    );
+    assert!(
+        rows[2][column("description")].contains("href=\"https://shop.example/l\""),
+        "{:?}",
+        rows[2]
+    );
+    assert!(out.join("qe.es.json").is_file());
+}

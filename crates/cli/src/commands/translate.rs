@@ -12,8 +12,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
+use mercator_models::generate::openai::OpenAiGenerator;
+use mercator_models::generate::TextGenerator;
 use mercator_translate::catalog::{self, Listing};
-use mercator_translate::engine::{self, apertium, Engine, EngineError};
+use mercator_translate::engine::{self, apertium, Engine, EngineError, LlmEngine};
 use mercator_translate::glossary::Glossary;
 use mercator_translate::lang::LanguagePair;
 use mercator_translate::locale::RateTable;
@@ -57,9 +59,22 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub glossary: Option<PathBuf>,
 
-    /// Translation engine.
+    /// Translation engine: apertium, or llm (a local GGUF model, or an
+    /// OpenAI-compatible server with --endpoint).
     #[arg(long, default_value = "apertium", value_name = "NAME")]
     pub engine: String,
+
+    /// Installed GGUF model of the llm engine [default: gemma-3-270m].
+    #[arg(long, value_name = "NAME", conflicts_with = "endpoint")]
+    pub llm_model: Option<String>,
+
+    /// OpenAI-compatible server for the llm engine, e.g. http://127.0.0.1:8080.
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+
+    /// Model name sent to --endpoint.
+    #[arg(long, default_value = "default", requires = "endpoint")]
+    pub endpoint_model: String,
 
     /// Folder for catalog.<lang>.csv and the QE reports.
     #[arg(long, default_value = "./mercator-translate")]
@@ -122,7 +137,7 @@ fn execute_run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
             args.review_threshold
         );
     }
-    let engine = engine::open(&args.engine)?;
+    let engine = open_engine(global, &args)?;
     check_targets(engine.as_ref(), &args.from, &args.to)?;
 
     let mut listings = load_catalog(global, &args)?;
@@ -192,6 +207,35 @@ fn execute_run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Opens the engine named by --engine, loading the model of the llm engine.
+fn open_engine(global: &Global, args: &RunArgs) -> anyhow::Result<Box<dyn Engine>> {
+    if args.engine != "llm" {
+        if args.endpoint.is_some() || args.llm_model.is_some() {
+            bail!(
+                "--endpoint and --llm-model apply to --engine llm, not {:?}",
+                args.engine
+            );
+        }
+        return Ok(engine::open(&args.engine)?);
+    }
+    let (name, generator): (String, Box<dyn TextGenerator + Send>) = match &args.endpoint {
+        Some(endpoint) => (
+            args.endpoint_model.clone(),
+            Box::new(OpenAiGenerator::new(endpoint, &args.endpoint_model)?),
+        ),
+        None => crate::commands::generate::load_local(
+            global,
+            args.llm_model.as_deref(),
+            LLM_CONTEXT_TOKENS,
+        )?,
+    };
+    Ok(Box::new(LlmEngine::new(format!("llm:{name}"), generator)))
+}
+
+/// Context of the llm engine's local model: room for the prompt, one
+/// segment and its translation.
+const LLM_CONTEXT_TOKENS: u32 = 4096;
 
 /// Fails with the installed pairs, and the package to install, when the
 /// engine cannot translate into one of the targets.

@@ -3,15 +3,17 @@
 //! An [`Engine`] translates a batch of plain-text segments for one
 //! [`LanguagePair`]. Segments reach it already masked: protected spans,
 //! glossary terms and inline tags are `⟦n⟧` tokens that the engine must
-//! leave in place, and the pipeline restores them afterwards. Engines that
-//! run models (an LLM, a CTranslate2 NMT model) implement the same trait in
-//! the crates that own those runtimes.
+//! leave in place, and the pipeline restores them afterwards.
+//! [`apertium::Apertium`] runs the rule-based Apertium system and
+//! [`llm::LlmEngine`] prompts a language model.
 
 pub mod apertium;
+pub mod llm;
 
 use crate::lang::LanguagePair;
 
 pub use apertium::Apertium;
+pub use llm::LlmEngine;
 
 /// Output of an engine for one segment.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -70,12 +72,18 @@ pub trait Engine: Send + Sync {
 }
 
 /// Names of the engines this crate builds, for `--engine` help and errors.
-pub const BUILT_IN_ENGINES: &[&str] = &["apertium"];
+pub const BUILT_IN_ENGINES: &[&str] = &["apertium", "llm"];
 
 /// Opens the built-in engine called `name`.
 pub fn open(name: &str) -> Result<Box<dyn Engine>, EngineError> {
     match name {
         "apertium" => Ok(Box::new(Apertium::detect()?)),
+        "llm" => Err(EngineError::NotInstalled {
+            engine: "llm".to_string(),
+            detail: "the llm engine runs on a loaded text generator; build it with LlmEngine::new"
+                .to_string(),
+            install: "mercator translate --engine llm".to_string(),
+        }),
         other => Err(EngineError::NotInstalled {
             engine: other.to_string(),
             detail: format!(
