@@ -142,6 +142,48 @@ pub fn select_model(errors: &ModelErrors) -> Option<ModelKind> {
         .map(|(kind, _)| kind)
 }
 
+/// Returns the errors, per origin, of the model selected without that origin.
+///
+/// For each origin, [`select_model`] picks the model on the other origins,
+/// or `default` is taken when there is no other origin. Intervals need
+/// these errors, because selection makes the selected model's own errors
+/// smaller than its errors on new weeks. Origins are skipped where the
+/// picked model did not run on every origin.
+pub fn out_of_selection_errors(errors: &ModelErrors, default: ModelKind) -> Vec<Vec<f64>> {
+    let n_origins = errors.values().map(Vec::len).max().unwrap_or(0);
+    (0..n_origins)
+        .filter_map(|left_out| {
+            let others = keep_origins(errors, |origin| origin != left_out);
+            let model = select_model(&others).unwrap_or(default);
+            errors
+                .get(&model)
+                .filter(|origins| origins.len() == n_origins)
+                .map(|origins| origins[left_out].clone())
+        })
+        .collect()
+}
+
+/// Returns the errors of the models that ran on every origin, at the origins `keep` accepts.
+///
+/// Only those models keep their origin positions, because a model that
+/// failed at an origin has one vector fewer.
+pub fn keep_origins(errors: &ModelErrors, keep: impl Fn(usize) -> bool) -> ModelErrors {
+    let n_origins = errors.values().map(Vec::len).max().unwrap_or(0);
+    errors
+        .iter()
+        .filter(|(_, origins)| origins.len() == n_origins)
+        .map(|(&kind, origins)| {
+            let kept_origins = origins
+                .iter()
+                .enumerate()
+                .filter(|(origin, _)| keep(*origin))
+                .map(|(_, e)| e.clone())
+                .collect();
+            (kind, kept_origins)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,5 +214,45 @@ mod tests {
 
         assert_eq!(select_model(&errors), Some(ModelKind::SeasonalNaive));
         assert_eq!(select_model(&ModelErrors::new()), None);
+    }
+
+    #[test]
+    fn out_of_selection_takes_other_origins_winner() {
+        // ETS wins origin 0 and TSB origin 1, so each origin's errors come
+        // from the model that won the other one.
+        let mut errors = ModelErrors::new();
+        errors.insert(ModelKind::Ets, vec![vec![1.0], vec![9.0]]);
+        errors.insert(ModelKind::Tsb, vec![vec![5.0], vec![2.0]]);
+
+        let pooled = out_of_selection_errors(&errors, ModelKind::Sba);
+
+        assert_eq!(pooled, vec![vec![5.0], vec![9.0]]);
+        assert_eq!(select_model(&errors), Some(ModelKind::Tsb));
+    }
+
+    #[test]
+    fn out_of_selection_uses_default_for_one_origin() {
+        let mut errors = ModelErrors::new();
+        errors.insert(ModelKind::Ets, vec![vec![1.0, 1.0]]);
+        errors.insert(ModelKind::Sba, vec![vec![4.0, -3.0]]);
+
+        let pooled = out_of_selection_errors(&errors, ModelKind::Sba);
+
+        assert_eq!(pooled, vec![vec![4.0, -3.0]]);
+    }
+
+    #[test]
+    fn keep_origins_drops_partial_models() {
+        let mut errors = ModelErrors::new();
+        errors.insert(ModelKind::Ets, vec![vec![1.0], vec![2.0], vec![3.0]]);
+        errors.insert(ModelKind::Mstl, vec![vec![0.5]]);
+
+        let later = keep_origins(&errors, |origin| origin >= 1);
+
+        assert_eq!(
+            later.get(&ModelKind::Ets),
+            Some(&vec![vec![2.0], vec![3.0]])
+        );
+        assert!(!later.contains_key(&ModelKind::Mstl));
     }
 }

@@ -5,13 +5,14 @@
 //! with what happened. Only series that were modelable at the origin and
 //! have a positive MASE scale count, so the numbers describe the series the
 //! models were fitted on. Coverage is the share of holdout values inside
-//! the 80% and 95% intervals.
+//! the 80% and 95% intervals, and the mean width is `(upper - lower) /
+//! scale` averaged over those values.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::conformal::count_covered;
+use crate::conformal::{count_covered, scaled_width_sum, CalibrationCoverage};
 use crate::error::ForecastError;
 use crate::metrics::{mean_absolute_error, smape};
 use crate::models::ModelKind;
@@ -46,6 +47,14 @@ pub struct HoldoutReport {
     pub coverage_80: f64,
     /// Share of holdout values inside the 95% intervals.
     pub coverage_95: f64,
+    /// Mean width of the 80% intervals in units of the series' MASE scale.
+    pub mean_width_80: f64,
+    /// Mean width of the 95% intervals in units of the series' MASE scale.
+    pub mean_width_95: f64,
+    /// Quantile levels of the 80% and 95% intervals after calibration.
+    pub interval_levels: [f64; 2],
+    /// Coverage and widths on the latest backtest origin, where the levels were calibrated.
+    pub backtest_calibration: Option<CalibrationCoverage>,
     /// Series per selected model.
     pub selected_models: BTreeMap<String, usize>,
 }
@@ -74,6 +83,7 @@ pub fn evaluate_holdout(
     let mut mases: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut smapes: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let (mut inside_80, mut inside_95, mut total) = (0, 0, 0);
+    let (mut width_80, mut width_95) = (0.0, 0.0);
     let mut n_evaluated = 0;
     for (prediction, series) in forecast.series.iter().zip(&panel.series) {
         if prediction.is_short || prediction.scale <= 0.0 {
@@ -102,6 +112,8 @@ pub fn evaluate_holdout(
         inside_80 += in80;
         inside_95 += in95;
         total += n;
+        width_80 += scaled_width_sum(&intervals.lower_80, &intervals.upper_80, prediction.scale);
+        width_95 += scaled_width_sum(&intervals.lower_95, &intervals.upper_95, prediction.scale);
     }
 
     let accuracy = mases
@@ -116,13 +128,7 @@ pub fn evaluate_holdout(
             (name.clone(), accuracy)
         })
         .collect();
-    let share = |inside: usize| {
-        if total == 0 {
-            0.0
-        } else {
-            inside as f64 / total as f64
-        }
-    };
+    let per_value = |sum: f64| if total == 0 { 0.0 } else { sum / total as f64 };
 
     let report = HoldoutReport {
         horizon,
@@ -130,8 +136,12 @@ pub fn evaluate_holdout(
         n_evaluated,
         intermittent_share: forecast.intermittent_share(),
         accuracy,
-        coverage_80: share(inside_80),
-        coverage_95: share(inside_95),
+        coverage_80: per_value(inside_80 as f64),
+        coverage_95: per_value(inside_95 as f64),
+        mean_width_80: per_value(width_80),
+        mean_width_95: per_value(width_95),
+        interval_levels: [forecast.widths.level_80, forecast.widths.level_95],
+        backtest_calibration: forecast.widths.calibration.clone(),
         selected_models: forecast.model_counts(),
     };
     Ok((report, forecast))

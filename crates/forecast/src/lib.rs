@@ -34,7 +34,7 @@
 //!   [`models`] lists them.
 //! - [`backtest`]: rolling-origin backtest and per-series model selection;
 //!   [`panel_forecast`] runs it and fits the selected models;
-//!   [`conformal`] adds 80% and 95% intervals.
+//!   [`conformal`] adds 80% and 95% intervals, calibrated on the backtest.
 //! - [`holdout`]: accuracy and interval coverage on the last periods.
 //! - [`reconcile`] and [`hierarchy`]: bottom-up and WLS (structural MinT)
 //!   reconciliation of SKU x country, SKU, country and total.

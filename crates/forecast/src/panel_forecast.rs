@@ -9,8 +9,14 @@
 //!    origin get SBA when intermittent and ETS otherwise, and series too
 //!    short to model at all get the mean of their history;
 //! 4. refit the selected model on all periods before `end` and forecast;
-//! 5. add split-conformal 80% and 95% intervals from the selected models'
-//!    backtest errors ([`crate::conformal`]).
+//! 5. add split-conformal 80% and 95% intervals ([`crate::conformal`]).
+//!    Their errors come, for each backtest origin, from the model selected
+//!    on the other origins (the default model of step 3 when there is no
+//!    other origin), because the selected model's own errors are
+//!    optimistic. The quantile levels are calibrated by repeating this one
+//!    origin earlier: errors from the origins before the latest build
+//!    intervals that are checked on the latest origin, where the model
+//!    selected on the earlier origins forecast.
 
 use std::collections::BTreeMap;
 
@@ -19,9 +25,13 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::backtest::{
-    active_history, fit_global_at, forecast_candidates, is_modelable, run_backtest, select_model,
+    active_history, fit_global_at, forecast_candidates, is_modelable, keep_origins,
+    out_of_selection_errors, run_backtest, select_model, ModelErrors,
 };
-use crate::conformal::{conformal_widths, IntervalWidths, Intervals};
+use crate::conformal::{
+    calibrate_level, conformal_widths, CalibrationCase, CalibrationCoverage, ErrorPool,
+    IntervalWidths, Intervals, NOMINAL_80, NOMINAL_95,
+};
 use crate::error::ForecastError;
 use crate::intermittent::{classify_demand, DemandProfile};
 use crate::metrics::mase_scale;
@@ -146,9 +156,8 @@ pub fn forecast_panel(
     };
     let season = panel.frequency.season_lengths()[0];
 
-    let mut scaled_errors: Vec<Vec<f64>> = vec![Vec::new(); horizon];
     let mut series = Vec::with_capacity(panel.series.len());
-    let predictions: Vec<(SeriesPrediction, Vec<Vec<f64>>)> = (0..panel.series.len())
+    let predictions: Vec<(SeriesPrediction, IntervalErrors)> = (0..panel.series.len())
         .into_par_iter()
         .map(|idx| {
             predict_series(
@@ -162,25 +171,33 @@ pub fn forecast_panel(
             )
         })
         .collect();
-    for (prediction, selected_errors) in predictions {
-        for origin_errors in selected_errors {
-            for (step, e) in origin_errors.into_iter().enumerate() {
-                if prediction.scale > 0.0 {
-                    scaled_errors[step].push(e / prediction.scale);
-                }
-            }
+
+    let mut pool = ErrorPool::new(horizon);
+    let mut calibration_pool = ErrorPool::new(horizon);
+    let mut calibration_cases = Vec::new();
+    let mut non_negative = Vec::with_capacity(predictions.len());
+    for (prediction, interval_errors) in predictions {
+        for origin_errors in &interval_errors.pool {
+            pool.add(origin_errors, prediction.scale);
         }
+        for origin_errors in &interval_errors.calibration_pool {
+            calibration_pool.add(origin_errors, interval_errors.calibration_scale);
+        }
+        calibration_cases.extend(interval_errors.calibration_case);
+        non_negative.push(interval_errors.non_negative);
         series.push(prediction);
     }
 
-    let widths = conformal_widths(&scaled_errors, horizon);
-    for prediction in &mut series {
-        prediction.intervals = widths.intervals(&prediction.point, prediction.scale);
+    let widths = calibrated_widths(&pool, &calibration_pool, &calibration_cases, horizon);
+    for (prediction, non_negative) in series.iter_mut().zip(non_negative) {
+        prediction.intervals = widths.intervals(&prediction.point, prediction.scale, non_negative);
     }
 
     tracing::info!(
         n_series = series.len(),
         n_backtest_errors = widths.n_errors,
+        level_80 = widths.level_80,
+        level_95 = widths.level_95,
         "forecast panel"
     );
     Ok(PanelForecast {
@@ -194,8 +211,113 @@ pub fn forecast_panel(
     })
 }
 
+/// Computes the interval bounds from `pool` at the quantile levels that
+/// reach nominal coverage on the calibration cases, or at the nominal
+/// levels when there is nothing to calibrate on.
+fn calibrated_widths(
+    pool: &ErrorPool,
+    calibration_pool: &ErrorPool,
+    calibration_cases: &[CalibrationCase],
+    horizon: usize,
+) -> IntervalWidths {
+    let calibrated_80 = calibrate_level(calibration_pool, calibration_cases, NOMINAL_80);
+    let calibrated_95 = calibrate_level(calibration_pool, calibration_cases, NOMINAL_95);
+    let level_80 = calibrated_80.map_or(NOMINAL_80, |(level, _)| level);
+    let level_95 = calibrated_95.map_or(NOMINAL_95, |(level, _)| level.max(level_80));
+    let mut widths = conformal_widths(pool, horizon, level_80, level_95);
+    if let (Some((_, at_80)), Some((_, at_95))) = (calibrated_80, calibrated_95) {
+        widths.calibration = Some(CalibrationCoverage {
+            coverage_80: at_80.share(),
+            coverage_95: at_95.share(),
+            mean_width_80: at_80.mean_width(),
+            mean_width_95: at_95.mean_width(),
+            n_values: at_80.total,
+        });
+    }
+    widths
+}
+
+/// Backtest errors of one series for its intervals, unscaled.
+struct IntervalErrors {
+    /// Errors per origin of the model selected without that origin.
+    pool: Vec<Vec<f64>>,
+    /// The same over the origins before the latest one.
+    calibration_pool: Vec<Vec<f64>>,
+    /// MASE scale of the history before the latest origin.
+    calibration_scale: f64,
+    /// Forecast at the latest origin by the model selected on the earlier origins.
+    calibration_case: Option<CalibrationCase>,
+    /// Whether the history before the forecast origin has no negative value.
+    non_negative: bool,
+}
+
+/// Returns the model a series gets when no backtest origin selects one.
+fn default_model(profile: &DemandProfile) -> ModelKind {
+    if profile.class.is_intermittent() {
+        ModelKind::Sba
+    } else {
+        ModelKind::Ets
+    }
+}
+
+/// Collects the interval errors of series `idx` (see [`IntervalErrors`]).
+///
+/// The latest backtest origin is `end - horizon`, origin 0 of `errors`.
+fn interval_errors(
+    panel: &Panel,
+    idx: usize,
+    end: usize,
+    horizon: usize,
+    errors: &ModelErrors,
+    profile: &DemandProfile,
+    season: usize,
+) -> IntervalErrors {
+    let history = active_history(panel, idx, end);
+    let mut collected = IntervalErrors {
+        pool: out_of_selection_errors(errors, default_model(profile)),
+        calibration_pool: Vec::new(),
+        calibration_scale: 0.0,
+        calibration_case: None,
+        non_negative: history.iter().all(|&v| v >= 0.0),
+    };
+    let Some(latest) = end.checked_sub(horizon) else {
+        return collected;
+    };
+    let earlier_history = active_history(panel, idx, latest);
+    let earlier_profile = classify_demand(earlier_history);
+    let earlier = keep_origins(errors, |origin| origin >= 1);
+    collected.calibration_pool = out_of_selection_errors(&earlier, default_model(&earlier_profile));
+    collected.calibration_scale = scale_of(earlier_history, season);
+
+    let model = select_model(&earlier).unwrap_or(default_model(&earlier_profile));
+    let latest_errors = errors
+        .get(&model)
+        .filter(|origins| origins.len() == earlier.values().map(Vec::len).max().unwrap_or(0) + 1)
+        .and_then(|origins| origins.first());
+    if let Some(latest_errors) = latest_errors {
+        let actual = panel.series[idx].units[latest..latest + latest_errors.len()].to_vec();
+        let point = actual
+            .iter()
+            .zip(latest_errors)
+            .map(|(a, e)| a - e)
+            .collect();
+        collected.calibration_case = Some(CalibrationCase {
+            point,
+            actual,
+            scale: collected.calibration_scale,
+            non_negative: earlier_history.iter().all(|&v| v >= 0.0),
+        });
+    }
+    collected
+}
+
+/// Returns the MASE scale of a history, 0 when it has none.
+fn scale_of(history: &[f64], season: usize) -> f64 {
+    mase_scale(history, if history.len() > season { season } else { 1 }).unwrap_or(0.0)
+}
+
 /// Selects, fits and forecasts one series. Returns the prediction (without
-/// intervals yet) and the backtest errors of the selected model.
+/// intervals yet) and the backtest errors for its intervals.
 fn predict_series(
     panel: &Panel,
     idx: usize,
@@ -204,21 +326,17 @@ fn predict_series(
     errors: &crate::backtest::ModelErrors,
     global: Option<&crate::global::GlobalModel>,
     season: usize,
-) -> (SeriesPrediction, Vec<Vec<f64>>) {
+) -> (SeriesPrediction, IntervalErrors) {
     let source = &panel.series[idx];
     let history = active_history(panel, idx, end);
     let profile = classify_demand(history);
-    let scale = mase_scale(history, if history.len() > season { season } else { 1 }).unwrap_or(0.0);
+    let scale = scale_of(history, season);
     let is_short = !is_modelable(panel, idx, end);
 
     let model = if is_short {
         ModelKind::Fallback
     } else {
-        select_model(errors).unwrap_or(if profile.class.is_intermittent() {
-            ModelKind::Sba
-        } else {
-            ModelKind::Ets
-        })
+        select_model(errors).unwrap_or(default_model(&profile))
     };
 
     let mut candidates = BTreeMap::new();
@@ -255,7 +373,17 @@ fn predict_series(
             (kind.name().to_string(), mae / scale)
         })
         .collect();
-    let selected_errors = errors.get(&model).cloned().unwrap_or_default();
+    let interval_errors = if is_short {
+        IntervalErrors {
+            pool: Vec::new(),
+            calibration_pool: Vec::new(),
+            calibration_scale: 0.0,
+            calibration_case: None,
+            non_negative: history.iter().all(|&v| v >= 0.0),
+        }
+    } else {
+        interval_errors(panel, idx, end, options.horizon, errors, &profile, season)
+    };
 
     let prediction = SeriesPrediction {
         key: source.key.clone(),
@@ -274,5 +402,5 @@ fn predict_series(
         point,
         candidates,
     };
-    (prediction, selected_errors)
+    (prediction, interval_errors)
 }
