@@ -67,7 +67,7 @@ enum Command {
     /// Manage the API keys of `mercator serve`.
     #[command(subcommand)]
     Keys(commands::keys::KeysCommand),
-    /// Serve recommendations, propensity and events over HTTP.
+    /// Serve recommendations, propensity, forecasts, events and chat completions over HTTP.
     Serve(commands::serve::ServeArgs),
 }
 

@@ -131,6 +131,31 @@ fn add_rejects_broken_or_taken() {
     );
     assert!(stderr.contains("--force"), "{stderr}");
     run_ok(mercator(&installed).args(["models", "verify", "gemma-3-270m", "--no-load"]));
+
+    // With --force, files that fail to load leave the installed model as it was.
+    let working = models_data_dir().join("models/all-minilm-l6-v2");
+    run_ok(
+        mercator(data.path())
+            .args(["models", "add", "minilm", "--path"])
+            .arg(&working),
+    );
+    std::fs::write(folder.path().join("model.safetensors"), b"not weights").unwrap();
+    let stderr = run_err(
+        mercator(data.path())
+            .args([
+                "models",
+                "add",
+                "minilm",
+                "--force",
+                "--role",
+                "embedding",
+                "--path",
+            ])
+            .arg(folder.path()),
+    );
+    assert!(stderr.contains("was not installed"), "{stderr}");
+    assert!(!stderr.contains(".staging-"), "{stderr}");
+    run_ok(mercator(data.path()).args(["models", "verify", "minilm"]));
 }
 
 #[test]
@@ -391,6 +416,50 @@ fn generate_through_served_chat_endpoint_matches_local_model() {
         "{}",
         reply.body
     );
+    let streamed_too_long =
+        too_long.replace("{\"max_tokens\"", "{\"stream\": true, \"max_tokens\"");
+    let reply = request(
+        server.addr,
+        "POST",
+        "/v1/chat/completions",
+        Some(&key),
+        &streamed_too_long,
+    );
+    assert_eq!(reply.status, 400, "a stream is checked before it starts");
+
+    // A client that leaves mid-stream stops its generation: the next
+    // request does not wait for 3,000 abandoned tokens (about 2 minutes).
+    {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+        let long = r#"{"stream": true, "max_tokens": 3000, "messages": [{"role": "user", "content": "Tell me about shipping"}]}"#;
+        write!(
+            stream,
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{long}",
+            long.len()
+        )
+        .unwrap();
+        let mut first = [0u8; 256];
+        let read = stream.read(&mut first).unwrap();
+        assert!(String::from_utf8_lossy(&first[..read]).starts_with("HTTP/1.1 200"));
+    }
+    let started = std::time::Instant::now();
+    let short = r#"{"max_tokens": 2, "messages": [{"role": "user", "content": "Hi"}]}"#;
+    let reply = request(
+        server.addr,
+        "POST",
+        "/v1/chat/completions",
+        Some(&key),
+        short,
+    );
+    assert_eq!(reply.status, 200);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "the abandoned stream kept the model busy for {:?}",
+        started.elapsed()
+    );
+
     let unknown = body.replace("\"gemma-3-270m\"", "\"gpt-9\"");
     let reply = request(
         server.addr,

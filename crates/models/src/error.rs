@@ -29,10 +29,11 @@ pub enum ModelError {
     #[error("invalid model name `{name}`: use lower-case letters, digits, `.`, `_` and `-`")]
     InvalidName { name: String },
 
+    // The cause is part of the message and not a `#[source]`, so an error
+    // chain prints it once.
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
-        #[source]
         source: std::io::Error,
     },
 

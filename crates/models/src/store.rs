@@ -217,8 +217,9 @@ impl ModelStore {
     }
 
     /// Removes staging folders left by a killed install: those whose
-    /// process has exited, and any not changed for an hour. A folder of a
-    /// running process is kept, because that process may still be writing it.
+    /// process has exited, and those of unknown owner not changed for an
+    /// hour. A folder of a running process is kept, because that process
+    /// may still be writing it.
     fn remove_stale_staging(&self) {
         let Ok(read_dir) = std::fs::read_dir(&self.root) else {
             return;
@@ -233,8 +234,12 @@ impl ModelStore {
             let Some(rest) = name.strip_prefix(STAGING_PREFIX) else {
                 continue;
             };
-            let owner_exited = staging_owner(rest).is_some_and(|pid| !process_is_running(pid));
-            let is_stale = owner_exited || age.is_some_and(|age| age > STALE_STAGING_AGE);
+            // A folder whose owner is known goes when that process has
+            // exited, however old; other folders go after an hour.
+            let is_stale = match staging_owner(rest).and_then(process_is_running) {
+                Some(running) => !running,
+                None => age.is_some_and(|age| age > STALE_STAGING_AGE),
+            };
             if is_stale {
                 debug!(folder = %name, "removing stale staging folder");
                 let _ = std::fs::remove_dir_all(entry.path());
@@ -299,18 +304,17 @@ fn staging_owner(rest: &str) -> Option<u32> {
     rest.split('-').next()?.parse().ok()
 }
 
-/// Tells whether process `pid` is alive. Where that cannot be checked, the
-/// process counts as running, so only the age rule removes its folder.
-fn process_is_running(pid: u32) -> bool {
+/// Tells whether process `pid` is alive; `None` where that cannot be
+/// checked (no `/proc`).
+fn process_is_running(pid: u32) -> Option<bool> {
     if pid == std::process::id() {
-        return true;
+        return Some(true);
     }
     let proc_root = Path::new("/proc");
-    if proc_root.join("self").exists() {
-        proc_root.join(pid.to_string()).exists()
-    } else {
-        true
-    }
+    proc_root
+        .join("self")
+        .exists()
+        .then(|| proc_root.join(pid.to_string()).exists())
 }
 
 /// Accepts names that are safe as one folder name on every platform.

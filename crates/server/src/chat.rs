@@ -7,8 +7,8 @@
 //! `max_tokens` or `max_completion_tokens`, `temperature`, `top_p`, `seed`,
 //! `stop` (a string or up to 4 strings) and `stream`. Other fields that
 //! clients commonly send, such as `user` or `presence_penalty`, are
-//! ignored; fields that would change the reply and are not supported (`n`
-//! above 1, `tools`, `logprobs`, `response_format`) get a 400.
+//! ignored. Unsupported fields that would change the reply (`n` above 1,
+//! `tools`, `logprobs`, `response_format`) get a 400.
 //!
 //! One request is generated at a time: requests wait for the model in turn.
 //! With `"stream": true` the reply is a stream of server-sent events, one
@@ -16,6 +16,7 @@
 //! reason and the token usage, then `data: [DONE]`.
 
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -26,7 +27,7 @@ use mercator_models::generate::{
     ChatMessage, FinishReason, GenerateRequest, Generation, TextGenerator,
 };
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
 
 use crate::error::ApiError;
@@ -61,25 +62,60 @@ impl ChatModel {
         }
     }
 
-    /// Runs one request on the calling thread, waiting for the model if it is busy.
+    /// Runs one request on the calling thread, waiting for the model if it
+    /// is busy. `checked` receives the outcome of the request's check before
+    /// any text is generated; a request that fails it is not generated.
     fn generate(
         &self,
         request: &GenerateRequest,
+        checked: impl FnOnce(Result<(), ApiError>),
         on_text: &mut dyn FnMut(&str),
     ) -> Result<Generation, ApiError> {
         let mut generator = self
             .generator
             .lock()
             .map_err(|_| ApiError::internal("the chat model lock is poisoned"))?;
-        generator.generate(request, on_text).map_err(|err| {
-            use mercator_models::ModelError;
-            match err {
-                ModelError::EmptyPrompt
-                | ModelError::InvalidOption(_)
-                | ModelError::ContextExceeded { .. } => ApiError::bad_request(err.to_string()),
-                other => ApiError::internal(other),
-            }
-        })
+        if let Err(err) = generator.check(request) {
+            let err = api_error(err);
+            checked(Err(err.clone()));
+            return Err(err);
+        }
+        checked(Ok(()));
+        if request.is_cancelled() {
+            return Err(ApiError::bad_request(
+                "the client left before generation started",
+            ));
+        }
+        generator.generate(request, on_text).map_err(api_error)
+    }
+}
+
+/// Turns a generation error into a reply: the client's mistakes are 400s.
+fn api_error(err: mercator_models::ModelError) -> ApiError {
+    use mercator_models::ModelError;
+    match err {
+        ModelError::EmptyPrompt | ModelError::InvalidOption(_) => {
+            ApiError::bad_request(err.to_string())
+        }
+        ModelError::ContextExceeded {
+            prompt_tokens,
+            max_tokens,
+            context_tokens,
+        } => ApiError::bad_request(format!(
+            "the prompt ({prompt_tokens} tokens) plus max_tokens ({max_tokens}) exceeds the \
+             context of {context_tokens} tokens; shorten the messages or lower max_tokens"
+        )),
+        other => ApiError::internal(other),
+    }
+}
+
+/// Sets a request's cancel flag when dropped: a reply future that axum
+/// drops because the client disconnected stops its generation.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
     }
 }
 
@@ -161,7 +197,8 @@ pub fn parse_request(body: &[u8], served: &str) -> Result<(GenerateRequest, bool
         }
     };
     let seed = match number("seed")? {
-        None => 0,
+        // Without a seed every request samples differently, as OpenAI's API does.
+        None => (nanos() % u128::from(u32::MAX)) as u32,
         Some(n) if n >= 0.0 && n <= f64::from(u32::MAX) && n.fract() == 0.0 => n as u32,
         Some(n) => {
             return Err(bad(format!(
@@ -202,6 +239,7 @@ pub fn parse_request(body: &[u8], served: &str) -> Result<(GenerateRequest, bool
         stop,
         use_chat_template: true,
         history: history.to_vec(),
+        cancel: None,
     };
     request
         .validate()
@@ -209,17 +247,29 @@ pub fn parse_request(body: &[u8], served: &str) -> Result<(GenerateRequest, bool
     Ok((request, stream))
 }
 
-/// Answers one chat completions request with `model`.
-pub async fn complete(model: Arc<ChatModel>, request: GenerateRequest, stream: bool) -> Response {
+/// Generates the reply to one chat completions request with `model`.
+///
+/// The generation stops when the client disconnects: a dropped reply
+/// future, or a stream whose receiver is gone, sets the request's cancel
+/// flag, which the generator checks before every token.
+pub async fn complete(
+    model: Arc<ChatModel>,
+    mut request: GenerateRequest,
+    stream: bool,
+) -> Response {
     let id = format!("chatcmpl-{:x}", nanos());
     let created = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
+    let cancel = Arc::new(AtomicBool::new(false));
+    request.cancel = Some(Arc::clone(&cancel));
     if !stream {
+        let _guard = CancelOnDrop(cancel);
         let task_model = Arc::clone(&model);
         let outcome =
-            tokio::task::spawn_blocking(move || task_model.generate(&request, &mut |_| {})).await;
+            tokio::task::spawn_blocking(move || task_model.generate(&request, |_| {}, &mut |_| {}))
+                .await;
         return match outcome {
             Ok(Ok(generation)) => Json(json!({
                 "id": id,
@@ -240,10 +290,22 @@ pub async fn complete(model: Arc<ChatModel>, request: GenerateRequest, stream: b
     }
 
     // The generator runs on a blocking thread and sends events through a
-    // channel. When the client disconnects, the channel closes and the
-    // remaining pieces are dropped.
+    // channel. The reply starts only once the request passed its check, so
+    // a prompt over the context is a 400 here too, not an event in a 200.
     let (sender, receiver) = mpsc::unbounded_channel::<Event>();
+    let (checked_sender, checked) = oneshot::channel::<Result<(), ApiError>>();
     let name = model.name.clone();
+    let first = Event::default().data(
+        json!({
+            "id": id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": name,
+            "choices": [{ "index": 0, "delta": {"role": "assistant", "content": ""},
+                          "finish_reason": null }],
+        })
+        .to_string(),
+    );
     let chunk = move |delta: Value, finish: Value, usage: Option<Value>| -> Event {
         let mut body = json!({
             "id": id,
@@ -257,37 +319,53 @@ pub async fn complete(model: Arc<ChatModel>, request: GenerateRequest, stream: b
         }
         Event::default().data(body.to_string())
     };
+    let guard = CancelOnDrop(Arc::clone(&cancel));
     tokio::task::spawn_blocking(move || {
-        let _ = sender.send(chunk(
-            json!({"role": "assistant", "content": ""}),
-            Value::Null,
-            None,
-        ));
-        let outcome = model.generate(&request, &mut |piece| {
-            let _ = sender.send(chunk(json!({"content": piece}), Value::Null, None));
-        });
-        match outcome {
-            Ok(generation) => {
-                let _ = sender.send(chunk(
-                    json!({}),
-                    json!(finish_reason(generation.finish_reason)),
-                    Some(usage(&generation)),
-                ));
+        let send = |event: Event| {
+            if sender.send(event).is_err() {
+                cancel.store(true, Ordering::Relaxed);
             }
+        };
+        let outcome = model.generate(
+            &request,
+            |result| {
+                let _ = checked_sender.send(result);
+            },
+            &mut |piece| send(chunk(json!({"content": piece}), Value::Null, None)),
+        );
+        match outcome {
+            Ok(generation) => send(chunk(
+                json!({}),
+                json!(finish_reason(generation.finish_reason)),
+                Some(usage(&generation)),
+            )),
             Err(err) => {
                 warn!(error = %err.message, "chat completion failed during streaming");
                 let body = json!({ "error": { "message": err.message } });
-                let _ = sender.send(Event::default().data(body.to_string()));
+                send(Event::default().data(body.to_string()));
             }
         }
-        let _ = sender.send(Event::default().data("[DONE]"));
+        send(Event::default().data("[DONE]"));
     });
-    let events = futures_util::stream::unfold(receiver, |mut receiver| async move {
-        receiver
-            .recv()
-            .await
-            .map(|event| (Ok::<_, Infallible>(event), receiver))
-    });
+    match checked.await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => return err.into_response(),
+        Err(_) => {
+            return ApiError::internal("the chat model stopped before its check").into_response()
+        }
+    }
+    let events = futures_util::stream::unfold(
+        (Some(first), receiver, guard),
+        |(first, mut receiver, guard)| async move {
+            if let Some(event) = first {
+                return Some((Ok::<_, Infallible>(event), (None, receiver, guard)));
+            }
+            receiver
+                .recv()
+                .await
+                .map(|event| (Ok(event), (None, receiver, guard)))
+        },
+    );
     Sse::new(events)
         .keep_alive(KeepAlive::default())
         .into_response()
@@ -304,7 +382,7 @@ pub fn models_list(model: &ChatModel) -> Value {
 fn finish_reason(reason: FinishReason) -> &'static str {
     match reason {
         FinishReason::Length => "length",
-        FinishReason::Stop | FinishReason::EndOfText => "stop",
+        FinishReason::Stop | FinishReason::EndOfText | FinishReason::Cancelled => "stop",
     }
 }
 

@@ -30,6 +30,58 @@ pub fn only_known(query: &HashMap<String, String>, allowed: &[&str]) -> Result<(
     }
 }
 
+/// Decodes a query string into one value per name. A name given twice, or
+/// a value that is not UTF-8 once decoded, is a 400 rather than a guess.
+pub fn single_values(raw: &str) -> Result<HashMap<String, String>, ApiError> {
+    let mut values = HashMap::new();
+    for pair in raw.split('&').filter(|pair| !pair.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let decode = |text: &str| -> Result<String, ApiError> {
+            let bytes = percent_decode(text);
+            String::from_utf8(bytes).map_err(|_| {
+                ApiError::bad_request(format!(
+                    "query text {text:?} is not UTF-8 once decoded; percent-encode UTF-8 bytes"
+                ))
+            })
+        };
+        let name = decode(name)?;
+        let value = decode(value)?;
+        if values.contains_key(&name) {
+            return Err(ApiError::bad_request(format!(
+                "query parameter {name} is given more than once; give it once"
+            )));
+        }
+        values.insert(name, value);
+    }
+    Ok(values)
+}
+
+/// Decodes `%XX` escapes and `+` (a space in query strings).
+fn percent_decode(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut idx = 0;
+    while idx < bytes.len() {
+        match bytes[idx] {
+            b'%' if idx + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[idx + 1..idx + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(byte) => {
+                        out.push(byte);
+                        idx += 3;
+                        continue;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            byte => out.push(byte),
+        }
+        idx += 1;
+    }
+    out
+}
+
 /// The `k` query parameter: 1 to [`MAX_K`], [`DEFAULT_K`] when absent.
 pub fn k(query: &HashMap<String, String>) -> Result<usize, ApiError> {
     let Some(raw) = query.get("k") else {
@@ -111,6 +163,18 @@ mod tests {
     fn unknown_parameter_is_named() {
         let err = only_known(&query(&[("kk", "1")]), &["k"]).unwrap_err();
         assert!(err.message.contains("\"kk\""), "{}", err.message);
+    }
+
+    #[test]
+    fn single_values_decode_and_refuse_repeats() {
+        let values = single_values("sku=85123A&country=United%20Kingdom&x=a+b").unwrap();
+        assert_eq!(values["country"], "United Kingdom");
+        assert_eq!(values["x"], "a b");
+        let err = single_values("sku=A&sku=B").unwrap_err();
+        assert!(err.message.contains("more than once"), "{}", err.message);
+        let err = single_values("sku=%FF%FE").unwrap_err();
+        assert!(err.message.contains("UTF-8"), "{}", err.message);
+        assert_eq!(single_values("a=%2").unwrap()["a"], "%2");
     }
 
     #[test]

@@ -110,7 +110,11 @@ async fn require_key(State(state): State<Shared>, request: Request, next: Next) 
         )
         .into_response();
     };
-    let key = header.strip_prefix("Bearer ").unwrap_or("").trim();
+    // The scheme name is case-insensitive (RFC 9110, section 11.1).
+    let key = match header.split_once(' ') {
+        Some((scheme, key)) if scheme.eq_ignore_ascii_case("bearer") => key.trim(),
+        _ => "",
+    };
     if key.is_empty() || !state.is_valid_key(key) {
         return ApiError::unauthorized(
             "invalid or revoked API key; list keys with `mercator keys list`",
@@ -223,8 +227,9 @@ async fn chat_models(State(state): State<Shared>) -> Result<Json<serde_json::Val
 /// without parameters, the total.
 async fn forecasts(
     State(state): State<Shared>,
-    Query(query): Query<HashMap<String, String>>,
+    uri: axum::http::Uri,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let query = params::single_values(uri.query().unwrap_or(""))?;
     params::only_known(&query, &["sku", "country", "category"])?;
     let key = SeriesKey {
         sku: params::text(&query, "sku")?,

@@ -38,6 +38,10 @@ pub struct GenerateArgs {
     /// Model name sent to the endpoint.
     #[arg(long, default_value = "default", requires = "endpoint")]
     endpoint_model: String,
+    /// Seconds the endpoint may take for the whole reply.
+    #[arg(long, default_value_t = 300, requires = "endpoint",
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    timeout: u64,
     /// Send the prompt as raw text, without the model's chat template.
     #[arg(long)]
     raw: bool,
@@ -56,11 +60,16 @@ pub fn execute(global: &Global, args: GenerateArgs) -> anyhow::Result<()> {
         stop: args.stop.clone(),
         use_chat_template: !args.raw,
         history: Vec::new(),
+        cancel: None,
     };
     request.validate()?;
 
     let mut generator: Box<dyn TextGenerator> = match &args.endpoint {
-        Some(endpoint) => Box::new(OpenAiGenerator::new(endpoint, &args.endpoint_model)?),
+        Some(endpoint) => Box::new(OpenAiGenerator::with_timeout(
+            endpoint,
+            &args.endpoint_model,
+            std::time::Duration::from_secs(args.timeout),
+        )?),
         None => load_local(global, args.model.as_deref(), args.context)?.1,
     };
 

@@ -105,25 +105,18 @@ pub fn execute(global: &Global, command: ModelsCommand) -> anyhow::Result<()> {
                             path.display()
                         ),
                     };
-                    fetch::add_local(&store, &name, role, &path)?
+                    fetch::add_local(&store, &name, role, &path)
+                        .map_err(|err| not_added(&name, err))?
                 }
                 (None, Some(repo)) => {
                     let Some(role) = role else {
                         bail!("--role is required with --hf-repo");
                     };
-                    fetch::hub::add_from_hub(&store, &name, role, &repo, &revision, &files)?
+                    fetch::hub::add_from_hub(&store, &name, role, &repo, &revision, &files)
+                        .map_err(|err| not_added(&name, err))?
                 }
                 (None, None) => bail!("give --path DIR or --hf-repo REPO"),
             };
-            // A model that fails to load is removed at once, because the next
-            // command would otherwise fail with a less helpful message.
-            if let Err(err) = fetch::load_check(&store, &name) {
-                let _ = std::fs::remove_dir_all(store.model_dir(&name));
-                bail!(
-                    "{name:?} was not installed because its files failed to load ({err}); \
-                     check the folder, or pass --role if the detected role is wrong"
-                );
-            }
             if global.json {
                 println!("{}", serde_json::to_string_pretty(&manifest)?);
             } else if !global.quiet {
@@ -304,6 +297,20 @@ fn verify(global: &Global, store: &ModelStore, names: &[String], load: bool) -> 
         );
     }
     Ok(())
+}
+
+/// Explains a failed `models add`; files that do not load get the fixes for
+/// that case. An installed model of the same name is kept either way.
+fn not_added(name: &str, err: mercator_models::ModelError) -> anyhow::Error {
+    match err {
+        mercator_models::ModelError::Load { .. } | mercator_models::ModelError::Io { .. } => {
+            anyhow::anyhow!(
+                "{name:?} was not installed because its files failed to load ({err}); \
+             check the folder, or pass --role if the detected role is wrong"
+            )
+        }
+        other => other.into(),
+    }
 }
 
 /// Says how to reinstall `name`: pull a default again, or add a local or

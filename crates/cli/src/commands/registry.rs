@@ -23,6 +23,14 @@ pub enum ModelKind {
 }
 
 impl ModelKind {
+    /// The command that records a version of this kind.
+    fn producing_command(self, dataset: &str) -> String {
+        match self {
+            ModelKind::Forecast => format!("mercator forecast --dataset {dataset} --out DIR"),
+            other => format!("mercator train {} --dataset {dataset}", other.as_str()),
+        }
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             ModelKind::Recommend => "recommend",
@@ -59,11 +67,10 @@ fn history(global: &Global, args: &RegistryArgs) -> anyhow::Result<()> {
     }
     if versions.is_empty() {
         println!(
-            "no {} model trained for dataset {:?}; run `mercator train {} --dataset {}`",
+            "no {} version recorded for dataset {:?}; run `{}`",
             args.kind.as_str(),
             args.dataset,
-            args.kind.as_str(),
-            args.dataset
+            args.kind.producing_command(&args.dataset)
         );
         return Ok(());
     }

@@ -25,6 +25,12 @@ pub fn execute(global: &Global, args: TranscribeArgs) -> anyhow::Result<()> {
     use mercator_models::speech::Transcriber;
     use mercator_models::store::ModelStore;
 
+    if args.file.is_dir() {
+        anyhow::bail!(
+            "{} is a folder; give an audio file (WAV, FLAC, MP3 or Ogg)",
+            args.file.display()
+        );
+    }
     if !args.file.is_file() {
         anyhow::bail!("audio file not found: {}", args.file.display());
     }

@@ -76,7 +76,7 @@ pub fn add_from_hub(
         if role == Role::Speech {
             ensure_preprocessor_config(staging)?;
         }
-        Ok(())
+        super::check_loads(staging, role)
     })
 }
 

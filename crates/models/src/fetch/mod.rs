@@ -142,8 +142,39 @@ pub fn add_local(store: &ModelStore, name: &str, role: Role, folder: &Path) -> R
         if role == Role::Speech {
             ensure_preprocessor_config(staging)?;
         }
-        Ok(())
+        // Checked before the swap, so a folder that does not load never
+        // replaces an installed model of the same name.
+        check_loads(staging, role).map_err(|err| blame(err, staging, folder))
     })
+}
+
+/// Loads the model files in `dir` the way `role` uses them.
+pub fn check_loads(dir: &Path, role: Role) -> Result<()> {
+    match role {
+        Role::Embedding => crate::embed::Embedder::load(dir).map(drop),
+        Role::Llm => load_llm(dir),
+        Role::Speech => load_speech(dir),
+    }
+}
+
+/// Points a load error at `source`, the folder the user named, instead of
+/// `staging`, the copy that was loaded.
+fn blame(err: ModelError, staging: &Path, source: &Path) -> ModelError {
+    let relabel = |path: PathBuf| match path.strip_prefix(staging) {
+        Ok(relative) => source.join(relative),
+        Err(_) => path,
+    };
+    match err {
+        ModelError::Load { path, reason } => ModelError::Load {
+            path: relabel(path),
+            reason,
+        },
+        ModelError::Io { path, source } => ModelError::Io {
+            path: relabel(path),
+            source,
+        },
+        other => other,
+    }
 }
 
 /// Guesses the role of a model folder from the files it contains.
@@ -187,12 +218,7 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
 /// files are usable and not only present.
 pub fn load_check(store: &ModelStore, name: &str) -> Result<()> {
     let manifest = store.manifest(name)?;
-    let dir = store.model_dir(name);
-    match manifest.role {
-        Role::Embedding => crate::embed::Embedder::load(&dir).map(drop),
-        Role::Llm => load_llm(&dir),
-        Role::Speech => load_speech(&dir),
-    }
+    check_loads(&store.model_dir(name), manifest.role)
 }
 
 #[cfg(feature = "llama")]

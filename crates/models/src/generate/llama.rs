@@ -154,6 +154,20 @@ impl LlamaGenerator {
         Ok(tokens)
     }
 
+    /// Tokenizes the prompt and checks that it and the output fit the context.
+    fn fitting_prompt(&self, request: &GenerateRequest) -> Result<Vec<LlamaToken>> {
+        let prompt = self.prompt_tokens(request)?;
+        let context_tokens = self.context_tokens as usize;
+        if prompt.len() + request.max_tokens > context_tokens {
+            return Err(ModelError::ContextExceeded {
+                prompt_tokens: prompt.len(),
+                max_tokens: request.max_tokens,
+                context_tokens,
+            });
+        }
+        Ok(prompt)
+    }
+
     fn sampler(&self, request: &GenerateRequest) -> LlamaSampler {
         if request.temperature == 0.0 {
             return LlamaSampler::greedy();
@@ -167,21 +181,18 @@ impl LlamaGenerator {
 }
 
 impl TextGenerator for LlamaGenerator {
+    fn check(&self, request: &GenerateRequest) -> Result<()> {
+        request.validate()?;
+        self.fitting_prompt(request).map(drop)
+    }
+
     fn generate(
         &mut self,
         request: &GenerateRequest,
         on_text: &mut dyn FnMut(&str),
     ) -> Result<Generation> {
         request.validate()?;
-        let prompt = self.prompt_tokens(request)?;
-        let context_tokens = self.context_tokens as usize;
-        if prompt.len() + request.max_tokens > context_tokens {
-            return Err(ModelError::ContextExceeded {
-                prompt_tokens: prompt.len(),
-                max_tokens: request.max_tokens,
-                context_tokens,
-            });
-        }
+        let prompt = self.fitting_prompt(request)?;
 
         let failed = |what: &str, err: &dyn std::fmt::Display| {
             ModelError::Generation(format!("{what}: {err}"))
@@ -226,6 +237,10 @@ impl TextGenerator for LlamaGenerator {
         let mut output_tokens = 0;
         let mut finish_reason = FinishReason::Length;
         while output_tokens < request.max_tokens {
+            if request.is_cancelled() {
+                finish_reason = FinishReason::Cancelled;
+                break;
+            }
             let token = sampler.sample(&context, batch.n_tokens() - 1);
             sampler.accept(token);
             output_tokens += 1;

@@ -11,6 +11,9 @@
 pub mod llama;
 pub mod openai;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use crate::{ModelError, Result};
@@ -35,6 +38,9 @@ pub struct GenerateRequest {
     /// Earlier turns of a conversation, oldest first; `prompt` is the user
     /// turn that follows them.
     pub history: Vec<ChatMessage>,
+    /// Set to true to stop the generation early, for example when the
+    /// client that asked for it has gone.
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 /// One turn of a conversation.
@@ -62,7 +68,15 @@ impl GenerateRequest {
             stop: Vec::new(),
             use_chat_template: true,
             history: Vec::new(),
+            cancel: None,
         }
+    }
+
+    /// Tells whether the caller asked to stop.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel
+            .as_ref()
+            .is_some_and(|flag| flag.load(Ordering::Relaxed))
     }
 
     /// Rejects an empty prompt and out-of-range sampling options.
@@ -116,6 +130,8 @@ pub enum FinishReason {
     EndOfText,
     /// `max_tokens` tokens were generated.
     Length,
+    /// The caller cancelled the request.
+    Cancelled,
 }
 
 /// Result of one request.
@@ -135,6 +151,12 @@ pub struct Generation {
 
 /// A backend that turns a prompt into text.
 pub trait TextGenerator {
+    /// Checks that `request` can run: valid options, and for local models a
+    /// prompt and output that fit the context. Costs no generation.
+    fn check(&self, request: &GenerateRequest) -> Result<()> {
+        request.validate()
+    }
+
     /// Generates text for `request`, calling `on_text` with each new piece.
     fn generate(
         &mut self,

@@ -16,6 +16,10 @@ use tracing::debug;
 use super::{FinishReason, GenerateRequest, Generation, StopMatcher, TextGenerator};
 use crate::{ModelError, Result};
 
+/// Longest a request may take, generation included, unless the caller sets
+/// another limit.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// Client of one OpenAI-compatible server.
 pub struct OpenAiGenerator {
     url: String,
@@ -29,10 +33,24 @@ impl OpenAiGenerator {
     /// `http://127.0.0.1:8080` or `.../v1`, or the full
     /// `.../v1/chat/completions` URL. `model` is sent as the `model` field.
     pub fn new(endpoint: &str, model: &str) -> Result<Self> {
+        Self::with_timeout(endpoint, model, DEFAULT_TIMEOUT)
+    }
+
+    /// Like [`OpenAiGenerator::new`], with a limit on the whole request,
+    /// generation included.
+    pub fn with_timeout(endpoint: &str, model: &str, timeout: Duration) -> Result<Self> {
+        if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+            return Err(ModelError::Endpoint {
+                url: endpoint.to_string(),
+                reason: "the URL must start with http:// or https://, for example \
+                         http://127.0.0.1:8080"
+                    .to_string(),
+            });
+        }
         let url = chat_completions_url(endpoint);
         let client = reqwest::blocking::Client::builder()
             .connect_timeout(Duration::from_secs(10))
-            .timeout(None)
+            .timeout(timeout)
             .build()
             .map_err(|err| ModelError::Endpoint {
                 url: url.clone(),
@@ -126,9 +144,13 @@ impl TextGenerator for OpenAiGenerator {
             let body: Value = response
                 .json()
                 .map_err(|err| self.endpoint_error(format!("invalid JSON body: {err}")))?;
-            let content = body["choices"][0]["message"]["content"]
-                .as_str()
-                .unwrap_or("");
+            let Some(content) = body["choices"][0]["message"]["content"].as_str() else {
+                return Err(self.endpoint_error(format!(
+                    "the reply has no choices[0].message.content, so it is not a chat \
+                     completion: {}",
+                    truncate(&body.to_string(), 300)
+                )));
+            };
             state.apply_chunk(
                 content,
                 body["choices"][0]["finish_reason"].as_str(),
@@ -266,11 +288,19 @@ fn describe_send_error(err: &reqwest::Error) -> String {
     let hint = if err.is_connect() {
         "; check that the server is running and listening at this address"
     } else if err.is_timeout() {
-        "; the server did not answer in time"
+        "; the server did not finish in time (raise the limit with --timeout)"
     } else {
         ""
     };
     format!("{cause}{hint}")
+}
+
+/// The first `max` characters of `text`, with `...` when cut.
+fn truncate(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => format!("{}...", &text[..end]),
+        None => text.to_string(),
+    }
 }
 
 /// Appends the path `/v1/chat/completions` unless the URL already ends in it.

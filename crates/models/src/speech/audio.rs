@@ -53,6 +53,15 @@ pub fn decode_mono(path: &Path) -> Result<Audio> {
         path: path.to_path_buf(),
         reason,
     };
+    if path.is_dir() {
+        return Err(not_audio("it is a folder; give an audio file".to_string()));
+    }
+    if wav_sample_rate(path) == Some(0) {
+        // symphonia panics on this header instead of returning an error.
+        return Err(not_audio(
+            "the WAV header gives a sample rate of 0".to_string(),
+        ));
+    }
     let file = std::fs::File::open(path).map_err(|err| ModelError::io(path, err))?;
     let stream = MediaSourceStream::new(Box::new(file), Default::default());
     let mut hint = Hint::new();
@@ -133,6 +142,32 @@ pub fn decode_mono(path: &Path) -> Result<Audio> {
         samples,
         sample_rate,
     })
+}
+
+/// Reads the sample rate from the `fmt ` chunk of a RIFF WAVE file; `None`
+/// for other files or when the chunk cannot be found.
+fn wav_sample_rate(path: &Path) -> Option<u32> {
+    use std::io::Read;
+    let mut head = Vec::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(4096)
+        .read_to_end(&mut head)
+        .ok()?;
+    if head.len() < 12 || &head[0..4] != b"RIFF" || &head[8..12] != b"WAVE" {
+        return None;
+    }
+    let mut position = 12;
+    while position + 8 <= head.len() {
+        let id = &head[position..position + 4];
+        let size = u32::from_le_bytes(head[position + 4..position + 8].try_into().ok()?) as usize;
+        if id == b"fmt " {
+            let rate = head.get(position + 12..position + 16)?;
+            return Some(u32::from_le_bytes(rate.try_into().ok()?));
+        }
+        position = position.checked_add(8 + size + size % 2)?;
+    }
+    None
 }
 
 /// Resamples mono `samples` from `from_rate` to `to_rate` Hz, keeping the
