@@ -60,7 +60,7 @@ enum Command {
     /// Transcribe an audio file (WAV, FLAC, MP3, OGG) to text with timestamps.
     Transcribe(commands::transcribe::TranscribeArgs),
     /// Translate a catalog into other languages, with quality scores and a review queue.
-    Translate(commands::translate::TranslateArgs),
+    Translate(Box<commands::translate::TranslateArgs>),
     /// Train a model on a stored dataset and register it.
     #[command(subcommand)]
     Train(commands::train::TrainCommand),
@@ -97,7 +97,7 @@ fn main() -> ExitCode {
         Command::Embed(args) => commands::embed::execute(&global, args),
         Command::Generate(args) => commands::generate::execute(&global, args),
         Command::Transcribe(args) => commands::transcribe::execute(&global, args),
-        Command::Translate(args) => commands::translate::execute(&global, args),
+        Command::Translate(args) => commands::translate::execute(&global, *args),
         Command::Train(command) => commands::train::execute(&global, command),
         Command::Keys(command) => commands::keys::execute(&global, command),
         Command::Serve(args) => commands::serve::execute(&global, args),

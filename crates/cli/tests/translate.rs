@@ -8,6 +8,10 @@ mod common;
 
 use common::{mercator, run_ok};
 
+#[cfg(feature = "nmt")]
+#[path = "../../models/tests/support/tiny_nmt.rs"]
+mod tiny_nmt;
+
 fn read_csv(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
     let mut reader = csv::Reader::from_path(path).unwrap();
     let headers = reader.headers().unwrap().clone();
@@ -278,4 +282,109 @@ fn ingest_catalog_then_translate() {
     let rows = read_csv(&out.join("catalog.es.csv"));
     assert!(rows[0]["description"].contains("26,7 cm"), "{:?}", rows[0]);
     assert!(rows[0]["bullets"].contains("408 g"), "{:?}", rows[0]);
+}
+
+/// The nmt engine translates a catalog file with a model folder and
+/// scores every listing.
+#[cfg(feature = "nmt")]
+#[test]
+fn translate_with_nmt_model_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = dir.path().join("out");
+    let model = dir.path().join("tiny-nmt");
+    tiny_nmt::write_tiny_nmt_model(&model);
+    let catalog = dir.path().join("catalog.csv");
+    std::fs::write(
+        &catalog,
+        "sku,title,description\n\
+         N1,Red wool scarf,Blue cotton shirt with red scarf\n\
+         N2,Blue mug,\n\
+         N3,Cotton shirt and wool scarf,Red mug\n",
+    )
+    .unwrap();
+
+    let translate = || {
+        run_ok(
+            mercator(&data)
+                .args(["--quiet", "translate"])
+                .arg(&catalog)
+                .args(["--to", "es", "--engine", "nmt", "--nmt-model"])
+                .arg(&model)
+                .arg("--out")
+                .arg(&out),
+        );
+        read_csv(&out.join("catalog.es.csv"))
+    };
+    let rows = translate();
+    assert_eq!(rows.len(), 3);
+    for row in &rows {
+        assert_eq!(row["target_lang"], "es", "{row:?}");
+        assert!(!row["title"].is_empty(), "{row:?}");
+        let score: f64 = row["qe_score"].parse().unwrap();
+        assert!((0.0..=100.0).contains(&score), "{row:?}");
+    }
+    assert!(out.join("qe.es.json").is_file());
+    assert!(out.join("qe.es.html").is_file());
+
+    // The same catalog gives the same text again. The second run reads the
+    // translation memory, so only the texts are compared, not the scores.
+    let texts = |rows: &[std::collections::HashMap<String, String>]| -> Vec<(String, String)> {
+        rows.iter()
+            .map(|row| (row["title"].clone(), row["description"].clone()))
+            .collect()
+    };
+    assert_eq!(texts(&translate()), texts(&rows));
+}
+
+/// The nmt engine rejects a folder without model.bin, several --to
+/// languages and a missing --nmt-model, each with the fix.
+#[cfg(feature = "nmt")]
+#[test]
+fn translate_nmt_errors_name_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let catalog = dir.path().join("catalog.csv");
+    std::fs::write(&catalog, "sku,title,description\nA1,Red mug,\n").unwrap();
+    let empty_model = dir.path().join("empty-model");
+    std::fs::create_dir_all(&empty_model).unwrap();
+
+    let run = |args: &[&str]| {
+        let output = mercator(&data)
+            .arg("translate")
+            .arg(&catalog)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{args:?} succeeded");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let empty = empty_model.to_str().unwrap();
+
+    let message = run(&["--to", "es", "--engine", "nmt", "--nmt-model", empty]);
+    assert!(message.contains("model.bin not found"), "{message}");
+    assert!(message.contains("ct2-transformers-converter"), "{message}");
+
+    let message = run(&["--to", "es,de", "--engine", "nmt", "--nmt-model", empty]);
+    assert!(message.contains("one language pair per model"), "{message}");
+    assert!(message.contains("es,de"), "{message}");
+
+    let message = run(&["--to", "es", "--engine", "nmt"]);
+    assert!(message.contains("--nmt-model"), "{message}");
+
+    let message = run(&[
+        "--to",
+        "es",
+        "--engine",
+        "nmt",
+        "--nmt-model",
+        "absent-model",
+    ]);
+    assert!(
+        message.contains("neither a folder nor a model installed"),
+        "{message}"
+    );
+
+    let message = run(&["--to", "es", "--nmt-model", empty]);
+    assert!(message.contains("apply to --engine nmt"), "{message}");
 }

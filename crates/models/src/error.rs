@@ -112,6 +112,9 @@ pub enum ModelError {
 
     #[error("transcription failed: {0}")]
     Transcription(String),
+
+    #[error("translation failed: {0}")]
+    Translation(String),
 }
 
 impl ModelError {

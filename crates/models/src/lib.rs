@@ -9,13 +9,14 @@
 //!   `mercator models pull` fetches without arguments.
 //! - [`embed::Embedder`] computes sentence embeddings with candle (BERT
 //!   family), [`generate`] runs LLMs through llama.cpp or an
-//!   OpenAI-compatible endpoint, and [`speech::Transcriber`] runs Whisper
-//!   through CTranslate2.
+//!   OpenAI-compatible endpoint, [`speech::Transcriber`] runs Whisper
+//!   through CTranslate2, and `nmt::NmtModel` (feature `ctranslate2`)
+//!   runs CTranslate2 translation models.
 //!
-//! Features: `llama` (llama.cpp) and `whisper` (CTranslate2) compile their
-//! C++ engines from source with cmake, so both are opt-in; without them the
-//! crate still fetches and verifies every model, embeds text and calls
-//! OpenAI-compatible endpoints.
+//! Features: `llama` (llama.cpp) and `ctranslate2` (CTranslate2, also
+//! enabled by `whisper`) compile their C++ engines from source with cmake,
+//! so both are opt-in; without them the crate still fetches and verifies
+//! every model, embeds text and calls OpenAI-compatible endpoints.
 
 pub mod defaults;
 pub mod embed;
@@ -23,6 +24,8 @@ pub mod error;
 pub mod fetch;
 pub mod generate;
 pub mod manifest;
+#[cfg(feature = "ctranslate2")]
+pub mod nmt;
 pub mod speech;
 pub mod store;
 

@@ -59,10 +59,23 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub glossary: Option<PathBuf>,
 
-    /// Translation engine: apertium, or llm (a local GGUF model, or an
-    /// OpenAI-compatible server with --endpoint).
+    /// Translation engine: apertium, llm (a local GGUF model, or an
+    /// OpenAI-compatible server with --endpoint), or nmt (a CTranslate2
+    /// translation model given with --nmt-model).
     #[arg(long, default_value = "apertium", value_name = "NAME")]
     pub engine: String,
+
+    /// CTranslate2 translation model of the nmt engine: a model folder or
+    /// the name of an installed model. It translates --from into the one
+    /// --to language.
+    #[arg(long, value_name = "DIR_OR_NAME")]
+    pub nmt_model: Option<String>,
+
+    /// Tokens every nmt translation starts with, separated by spaces: the
+    /// target language token of a multilingual model, e.g. spa_Latn (NLLB)
+    /// or __es__ (M2M100).
+    #[arg(long, value_name = "TOKEN", requires = "nmt_model")]
+    pub target_prefix: Option<String>,
 
     /// Installed GGUF model of the llm engine [default: gemma-3-270m].
     #[arg(long, value_name = "NAME", conflicts_with = "endpoint")]
@@ -208,14 +221,24 @@ fn execute_run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Opens the engine named by --engine, loading the model of the llm engine.
+/// Opens the engine named by --engine, loading the model of the llm and
+/// nmt engines.
 fn open_engine(global: &Global, args: &RunArgs) -> anyhow::Result<Box<dyn Engine>> {
+    if args.engine != "nmt" && args.nmt_model.is_some() {
+        bail!(
+            "--nmt-model and --target-prefix apply to --engine nmt, not {:?}",
+            args.engine
+        );
+    }
     if args.engine != "llm" {
         if args.endpoint.is_some() || args.llm_model.is_some() {
             bail!(
                 "--endpoint and --llm-model apply to --engine llm, not {:?}",
                 args.engine
             );
+        }
+        if args.engine == "nmt" {
+            return open_nmt_engine(global, args);
         }
         return Ok(engine::open(&args.engine)?);
     }
@@ -231,6 +254,71 @@ fn open_engine(global: &Global, args: &RunArgs) -> anyhow::Result<Box<dyn Engine
         )?,
     };
     Ok(Box::new(LlmEngine::new(format!("llm:{name}"), generator)))
+}
+
+/// Loads the --nmt-model for the pair --from to the single --to language.
+#[cfg(feature = "nmt")]
+fn open_nmt_engine(global: &Global, args: &RunArgs) -> anyhow::Result<Box<dyn Engine>> {
+    use mercator_models::nmt::NmtModel;
+    use mercator_translate::engine::NmtEngine;
+
+    let Some(model) = &args.nmt_model else {
+        bail!(
+            "--engine nmt needs --nmt-model: a CTranslate2 translation model folder or the \
+             name of an installed model"
+        );
+    };
+    let [target] = args.to.as_slice() else {
+        bail!(
+            "--engine nmt translates one language pair per model, but --to gives {} languages \
+             ({}); run the command once per target language, each with its own --nmt-model",
+            args.to.len(),
+            args.to.join(",")
+        );
+    };
+    let dir = nmt_model_dir(global, model)?;
+    let loaded = NmtModel::load(&dir)?;
+    let name = dir
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_else(|| model.clone());
+    let prefix: Vec<String> = args
+        .target_prefix
+        .as_deref()
+        .unwrap_or("")
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    let pair = LanguagePair::new(&args.from, target);
+    Ok(Box::new(
+        NmtEngine::new(format!("nmt:{name}"), loaded, pair).with_target_prefix(prefix),
+    ))
+}
+
+/// Stands in for the nmt engine in builds without CTranslate2.
+#[cfg(not(feature = "nmt"))]
+fn open_nmt_engine(_global: &Global, _args: &RunArgs) -> anyhow::Result<Box<dyn Engine>> {
+    bail!("this build has no CTranslate2 runtime; rebuild with the `nmt` feature")
+}
+
+/// Resolves --nmt-model: an existing folder, else an installed model name.
+#[cfg(feature = "nmt")]
+fn nmt_model_dir(global: &Global, model: &str) -> anyhow::Result<PathBuf> {
+    use mercator_models::store::ModelStore;
+
+    let path = Path::new(model);
+    if path.is_dir() {
+        return Ok(path.to_path_buf());
+    }
+    let store = ModelStore::new(&global.data_dir);
+    if mercator_models::store::validate_name(model).is_ok() && store.contains(model) {
+        return Ok(store.model_dir(model));
+    }
+    bail!(
+        "--nmt-model {model:?} is neither a folder nor a model installed in {}; give the \
+         folder of a CTranslate2 translation model (model.bin and tokenizer.json)",
+        store.root().display()
+    )
 }
 
 /// Context of the llm engine's local model: room for the prompt, one

@@ -4,16 +4,21 @@
 //! [`LanguagePair`]. Segments reach it already masked: protected spans,
 //! glossary terms and inline tags are `⟦n⟧` tokens that the engine must
 //! leave in place, and the pipeline restores them afterwards.
-//! [`apertium::Apertium`] runs the rule-based Apertium system and
-//! [`llm::LlmEngine`] prompts a language model.
+//! [`apertium::Apertium`] runs the rule-based Apertium system,
+//! [`llm::LlmEngine`] prompts a language model and `nmt::NmtEngine`
+//! (feature `nmt`) runs a CTranslate2 translation model.
 
 pub mod apertium;
 pub mod llm;
+#[cfg(feature = "nmt")]
+pub mod nmt;
 
 use crate::lang::LanguagePair;
 
 pub use apertium::Apertium;
 pub use llm::LlmEngine;
+#[cfg(feature = "nmt")]
+pub use nmt::NmtEngine;
 
 /// Output of an engine for one segment.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -72,7 +77,7 @@ pub trait Engine: Send + Sync {
 }
 
 /// Names of the engines this crate builds, for `--engine` help and errors.
-pub const BUILT_IN_ENGINES: &[&str] = &["apertium", "llm"];
+pub const BUILT_IN_ENGINES: &[&str] = &["apertium", "llm", "nmt"];
 
 /// Opens the built-in engine called `name`.
 pub fn open(name: &str) -> Result<Box<dyn Engine>, EngineError> {
@@ -83,6 +88,13 @@ pub fn open(name: &str) -> Result<Box<dyn Engine>, EngineError> {
             detail: "the llm engine runs on a loaded text generator; build it with LlmEngine::new"
                 .to_string(),
             install: "mercator translate --engine llm".to_string(),
+        }),
+        "nmt" => Err(EngineError::NotInstalled {
+            engine: "nmt".to_string(),
+            detail: "the nmt engine runs on a loaded CTranslate2 model; build it with \
+                     NmtEngine::new"
+                .to_string(),
+            install: "mercator translate --engine nmt --nmt-model DIR".to_string(),
         }),
         other => Err(EngineError::NotInstalled {
             engine: other.to_string(),
