@@ -335,6 +335,37 @@ fn translate_with_nmt_model_folder() {
             .collect()
     };
     assert_eq!(texts(&translate()), texts(&rows));
+
+    // Installed under a name, the folder is detected as a translation model,
+    // passes verify, and --nmt-model takes the name.
+    let added = run_ok(
+        mercator(&data)
+            .args(["models", "add", "tiny-en-es", "--path"])
+            .arg(&model),
+    );
+    assert!(
+        String::from_utf8_lossy(&added.stdout).contains("translation"),
+        "{}",
+        String::from_utf8_lossy(&added.stdout)
+    );
+    run_ok(mercator(&data).args(["models", "verify", "tiny-en-es"]));
+    let by_name = dir.path().join("by-name");
+    run_ok(
+        mercator(&data)
+            .args(["--quiet", "translate"])
+            .arg(&catalog)
+            .args([
+                "--to",
+                "es",
+                "--engine",
+                "nmt",
+                "--nmt-model",
+                "tiny-en-es",
+                "--out",
+            ])
+            .arg(&by_name),
+    );
+    assert_eq!(read_csv(&by_name.join("catalog.es.csv")).len(), 3);
 }
 
 /// The nmt engine rejects a folder without model.bin, several --to

@@ -84,11 +84,13 @@ pub fn find(name: &str) -> Option<&'static DefaultModel> {
     ALL.iter().find(|model| model.name == name)
 }
 
-/// The default model of a role.
-pub fn for_role(role: Role) -> &'static DefaultModel {
+/// The default model of a role; translation models have none, because
+/// each covers one language pair.
+pub fn for_role(role: Role) -> Option<&'static DefaultModel> {
     match role {
-        Role::Embedding => &EMBEDDING,
-        Role::Llm => &LLM,
-        Role::Speech => &SPEECH,
+        Role::Embedding => Some(&EMBEDDING),
+        Role::Llm => Some(&LLM),
+        Role::Speech => Some(&SPEECH),
+        Role::Translation => None,
     }
 }

@@ -26,6 +26,9 @@ pub enum Role {
     Llm,
     /// Speech-to-text (Whisper in CTranslate2 format).
     Speech,
+    /// Machine translation (a CTranslate2 translation model with its
+    /// tokenizer.json).
+    Translation,
 }
 
 impl Role {
@@ -35,6 +38,7 @@ impl Role {
             Role::Embedding => "embedding",
             Role::Llm => "llm",
             Role::Speech => "speech",
+            Role::Translation => "translation",
         }
     }
 }
@@ -53,8 +57,9 @@ impl std::str::FromStr for Role {
             "embedding" => Ok(Role::Embedding),
             "llm" => Ok(Role::Llm),
             "speech" => Ok(Role::Speech),
+            "translation" => Ok(Role::Translation),
             other => Err(format!(
-                "unknown role `{other}`: expected embedding, llm or speech"
+                "unknown role `{other}`: expected embedding, llm, speech or translation"
             )),
         }
     }

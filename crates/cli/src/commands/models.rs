@@ -62,7 +62,7 @@ pub enum ModelsCommand {
         /// Replace a model already installed under this name.
         #[arg(long)]
         force: bool,
-        /// Model role: embedding, llm or speech (detected from the files of
+        /// Model role: embedding, llm, speech or translation (detected from the files of
         /// a local folder when not given).
         #[arg(long)]
         role: Option<Role>,
@@ -101,7 +101,7 @@ pub fn execute(global: &Global, command: ModelsCommand) -> anyhow::Result<()> {
                     let role = match role.or_else(|| fetch::detect_role(&path)) {
                         Some(role) => role,
                         None => bail!(
-                            "cannot tell the role of {}; pass --role embedding, llm or speech",
+                            "cannot tell the role of {}; pass --role embedding, llm, speech or translation",
                             path.display()
                         ),
                     };

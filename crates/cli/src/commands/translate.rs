@@ -312,7 +312,7 @@ fn nmt_model_dir(global: &Global, model: &str) -> anyhow::Result<PathBuf> {
     }
     let store = ModelStore::new(&global.data_dir);
     if mercator_models::store::validate_name(model).is_ok() && store.contains(model) {
-        return Ok(store.model_dir(model));
+        return Ok(store.require(model, mercator_models::manifest::Role::Translation)?);
     }
     bail!(
         "--nmt-model {model:?} is neither a folder nor a model installed in {}; give the \

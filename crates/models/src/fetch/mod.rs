@@ -154,7 +154,22 @@ pub fn check_loads(dir: &Path, role: Role) -> Result<()> {
         Role::Embedding => crate::embed::Embedder::load(dir).map(drop),
         Role::Llm => load_llm(dir),
         Role::Speech => load_speech(dir),
+        Role::Translation => load_translation(dir),
     }
+}
+
+#[cfg(feature = "ctranslate2")]
+fn load_translation(dir: &Path) -> Result<()> {
+    crate::nmt::NmtModel::load(dir).map(drop)
+}
+
+#[cfg(not(feature = "ctranslate2"))]
+fn load_translation(dir: &Path) -> Result<()> {
+    Err(ModelError::Load {
+        path: dir.to_path_buf(),
+        reason: "this build has no CTranslate2 runtime; rebuild with the `ctranslate2` feature"
+            .into(),
+    })
 }
 
 /// Points a load error at `source`, the folder the user named, instead of
@@ -186,6 +201,13 @@ pub fn detect_role(folder: &Path) -> Option<Role> {
         .any(|entry| entry.path().extension().is_some_and(|ext| ext == "gguf"));
     if has_gguf {
         Some(Role::Llm)
+    } else if has("model.bin")
+        && ["shared_vocabulary", "source_vocabulary"]
+            .iter()
+            .any(|stem| has(&format!("{stem}.json")) || has(&format!("{stem}.txt")))
+    {
+        // CTranslate2 writes these vocabularies for translation models only.
+        Some(Role::Translation)
     } else if has("model.bin") && has("config.json") {
         Some(Role::Speech)
     } else if has("model.safetensors") && has("tokenizer.json") {
@@ -247,8 +269,13 @@ fn load_speech(dir: &Path) -> Result<()> {
     })
 }
 
-/// Resolves a model name to the default model of `role` when none is given.
+/// Resolves a model name to the default model of `role` when none is
+/// given; a role without a default yields its name, which no model has, so
+/// the lookup that follows explains how to install one.
 pub fn model_name_or_default(name: Option<&str>, role: Role) -> String {
-    name.map(str::to_string)
-        .unwrap_or_else(|| defaults::for_role(role).name.to_string())
+    name.map(str::to_string).unwrap_or_else(|| {
+        defaults::for_role(role)
+            .map(|model| model.name.to_string())
+            .unwrap_or_else(|| role.as_str().to_string())
+    })
 }
