@@ -10,8 +10,10 @@
 # `mercator serve` on 127.0.0.1. After a 5 s warm-up, wrk runs for
 # WRK_SECONDS (default 30) with WRK_CONNECTIONS (default 64) connections
 # and WRK_THREADS (default 2) threads over every customer of the store.
-# Writes bench/results/recommend_wrk_cN.json (N connections) and the raw
-# wrk output beside it.
+# WRK_REPLY_CACHE sets the server's --reply-cache (default: the server's
+# default; 0 turns the cache off, so every request is scored).
+# Writes bench/results/recommend_wrk_cN.json (N connections; the name ends
+# in _nocache when the cache is off) and the raw wrk output beside it.
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,6 +25,14 @@ seconds=${WRK_SECONDS:-30}
 connections=${WRK_CONNECTIONS:-64}
 threads=${WRK_THREADS:-2}
 results_dir=$repo_root/bench/results
+cache_args=()
+suffix=""
+if [[ -n ${WRK_REPLY_CACHE:-} ]]; then
+    cache_args=(--reply-cache "$WRK_REPLY_CACHE")
+    if [[ $WRK_REPLY_CACHE == 0 ]]; then
+        suffix=_nocache
+    fi
+fi
 
 target_dir=${CARGO_TARGET_DIR:-$repo_root/target}
 mercator=$target_dir/release/mercator
@@ -44,7 +54,7 @@ open(sys.argv[2], "w").write("".join(f"{row[0]}\n" for row in rows))
 PY
 
 RUST_LOG=warn "$mercator" --data-dir "$data" serve --dataset "$dataset" --port "$port" \
-    > "$work/serve.log" 2>&1 &
+    "${cache_args[@]}" > "$work/serve.log" 2>&1 &
 server_pid=$!
 trap 'kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
@@ -62,9 +72,9 @@ wrk -t "$threads" -c "$connections" -d 5s -s "$repo_root/bench/recommend_wrk.lua
     "http://127.0.0.1:$port" > /dev/null
 wrk -t "$threads" -c "$connections" -d "${seconds}s" --latency \
     -s "$repo_root/bench/recommend_wrk.lua" "http://127.0.0.1:$port" \
-    | tee "$results_dir/recommend_wrk_c$connections.txt"
+    | tee "$results_dir/recommend_wrk_c$connections$suffix.txt"
 
-python3 - "$results_dir/recommend_wrk_c$connections.txt" "$results_dir/recommend_wrk_c$connections.json" \
+python3 - "$results_dir/recommend_wrk_c$connections$suffix.txt" "$results_dir/recommend_wrk_c$connections$suffix.json" \
     "$threads" "$connections" "$seconds" <<'PY'
 import json, os, platform, re, sys
 text = open(sys.argv[1]).read()
@@ -78,6 +88,7 @@ percentiles = {
 }
 result = {
     "endpoint": "GET /v1/customers/{id}/recommendations?k=10",
+    "reply_cache": os.environ.get("WRK_REPLY_CACHE", "default"),
     "requests_per_second": float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)),
     "latency_ms": percentiles,
     "non_2xx": int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", text)) else 0,
