@@ -15,7 +15,6 @@
 //! costs `O(nnz * factors * cg_steps + n * factors^2)`. The dense products
 //! go through ndarray (matrixmultiply); rows are solved in parallel with rayon.
 
-use ndarray::linalg::general_mat_vec_mul;
 use ndarray::{Array1, Array2, ArrayView1, ArrayViewMut1};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -213,7 +212,7 @@ fn solve_side(
 /// `A x = b`, with `A = gram + sum (c - 1) y y'` and `b = sum c y` over the
 /// row's entries, starting from the current `x`.
 fn solve_row(
-    mut x: ArrayViewMut1<'_, f32>,
+    x: ArrayViewMut1<'_, f32>,
     gram: &Array2<f32>,
     fixed: &Array2<f32>,
     indices: &[u32],
@@ -226,34 +225,102 @@ fn solve_row(
         direction,
         product,
     } = buffers;
+    let as_slice = "factor vectors are contiguous";
+    cg_steps(
+        x.into_slice().expect(as_slice),
+        gram.as_slice().expect(as_slice),
+        fixed.as_slice().expect(as_slice),
+        indices,
+        confidences,
+        steps,
+        residual.as_slice_mut().expect(as_slice),
+        direction.as_slice_mut().expect(as_slice),
+        product.as_slice_mut().expect(as_slice),
+    );
+}
+
+/// The loop of [`solve_row`] on plain slices: `gram` is `k x k` and
+/// `fixed` holds one row of `k` factors per item, both row-major.
+///
+/// Compiled twice, for the baseline x86-64 instruction set and with AVX2
+/// and FMA, and the variant is picked at run time: one binary runs on any
+/// x86-64 CPU and uses the wider vectors where the CPU has them. The dot
+/// products keep 8 partial sums so that the compiler can vectorize them.
+#[allow(clippy::too_many_arguments)]
+#[multiversion::multiversion(targets("x86_64+avx2+fma"))]
+fn cg_steps(
+    x: &mut [f32],
+    gram: &[f32],
+    fixed: &[f32],
+    indices: &[u32],
+    confidences: &[f32],
+    steps: usize,
+    residual: &mut [f32],
+    direction: &mut [f32],
+    product: &mut [f32],
+) {
+    let k = x.len();
+    let item = |idx: u32| &fixed[idx as usize * k..(idx as usize + 1) * k];
 
     // residual = b - A x
-    general_mat_vec_mul(-1.0, gram, &x, 0.0, residual);
-    for (&item, &c) in indices.iter().zip(confidences) {
-        let y = fixed.row(item as usize);
-        residual.scaled_add(c - (c - 1.0) * y.dot(&x), &y);
+    for (row, r) in residual.iter_mut().enumerate() {
+        *r = -dot(&gram[row * k..(row + 1) * k], x);
     }
-    direction.assign(residual);
-    let mut residual_norm = residual.dot(residual);
+    for (&idx, &c) in indices.iter().zip(confidences) {
+        let y = item(idx);
+        axpy(c - (c - 1.0) * dot(y, x), y, residual);
+    }
+    direction.copy_from_slice(residual);
+    let mut residual_norm = dot(residual, residual);
 
     for _ in 0..steps {
         if residual_norm < CG_TOLERANCE {
             break;
         }
-        general_mat_vec_mul(1.0, gram, direction, 0.0, product);
-        for (&item, &c) in indices.iter().zip(confidences) {
-            let y = fixed.row(item as usize);
-            product.scaled_add((c - 1.0) * y.dot(direction), &y);
+        for (row, p) in product.iter_mut().enumerate() {
+            *p = dot(&gram[row * k..(row + 1) * k], direction);
         }
-        let step = residual_norm / direction.dot(product);
-        x.scaled_add(step, direction);
-        residual.scaled_add(-step, product);
+        for (&idx, &c) in indices.iter().zip(confidences) {
+            let y = item(idx);
+            axpy((c - 1.0) * dot(y, direction), y, product);
+        }
+        let step = residual_norm / dot(direction, product);
+        axpy(step, direction, x);
+        axpy(-step, product, residual);
 
-        let new_norm = residual.dot(residual);
+        let new_norm = dot(residual, residual);
         let beta = new_norm / residual_norm;
-        direction.mapv_inplace(|d| d * beta);
-        *direction += &*residual;
+        for (d, &r) in direction.iter_mut().zip(residual.iter()) {
+            *d = r + beta * *d;
+        }
         residual_norm = new_norm;
+    }
+}
+
+/// Sum of `a[i] * b[i]`, in 8 interleaved partial sums.
+#[inline(always)]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut sums = [0.0f32; 8];
+    let (a_chunks, b_chunks) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = a_chunks
+        .remainder()
+        .iter()
+        .zip(b_chunks.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (xa, xb) in a_chunks.zip(b_chunks) {
+        for lane in 0..8 {
+            sums[lane] += xa[lane] * xb[lane];
+        }
+    }
+    sums.iter().sum::<f32>() + tail
+}
+
+/// `out += scale * v`.
+#[inline(always)]
+fn axpy(scale: f32, v: &[f32], out: &mut [f32]) {
+    for (o, &value) in out.iter_mut().zip(v) {
+        *o += scale * value;
     }
 }
 
