@@ -254,7 +254,25 @@ impl ModelStore {
         let manifest = self.manifest(name)?;
         let dir = self.model_dir(name);
         let mut problems = Vec::new();
+        if manifest.name != name {
+            problems.push(format!(
+                "manifest names the model {:?}, but its folder is {name:?}",
+                manifest.name
+            ));
+        }
         for file in &manifest.files {
+            // A manifest lists files inside its own folder only; anything
+            // else was edited by hand and is not read.
+            let inside = std::path::Path::new(&file.path)
+                .components()
+                .all(|part| matches!(part, std::path::Component::Normal(_)));
+            if !inside {
+                problems.push(format!(
+                    "{}: the manifest points outside the model folder",
+                    file.path
+                ));
+                continue;
+            }
             let path = dir.join(&file.path);
             let Ok(metadata) = std::fs::metadata(&path) else {
                 problems.push(format!("{}: missing", file.path));
@@ -278,7 +296,7 @@ impl ModelStore {
             }
         }
         Ok(VerifyReport {
-            name: manifest.name,
+            name: name.to_string(),
             role: Some(manifest.role),
             problems,
         })
@@ -382,6 +400,29 @@ mod tests {
         assert!(
             running.exists(),
             "a running process' fresh folder must stay"
+        );
+    }
+
+    #[test]
+    fn verify_refuses_files_outside_the_model_folder() {
+        let data = tempfile::tempdir().unwrap();
+        let store = ModelStore::new(data.path());
+        install_tiny(&store, "tiny");
+        let manifest_path = store.model_dir("tiny").join(crate::manifest::MANIFEST_FILE);
+        let text = std::fs::read_to_string(&manifest_path).unwrap();
+        std::fs::write(
+            &manifest_path,
+            text.replace("\"a.txt\"", "\"../../secret\""),
+        )
+        .unwrap();
+
+        let report = store.verify_files("tiny").unwrap();
+
+        assert!(!report.is_ok());
+        assert!(
+            report.problems[0].contains("outside the model folder"),
+            "{:?}",
+            report.problems
         );
     }
 
