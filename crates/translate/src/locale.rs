@@ -93,7 +93,7 @@ pub fn detect(text: &str, target: &Language, context: &str, rates: &RateTable) -
     if target.metric {
         spans.extend(measures(text, target));
     }
-    spans.extend(sizes(text, context));
+    spans.extend(sizes(text, target, context));
     spans.extend(prices(text, target, rates));
     spans
 }
@@ -194,79 +194,110 @@ fn convert(numbers: &str, unit: &str, target: &Language) -> Option<String> {
     })
 }
 
-fn size_regex() -> &'static Regex {
-    static SIZE: OnceLock<Regex> = OnceLock::new();
+/// Size phrases: "US size 9", "UK women's sizes 4-8", "size US 9",
+/// "size 9 (US)". Each has the named groups `system`, `from` and
+/// optionally `gender` and `to` (the end of a range).
+fn size_regexes() -> &'static [Regex] {
+    static SIZE: OnceLock<Vec<Regex>> = OnceLock::new();
     SIZE.get_or_init(|| {
-        Regex::new(r"(?i)\b(US|UK)\s+(?:(women'?s|ladies|men'?s)\s+)?(?:shoe\s+)?size\s+(\d{1,2}(?:\.5)?)\b|\bsize\s+(\d{1,2}(?:\.5)?)\s*\(?(US|UK)\)?")
-            .expect("valid regex")
+        let number = r"\d{1,2}(?:[.,]5)?";
+        let range = format!(r"(?P<from>{number})(?:\s*(?:-|–|to)\s*(?P<to>{number}))?");
+        [
+            format!(r"(?i)\b(?P<system>US|UK)\s+(?:(?P<gender>women'?s|ladies|men'?s)\s+)?(?:shoe\s+)?sizes?\s+{range}\b"),
+            format!(r"(?i)\bsizes?\s+(?P<system>US|UK)\s+{range}\b"),
+            format!(r"(?i)\bsizes?\s+{range}\s*(?:\((?P<system>US|UK)\)|(?P<system2>US|UK)\b)"),
+        ]
+        .iter()
+        .map(|pattern| Regex::new(pattern).expect("valid regex"))
+        .collect()
     })
 }
 
-/// Rewrites "US size 9" and "UK women's size 10" to EU sizes.
-fn sizes(text: &str, context: &str) -> Vec<Span> {
+/// Rewrites "US size 9" and "UK women's sizes 4-8" to EU sizes, written
+/// with the target's decimal separator.
+fn sizes(text: &str, target: &Language, context: &str) -> Vec<Span> {
     let lower = context.to_lowercase();
     let shoes = [
         "shoe", "boot", "sneaker", "sandal", "trainer", "heel", "slipper",
     ]
     .iter()
     .any(|word| lower.contains(word));
-    let mut spans = Vec::new();
-    for caps in size_regex().captures_iter(text) {
-        let whole = caps.get(0).expect("whole match");
-        let system = caps
-            .get(1)
-            .or(caps.get(5))
-            .map_or("", |m| m.as_str())
-            .to_uppercase();
-        let gender = caps
-            .get(2)
-            .map(|m| m.as_str().to_lowercase())
-            .unwrap_or_default();
-        let size: f64 = match caps
-            .get(3)
-            .or(caps.get(4))
-            .and_then(|m| m.as_str().parse().ok())
-        {
-            Some(size) => size,
-            None => continue,
-        };
-        let men = gender.starts_with("men")
-            || (gender.is_empty() && lower.contains("men's") && !lower.contains("women"));
-        let Some(eu) = eu_size(&system, size, shoes, men) else {
-            continue;
-        };
-        spans.push(Span {
-            start: whole.start(),
-            end: whole.end(),
-            kind: SpanKind::Size,
-            replacement: format!("EU {eu} ({system} {})", trim_size(size)),
-        });
+    let mut spans: Vec<Span> = Vec::new();
+    for regex in size_regexes() {
+        for caps in regex.captures_iter(text) {
+            let whole = caps.get(0).expect("whole match");
+            if spans
+                .iter()
+                .any(|span| span.start < whole.end() && whole.start() < span.end)
+            {
+                continue;
+            }
+            let system = caps
+                .name("system")
+                .or(caps.name("system2"))
+                .map_or("", |m| m.as_str())
+                .to_uppercase();
+            let gender = caps
+                .name("gender")
+                .map(|m| m.as_str().to_lowercase())
+                .unwrap_or_default();
+            let men = gender.starts_with("men")
+                || (gender.is_empty() && lower.contains("men's") && !lower.contains("women"));
+            let parse = |name: &str| -> Option<f64> {
+                caps.name(name)?.as_str().replace(',', ".").parse().ok()
+            };
+            let Some(from) = parse("from") else { continue };
+            let to = parse("to");
+            if to.is_some_and(|to| to <= from) {
+                continue;
+            }
+            let convert = |size: f64| eu_size(&system, size, shoes, men);
+            let (Some(eu_from), eu_to) = (convert(from), to.map(convert)) else {
+                continue;
+            };
+            let show = |size: f64| format_size(size, target);
+            let replacement = match (to, eu_to) {
+                (None, _) => format!("EU {} ({system} {})", show(eu_from), show(from)),
+                (Some(to), Some(Some(eu_to))) => format!(
+                    "EU {}–{} ({system} {}–{})",
+                    show(eu_from),
+                    show(eu_to),
+                    show(from),
+                    show(to)
+                ),
+                _ => continue,
+            };
+            spans.push(Span {
+                start: whole.start(),
+                end: whole.end(),
+                kind: SpanKind::Size,
+                replacement,
+            });
+        }
     }
+    spans.sort_by_key(|span| span.start);
     spans
 }
 
 /// EU size for a US or UK size on the common retail charts: shoes (men:
 /// US + 33, UK + 34; women: US + 30.5, UK + 32.5) and women's clothing
 /// (US + 30, UK + 28). Men's clothing is sized by chest and is not mapped.
-fn eu_size(system: &str, size: f64, shoes: bool, men: bool) -> Option<String> {
-    let eu = match (shoes, men, system) {
-        (true, true, "US") => size + 33.0,
-        (true, true, "UK") => size + 34.0,
-        (true, false, "US") => size + 30.5,
-        (true, false, "UK") => size + 32.5,
-        (false, false, "US") if size <= 24.0 => size + 30.0,
-        (false, false, "UK") if (4.0..=28.0).contains(&size) => size + 28.0,
-        _ => return None,
-    };
-    Some(trim_size(eu))
+fn eu_size(system: &str, size: f64, shoes: bool, men: bool) -> Option<f64> {
+    match (shoes, men, system) {
+        (true, true, "US") => Some(size + 33.0),
+        (true, true, "UK") => Some(size + 34.0),
+        (true, false, "US") => Some(size + 30.5),
+        (true, false, "UK") => Some(size + 32.5),
+        (false, false, "US") if size <= 24.0 => Some(size + 30.0),
+        (false, false, "UK") if (4.0..=28.0).contains(&size) => Some(size + 28.0),
+        _ => None,
+    }
 }
 
-fn trim_size(size: f64) -> String {
-    if size.fract() == 0.0 {
-        format!("{}", size as i64)
-    } else {
-        format!("{size:.1}")
-    }
+/// A size without a needless ".0", with the target's decimal separator.
+fn format_size(size: f64, target: &Language) -> String {
+    let decimals = if size.fract() == 0.0 { 0 } else { 1 };
+    target.format_number(size, decimals)
 }
 
 fn price_regex() -> &'static Regex {
@@ -371,6 +402,28 @@ mod tests {
             vec!["EU 42 (US 9)"]
         );
         assert_eq!(rewrite("Dress, UK size 10", "es"), vec!["EU 38 (UK 10)"]);
+        // Inside sentences, in every word order, with ranges, and with the
+        // target's decimal comma.
+        let cases = [
+            (
+                "These running shoes come in US size 9 and fit true to size.",
+                "EU 39,5 (US 9)",
+            ),
+            ("Men's sneaker available in size US 9.", "EU 42 (US 9)"),
+            ("Men's sneaker, size 9 (US), black.", "EU 42 (US 9)"),
+            ("Men's sneaker in US sizes 8 to 11.", "EU 41–44 (US 8–11)"),
+            (
+                "Women's boot, sizes 4-7 UK, brown.",
+                "EU 36,5–39,5 (UK 4–7)",
+            ),
+            ("Women's boot in UK size 5.5, brown.", "EU 38 (UK 5,5)"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(rewrite(text, "es"), vec![expected], "{text}");
+        }
+        // A reversed range and a bare "US 9" are left alone.
+        assert!(rewrite("Men's sneaker in US sizes 11 to 8.", "es").is_empty());
+        assert!(rewrite("Men's sneaker, US 9.", "es").is_empty());
     }
 
     #[test]
