@@ -159,8 +159,8 @@ impl Engine for Apertium {
         }
 
         let outputs = self.translate_split(&mode, &texts);
-        for (index, output) in indices.into_iter().zip(outputs) {
-            results[index] = output.map(|text| strip_marks(&text));
+        for ((index, source), output) in indices.into_iter().zip(&texts).zip(outputs) {
+            results[index] = output.map(|text| strip_marks(&text, source));
         }
         Ok(results)
     }
@@ -200,17 +200,26 @@ fn split_blank_lines(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Removes `*`, `#` and `@` word marks, collecting the marked words.
-fn strip_marks(text: &str) -> EngineOutput {
+/// Removes Apertium's word marks, collecting the marked words.
+///
+/// `*` before a word is always a mark. `#` and `@` are marks only when
+/// `source` has none of them: Apertium copies a `#1` or `@shop` of the
+/// input, and those must stay.
+fn strip_marks(text: &str, source: &str) -> EngineOutput {
     static MARK: OnceLock<Regex> = OnceLock::new();
+    // A mark starts a word: at the start, or after anything that is not a
+    // letter or digit (space, punctuation, a mask token's bracket).
     let mark = MARK.get_or_init(|| {
-        Regex::new(r"(^|[\s\p{Ps}\p{Pi}'/-])[*#@]([\p{L}\p{N}][\p{L}\p{N}'-]*)")
-            .expect("valid regex")
+        Regex::new(r"(^|[^\p{L}\p{N}])([*#@])([\p{L}\p{N}][\p{L}\p{N}'-]*)").expect("valid regex")
     });
     let mut unknown_words = Vec::new();
     let stripped = mark.replace_all(text, |caps: &regex::Captures<'_>| {
-        unknown_words.push(caps[2].to_string());
-        format!("{}{}", &caps[1], &caps[2])
+        let sign = &caps[2];
+        if sign != "*" && source.contains(sign) {
+            return caps[0].to_string();
+        }
+        unknown_words.push(caps[3].to_string());
+        format!("{}{}", &caps[1], &caps[3])
     });
     EngineOutput {
         text: stripped.into_owned(),
@@ -242,9 +251,40 @@ mod tests {
 
     #[test]
     fn strip_marks_counts_unknown_words() {
-        let output = strip_marks("Rojo *WOOLLY *hottie corazón #blanco, 5 * 3");
+        let output = strip_marks(
+            "Rojo *WOOLLY *hottie corazón #blanco, 5 * 3",
+            "Red WOOLLY hottie heart white, 5 * 3",
+        );
         assert_eq!(output.text, "Rojo WOOLLY hottie corazón blanco, 5 * 3");
         assert_eq!(output.unknown_words, vec!["WOOLLY", "hottie", "blanco"]);
+    }
+
+    #[test]
+    fn strip_marks_next_to_tokens_and_markup() {
+        // What Apertium 3.8.3 eng-spa returns for masked text and for
+        // stray markup of malformed HTML.
+        let output = strip_marks(
+            "El ⟦1⟧*wrold⟦2⟧ es rojo <*b>*Unclosed *x&*amp;",
+            "The ⟦1⟧wrold⟦2⟧ is red <b>Unclosed x&amp;",
+        );
+        assert_eq!(output.text, "El ⟦1⟧wrold⟦2⟧ es rojo <b>Unclosed x&amp;");
+        assert_eq!(
+            output.unknown_words,
+            vec!["wrold", "b", "Unclosed", "x", "amp"]
+        );
+    }
+
+    #[test]
+    fn strip_marks_keeps_hash_and_at_signs_of_the_source() {
+        let output = strip_marks(
+            "Valorado #1 vendedor, sigue @tienda, C# código, #*hashtag",
+            "Rated #1 seller, follow @shop, C# code, #hashtag",
+        );
+        assert_eq!(
+            output.text,
+            "Valorado #1 vendedor, sigue @tienda, C# código, #hashtag"
+        );
+        assert_eq!(output.unknown_words, vec!["hashtag"]);
     }
 
     #[test]
