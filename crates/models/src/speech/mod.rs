@@ -6,6 +6,7 @@
 //! text with one timed segment per window.
 
 pub mod audio;
+#[cfg(any(feature = "whisper", test))]
 mod mel;
 #[cfg(feature = "whisper")]
 mod whisper;
