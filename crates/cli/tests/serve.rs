@@ -202,6 +202,34 @@ fn serve_reloads_models_and_checks_requests() {
             reply.body
         );
     }
+    let long_id = "c".repeat(101);
+    for (path, fragment) in [
+        (
+            format!("/v1/customers/{customer}/recommendations?k=5&k=abc"),
+            "more than once",
+        ),
+        (
+            format!("/v1/customers/{customer}/recommendations?country=%FF"),
+            "not UTF-8",
+        ),
+        (
+            format!("/v1/customers/{long_id}/recommendations"),
+            "1 to 100 characters",
+        ),
+        (
+            format!("/v1/items/{long_id}/similar"),
+            "1 to 100 characters",
+        ),
+    ] {
+        let reply = get(addr, &path, Some(&key));
+        assert_eq!(reply.status, 400, "{path}");
+        assert!(
+            error_message(&reply).contains(fragment),
+            "{path}: {}",
+            reply.body
+        );
+    }
+
     // Kept by the reply cache until the visitor's events arrive.
     let before_events = get(
         addr,
@@ -257,6 +285,34 @@ fn serve_reloads_models_and_checks_requests() {
     assert_ne!(
         after_events.body["items"], before_events.body["items"],
         "events must replace the list sent before them"
+    );
+
+    // Viewing an item keeps it in the list; buying it removes it.
+    let top = items[0]["sku"].as_str().unwrap().to_string();
+    let top_skus = |reply: &common::Reply| -> Vec<String> {
+        reply.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| item["sku"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let event = |kind: &str| {
+        let body = format!(
+            r#"{{"events": [{{"customer_id": "{customer}", "sku": "{top}", "type": "{kind}"}}]}}"#
+        );
+        let reply = request(addr, "POST", "/v1/events", Some(&key), &body);
+        assert_eq!(reply.status, 202, "{}", reply.body);
+    };
+    event("view");
+    let after_view = get(addr, &known_path, Some(&key));
+    assert!(top_skus(&after_view).contains(&top), "{}", after_view.body);
+    event("purchase");
+    let after_purchase = get(addr, &known_path, Some(&key));
+    assert!(
+        !top_skus(&after_purchase).contains(&top),
+        "{}",
+        after_purchase.body
     );
 
     run_ok(mercator(&data).args(["--quiet", "train", "propensity", "--dataset", "shop"]));

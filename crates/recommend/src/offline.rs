@@ -522,8 +522,19 @@ pub fn train_recommender(
 pub struct ColdStart {
     /// Country to rank popularity in.
     pub country: Option<String>,
-    /// `(sku, weight)` of the customer's events since training.
-    pub events: Vec<(String, f32)>,
+    /// The customer's events since training.
+    pub events: Vec<RecentEvent>,
+}
+
+/// An event received after the model's training data ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecentEvent {
+    pub sku: String,
+    /// Weight in the customer's profile (a view counts less than a purchase).
+    pub weight: f32,
+    /// Purchases are excluded from the list like the trained purchases;
+    /// views, clicks and cart additions are not.
+    pub purchase: bool,
 }
 
 /// Result of a recommendation request.
@@ -575,13 +586,16 @@ impl RecommendModel {
         if let Some(country) = &cold.country {
             profile.country = country.clone();
         }
-        for (sku, weight) in &cold.events {
-            if let Some(item) = generators.item_idx(sku) {
-                profile.items.push((item as u32, *weight));
+        let mut seen: BTreeSet<u32> = profile.items.iter().map(|&(i, _)| i).collect();
+        for event in &cold.events {
+            if let Some(item) = generators.item_idx(&event.sku) {
+                profile.items.push((item as u32, event.weight));
                 profile.has_new_events = true;
+                if event.purchase {
+                    seen.insert(item as u32);
+                }
             }
         }
-        let seen: BTreeSet<u32> = profile.items.iter().map(|&(i, _)| i).collect();
         let exclude = |item: u32| exclude_purchased && seen.contains(&item);
         let candidates = generators.candidates(&profile, self.candidates_per_model, &exclude);
         let items = rank(generators, &self.ranker, &profile, candidates, k);

@@ -63,16 +63,14 @@ fn percent_decode(text: &str) -> Vec<u8> {
     let mut idx = 0;
     while idx < bytes.len() {
         match bytes[idx] {
-            b'%' if idx + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[idx + 1..idx + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(byte) => {
-                        out.push(byte);
-                        idx += 3;
-                        continue;
-                    }
-                    None => out.push(b'%'),
-                }
+            b'%' if idx + 2 < bytes.len()
+                && bytes[idx + 1].is_ascii_hexdigit()
+                && bytes[idx + 2].is_ascii_hexdigit() =>
+            {
+                let hex = std::str::from_utf8(&bytes[idx + 1..idx + 3]).expect("ASCII hex digits");
+                out.push(u8::from_str_radix(hex, 16).expect("two hex digits"));
+                idx += 3;
+                continue;
             }
             b'+' => out.push(b' '),
             byte => out.push(byte),
@@ -108,6 +106,23 @@ pub fn flag(query: &HashMap<String, String>, name: &str, default: bool) -> Resul
             "query parameter {name} = {other:?} is not a boolean; use true or false"
         ))),
     }
+}
+
+/// Checks an id taken from the request path: 1 to 100 characters, as
+/// everywhere else in the API.
+pub fn path_id(what: &str, value: &str) -> Result<(), ApiError> {
+    if value.trim().is_empty() || value.chars().count() > 100 {
+        let shown: String = value.chars().take(40).collect();
+        return Err(ApiError::bad_request(format!(
+            "{what} {shown:?}{} must have 1 to 100 characters",
+            if value.chars().count() > 40 {
+                "..."
+            } else {
+                ""
+            }
+        )));
+    }
+    Ok(())
 }
 
 /// An optional text query parameter of 1 to 100 characters.
@@ -175,6 +190,9 @@ mod tests {
         let err = single_values("sku=%FF%FE").unwrap_err();
         assert!(err.message.contains("UTF-8"), "{}", err.message);
         assert_eq!(single_values("a=%2").unwrap()["a"], "%2");
+        // Only two hex digits make an escape; "%+5" stays as it is.
+        assert_eq!(single_values("a=%+5").unwrap()["a"], "% 5");
+        assert_eq!(single_values("a=%-1x").unwrap()["a"], "%-1x");
     }
 
     #[test]

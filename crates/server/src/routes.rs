@@ -1,11 +1,10 @@
 //! The endpoints. Every `/v1` route needs `Authorization: Bearer KEY`;
 //! `/health` and `/openapi.json` are open.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -154,8 +153,10 @@ fn no_recommend_model(state: &AppState) -> ApiError {
 async fn recommendations(
     State(state): State<Shared>,
     Path(customer_id): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
+    uri: axum::http::Uri,
 ) -> Result<Response, ApiError> {
+    params::path_id("customer id", &customer_id)?;
+    let query = params::single_values(uri.query().unwrap_or(""))?;
     params::only_known(&query, &["k", "country", "exclude_purchased"])?;
     let key = ReplyKey {
         k: params::k(&query)?,
@@ -170,9 +171,11 @@ async fn recommendations(
         return Ok(json_bytes(body));
     }
 
+    let events = state.customer_events(&key.customer_id);
+    let events_seen = events.len();
     let cold = ColdStart {
         country: key.country.clone(),
-        events: state.customer_events(&key.customer_id),
+        events,
     };
     let list = served
         .model
@@ -190,6 +193,7 @@ async fn recommendations(
         key,
         CachedReply {
             version: served.version,
+            events_seen,
             body: body.clone(),
         },
     );
@@ -313,8 +317,10 @@ fn level_name(level: Level) -> &'static str {
 async fn similar(
     State(state): State<Shared>,
     Path(sku): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
+    uri: axum::http::Uri,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    params::path_id("SKU", &sku)?;
+    let query = params::single_values(uri.query().unwrap_or(""))?;
     params::only_known(&query, &["k"])?;
     let k = params::k(&query)?;
     let served = state

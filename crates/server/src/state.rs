@@ -20,6 +20,7 @@ use mercator_recommend::RecommendModel;
 use tracing::info;
 
 use crate::artifacts;
+use mercator_recommend::offline::RecentEvent;
 
 /// A model with the registry version it came from.
 pub struct Served<T> {
@@ -45,8 +46,8 @@ pub struct AppState {
     reply_capacity: usize,
     /// Model of the chat completions endpoints, when the server loaded one.
     pub chat: Option<Arc<crate::chat::ChatModel>>,
-    /// `(sku, weight)` events per customer since the served model's data end.
-    events: RwLock<HashMap<String, Vec<(String, f32)>>>,
+    /// Events per customer since the served model's data end.
+    events: RwLock<HashMap<String, Vec<RecentEvent>>>,
 }
 
 /// Recommendation replies kept when the server sets no other number.
@@ -62,10 +63,12 @@ pub struct ReplyKey {
     pub exclude_purchased: bool,
 }
 
-/// A serialized reply and the model version that produced it.
+/// A serialized reply, the model version that produced it and how many of
+/// the customer's events it took into account.
 #[derive(Debug, Clone)]
 pub struct CachedReply {
     pub version: i64,
+    pub events_seen: usize,
     pub body: axum::body::Bytes,
 }
 
@@ -78,6 +81,15 @@ pub fn event_weight(kind: &str) -> Option<f32> {
         "purchase" => Some(1.0),
         _ => None,
     }
+}
+
+/// The profile entry of a stored event; `None` for an unknown kind.
+fn recent_event(event: &Event) -> Option<RecentEvent> {
+    Some(RecentEvent {
+        sku: event.sku.clone(),
+        weight: event_weight(&event.kind)?,
+        purchase: event.kind == "purchase",
+    })
 }
 
 impl AppState {
@@ -115,13 +127,20 @@ impl AppState {
             .map(|reply| reply.body.clone())
     }
 
-    /// Keeps a reply for later requests. A full cache is emptied first, so
+    /// Keeps a reply for later requests, unless an event of the customer
+    /// arrived while it was computed. A full cache is emptied first, so
     /// memory stays bounded.
     pub fn keep_reply(&self, key: ReplyKey, reply: CachedReply) {
         if self.reply_capacity == 0 {
             return;
         }
         if let Ok(mut replies) = self.replies.write() {
+            // Checked under the cache lock: `record_events` adds events
+            // before it takes this lock to drop the customer's replies, so
+            // either this sees the new event or that drops this reply.
+            if self.customer_events(&key.customer_id).len() != reply.events_seen {
+                return;
+            }
             if replies.len() >= self.reply_capacity {
                 replies.clear();
             }
@@ -154,7 +173,7 @@ impl AppState {
     }
 
     /// Events of a customer received since the model's data end.
-    pub fn customer_events(&self, customer_id: &str) -> Vec<(String, f32)> {
+    pub fn customer_events(&self, customer_id: &str) -> Vec<RecentEvent> {
         self.events
             .read()
             .ok()
@@ -171,22 +190,25 @@ impl AppState {
                 .map_err(|_| anyhow::anyhow!("store lock poisoned"))?;
             store.insert_events(&self.dataset, events)?;
         }
-        // New events change these customers' lists.
+        {
+            let mut memory = self
+                .events
+                .write()
+                .map_err(|_| anyhow::anyhow!("event lock poisoned"))?;
+            for event in events {
+                if let Some(recent) = recent_event(event) {
+                    memory
+                        .entry(event.customer_id.clone())
+                        .or_default()
+                        .push(recent);
+                }
+            }
+        }
+        // New events change these customers' lists; dropped only after the
+        // events are in memory (see `keep_reply`).
         if let Ok(mut replies) = self.replies.write() {
             let customers: HashSet<&str> = events.iter().map(|e| e.customer_id.as_str()).collect();
             replies.retain(|key, _| !customers.contains(key.customer_id.as_str()));
-        }
-        let mut memory = self
-            .events
-            .write()
-            .map_err(|_| anyhow::anyhow!("event lock poisoned"))?;
-        for event in events {
-            if let Some(weight) = event_weight(&event.kind) {
-                memory
-                    .entry(event.customer_id.clone())
-                    .or_default()
-                    .push((event.sku.clone(), weight));
-            }
         }
         Ok(())
     }
@@ -208,13 +230,13 @@ impl AppState {
             let model = artifacts::load_recommend(&self.data_dir, &version.artifact)?;
             let since = model.generators.cutoff;
             let events = store.events_since(&self.dataset, since)?;
-            let mut by_customer: HashMap<String, Vec<(String, f32)>> = HashMap::new();
-            for event in events {
-                if let Some(weight) = event_weight(&event.kind) {
+            let mut by_customer: HashMap<String, Vec<RecentEvent>> = HashMap::new();
+            for event in &events {
+                if let Some(recent) = recent_event(event) {
                     by_customer
-                        .entry(event.customer_id)
+                        .entry(event.customer_id.clone())
                         .or_default()
-                        .push((event.sku, weight));
+                        .push(recent);
                 }
             }
             if let Ok(mut current) = self.events.write() {
@@ -264,5 +286,51 @@ impl AppState {
     /// Time of the served recommendation model's data end, if any.
     pub fn recommend_cutoff(&self) -> Option<NaiveDateTime> {
         self.recommend().map(|m| m.model.generators.cutoff)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(customer_id: &str) -> ReplyKey {
+        ReplyKey {
+            customer_id: customer_id.to_string(),
+            k: 10,
+            country: None,
+            exclude_purchased: true,
+        }
+    }
+
+    fn reply(events_seen: usize) -> CachedReply {
+        CachedReply {
+            version: 1,
+            events_seen,
+            body: axum::body::Bytes::from_static(b"{}"),
+        }
+    }
+
+    #[test]
+    fn reply_made_before_an_event_is_not_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = AppState::open(dir.path(), "shop").unwrap();
+        state.keep_reply(key("c1"), reply(0));
+        assert!(state.cached_reply(&key("c1"), 1).is_some());
+
+        let event = Event {
+            customer_id: "c1".to_string(),
+            sku: "22423".to_string(),
+            kind: "view".to_string(),
+            occurred_at: chrono::Utc::now().naive_utc(),
+        };
+        state.record_events(&[event]).unwrap();
+        assert!(state.cached_reply(&key("c1"), 1).is_none());
+        // A reply computed from the events before this one arrives late.
+        state.keep_reply(key("c1"), reply(0));
+        assert!(state.cached_reply(&key("c1"), 1).is_none());
+        state.keep_reply(key("c1"), reply(1));
+        assert!(state.cached_reply(&key("c1"), 1).is_some());
+        // Another version's reply is never served.
+        assert!(state.cached_reply(&key("c1"), 2).is_none());
     }
 }
