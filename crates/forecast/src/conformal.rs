@@ -215,7 +215,7 @@ fn sorted_lower_quantile(sorted: &[f64], level: f64) -> f64 {
 /// Computes the bounds per step from a pool of signed scaled errors at the
 /// given quantile levels of the 80% and 95% intervals.
 ///
-/// The 95% bounds are widened where needed to contain the 80% ones.
+/// The 95% bounds are widened where needed to be wider than the 80% ones.
 pub fn conformal_widths(
     pool: &ErrorPool,
     horizon: usize,
@@ -225,15 +225,31 @@ pub fn conformal_widths(
     let sorted = pool.sorted();
     let (lower_80, upper_80) = sorted.bounds(level_80, Z80, horizon);
     let (lower_95, upper_95) = sorted.bounds(level_95, Z95, horizon);
+    // Too few errors to tell the two quantiles apart (both are the most
+    // extreme error) would give two equal intervals; the 95% one then
+    // gets the normal ratio of the two widths instead.
+    let widen = Z95 / Z80;
     let lower_95 = lower_95
         .iter()
         .zip(&lower_80)
-        .map(|(a, b)| a.min(*b))
+        .map(|(&wide, &narrow)| {
+            if wide < narrow {
+                wide
+            } else {
+                narrow.min(narrow * widen)
+            }
+        })
         .collect();
     let upper_95 = upper_95
         .iter()
         .zip(&upper_80)
-        .map(|(a, b)| a.max(*b))
+        .map(|(&wide, &narrow)| {
+            if wide > narrow {
+                wide
+            } else {
+                narrow.max(narrow * widen)
+            }
+        })
         .collect();
     IntervalWidths {
         lower_80,
@@ -443,6 +459,19 @@ mod tests {
 
         assert_eq!(widths.lower_80, vec![0.0]);
         assert_eq!(widths.upper_80, vec![2.0]);
+    }
+
+    #[test]
+    fn few_errors_still_give_a_wider_95_interval() {
+        // With 8 errors both quantiles are the most extreme error.
+        let errors = [-3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 4.0];
+
+        let widths = conformal_widths(&pool_at_every_step(&errors, 1), 1, 0.8, 0.95);
+
+        assert_eq!(widths.upper_80, vec![4.0]);
+        assert!(widths.upper_95[0] > 6.0, "{widths:?}");
+        assert_eq!(widths.lower_80, vec![-3.0]);
+        assert!(widths.lower_95[0] < -4.5, "{widths:?}");
     }
 
     #[test]

@@ -107,20 +107,27 @@ fn points_at(series: &[SeriesPrediction], step: usize) -> Vec<f64> {
     series.iter().map(|s| s.point[step]).collect()
 }
 
-/// Replaces the point forecast at `step` and moves the intervals by the same amount.
+/// Replaces the point forecast at `step` and moves the intervals by the
+/// same amount. Bounds that were not negative (a series clipped at 0)
+/// stay so, and every interval still contains its point.
 fn set_points(series: &mut [SeriesPrediction], values: &[f64], step: usize) {
     for (s, &value) in series.iter_mut().zip(values) {
         let shift = value - s.point[step];
         s.point[step] = value;
         let intervals = &mut s.intervals;
-        for bound in [
-            &mut intervals.lower_80,
-            &mut intervals.upper_80,
-            &mut intervals.lower_95,
-            &mut intervals.upper_95,
+        let non_negative = intervals.lower_95.get(step).is_some_and(|&v| v >= 0.0);
+        for (bound, is_lower) in [
+            (&mut intervals.lower_80, true),
+            (&mut intervals.upper_80, false),
+            (&mut intervals.lower_95, true),
+            (&mut intervals.upper_95, false),
         ] {
             if let Some(v) = bound.get_mut(step) {
                 *v += shift;
+                if non_negative {
+                    *v = v.max(0.0);
+                }
+                *v = if is_lower { v.min(value) } else { v.max(value) };
             }
         }
     }

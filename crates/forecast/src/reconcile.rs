@@ -13,6 +13,11 @@
 //!   forecasts are `b = (S' W^-1 S)^-1 S' W^-1 y_hat` and every level is
 //!   `S b`.
 //!
+//! Bottom forecasts that WLS turns negative while their base forecast was
+//! not are set to 0 before the levels are summed again, the usual
+//! non-negativity heuristic: the levels stay coherent, at a small cost in
+//! optimality.
+//!
 //! The grouped structure (SKU and country both split the total) has one
 //! unknown per SKU x country series, which is tens of thousands for a
 //! large shop. The WLS system is therefore solved per forecast step with
@@ -119,7 +124,15 @@ pub fn reconcile_step(
     match method {
         ReconcileMethod::BottomUp => hierarchy.aggregate(&base.bottom),
         ReconcileMethod::WlsStructural => {
-            let bottom = solve_wls(hierarchy, base);
+            let mut bottom = solve_wls(hierarchy, base);
+            // WLS can push a small series below zero to fit its aggregates;
+            // demand its own model saw as non-negative stays non-negative,
+            // and the aggregates are summed again so the levels still add up.
+            for (value, &base_value) in bottom.iter_mut().zip(&base.bottom) {
+                if base_value >= 0.0 && *value < 0.0 {
+                    *value = 0.0;
+                }
+            }
             hierarchy.aggregate(&bottom)
         }
     }
@@ -229,5 +242,30 @@ mod tests {
         for (a, b) in reconciled.bottom.iter().zip(&coherent.bottom) {
             assert!((a - b).abs() < 1e-8);
         }
+    }
+
+    #[test]
+    fn wls_never_turns_non_negative_demand_negative() {
+        // Aggregates far below the bottom forecasts pull the small series
+        // under 0 without the clip.
+        let base = LevelValues {
+            total: 2.0,
+            countries: vec![2.0, 0.0],
+            skus: vec![0.0, 2.0],
+            bottom: vec![0.1, 0.1, 10.0],
+        };
+
+        let reconciled = reconcile_step(&hierarchy(), &base, ReconcileMethod::WlsStructural);
+
+        assert!(
+            reconciled.bottom.iter().all(|v| *v >= 0.0),
+            "{reconciled:?}"
+        );
+        assert_coherent(&reconciled);
+        let unclipped = hierarchy().aggregate(&solve_wls(&hierarchy(), &base));
+        assert!(
+            unclipped.bottom.iter().any(|v| *v < 0.0),
+            "the case must need the clip: {unclipped:?}"
+        );
     }
 }
