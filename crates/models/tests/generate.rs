@@ -175,3 +175,38 @@ fn endpoint_error_status_is_reported() {
         "{message}"
     );
 }
+
+/// A server that streams a piece every 200 ms for 4 s is cut off at the
+/// limit on the whole reply, not only when a read stalls.
+#[test]
+fn endpoint_timeout_limits_the_whole_streamed_reply() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let _ = read_request_body(&stream);
+        let head =
+            "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n";
+        if stream.write_all(head.as_bytes()).is_err() {
+            return;
+        }
+        for _ in 0..20 {
+            let event = "data: {\"choices\":[{\"delta\":{\"content\":\"word \"}}]}\n\n";
+            if stream.write_all(event.as_bytes()).is_err() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    });
+
+    let mut client =
+        OpenAiGenerator::with_timeout(&url, "gemma", std::time::Duration::from_secs(1)).unwrap();
+    let started = std::time::Instant::now();
+    let result = client.generate(&request(50), &mut |_| {});
+    let elapsed = started.elapsed();
+    let message = result.unwrap_err().to_string();
+    assert!(message.contains("--timeout"), "{message}");
+    assert!(elapsed < std::time::Duration::from_secs(3), "{elapsed:?}");
+    drop(client);
+    server.join().unwrap();
+}

@@ -26,6 +26,9 @@ pub struct OpenAiGenerator {
     model: String,
     api_key: Option<String>,
     client: reqwest::blocking::Client,
+    /// Limit on the whole reply; the client's own timeout only bounds each
+    /// read, which a steady stream never hits.
+    timeout: Duration,
 }
 
 impl OpenAiGenerator {
@@ -63,6 +66,7 @@ impl OpenAiGenerator {
                 .ok()
                 .filter(|key| !key.is_empty()),
             client,
+            timeout,
         })
     }
 
@@ -139,7 +143,7 @@ impl TextGenerator for OpenAiGenerator {
 
         let mut state = StreamState::new(request);
         if is_event_stream {
-            self.read_events(response, &mut state, on_text)?;
+            self.read_events(response, start, &mut state, on_text)?;
         } else {
             let body: Value = response
                 .json()
@@ -166,10 +170,18 @@ impl OpenAiGenerator {
     fn read_events(
         &self,
         response: impl Read,
+        start: Instant,
         state: &mut StreamState,
         on_text: &mut dyn FnMut(&str),
     ) -> Result<()> {
         for line in BufReader::new(response).lines() {
+            if start.elapsed() > self.timeout {
+                return Err(self.endpoint_error(format!(
+                    "the server did not finish the reply within {} s (raise the limit with \
+                     --timeout)",
+                    self.timeout.as_secs_f64()
+                )));
+            }
             let line =
                 line.map_err(|err| self.endpoint_error(format!("reading the stream: {err}")))?;
             let Some(data) = line.strip_prefix("data:") else {
