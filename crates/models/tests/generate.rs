@@ -12,7 +12,7 @@ use std::net::TcpListener;
 use mercator_models::defaults;
 use mercator_models::generate::llama::LlamaGenerator;
 use mercator_models::generate::openai::OpenAiGenerator;
-use mercator_models::generate::{FinishReason, GenerateRequest, TextGenerator};
+use mercator_models::generate::{FinishReason, GenerateRequest, TextGenerator, TokenScorer};
 use mercator_models::ModelError;
 
 const PROMPT: &str = "The best way to pack fragile items for international shipping is";
@@ -209,4 +209,42 @@ fn endpoint_timeout_limits_the_whole_streamed_reply() {
     assert!(elapsed < std::time::Duration::from_secs(3), "{elapsed:?}");
     drop(client);
     server.join().unwrap();
+}
+
+#[test]
+fn scorer_prefers_a_fluent_translation_to_a_scrambled_one() {
+    let generator = generator();
+    let prompt = "English: The red mug holds hot coffee.\nSpanish:";
+    let total = |text: &str| -> f32 {
+        let logprobs = generator.continuation_logprobs(prompt, text).unwrap();
+        assert!(!logprobs.is_empty());
+        assert!(logprobs.iter().all(|lp| lp.is_finite() && *lp <= 0.0));
+        logprobs.iter().sum()
+    };
+    let fluent = total(" La taza roja contiene café caliente.");
+    let scrambled = total(" caliente taza café La contiene roja.");
+    assert!(fluent > scrambled + 5.0, "{fluent} vs {scrambled}");
+    // The same text always gets the same scores.
+    assert_eq!(
+        generator
+            .continuation_logprobs(prompt, " La taza roja.")
+            .unwrap(),
+        generator
+            .continuation_logprobs(prompt, " La taza roja.")
+            .unwrap()
+    );
+}
+
+#[test]
+fn scorer_handles_empty_text_and_long_input() {
+    let generator = generator();
+    assert!(generator
+        .continuation_logprobs("Spanish:", "")
+        .unwrap()
+        .is_empty());
+    let long = "word ".repeat(2000);
+    let err = generator
+        .continuation_logprobs("Spanish:", &long)
+        .unwrap_err();
+    assert!(matches!(err, ModelError::ContextExceeded { .. }), "{err}");
 }

@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::params::LlamaModelParams;
@@ -20,7 +21,7 @@ use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 use tracing::{debug, warn};
 
-use super::{FinishReason, GenerateRequest, Generation, StopMatcher, TextGenerator};
+use super::{FinishReason, GenerateRequest, Generation, StopMatcher, TextGenerator, TokenScorer};
 use crate::{ModelError, Result};
 
 /// Context size when the caller sets none, capped by the model's training
@@ -178,6 +179,84 @@ impl LlamaGenerator {
             LlamaSampler::dist(request.seed),
         ])
     }
+
+    /// A fresh context of `context_tokens` tokens that decodes up to
+    /// `batch_tokens` tokens per call.
+    fn new_context(&self, context_tokens: u32, batch_tokens: u32) -> Result<LlamaContext<'_>> {
+        let mut params = LlamaContextParams::default()
+            .with_n_ctx(NonZeroU32::new(context_tokens))
+            .with_n_batch(batch_tokens)
+            .with_n_ubatch(batch_tokens);
+        if let Some(threads) = self.threads {
+            params = params.with_n_threads(threads).with_n_threads_batch(threads);
+        }
+        self.model
+            .new_context(backend()?, params)
+            .map_err(|err| failed("creating the context", &err))
+    }
+}
+
+impl TokenScorer for LlamaGenerator {
+    /// Forced decoding of `continuation` after `prompt`, in one batch. The
+    /// two texts are tokenized apart, so the continuation's first token
+    /// starts at its first character.
+    fn continuation_logprobs(&self, prompt: &str, continuation: &str) -> Result<Vec<f32>> {
+        let vocab = self.model.vocab();
+        let mut tokens = vocab.tokenize(prompt.as_bytes(), true, false);
+        let prompt_len = tokens.len();
+        if prompt_len == 0 {
+            return Err(ModelError::Generation(
+                "the prompt to score after is empty".into(),
+            ));
+        }
+        let wanted = vocab.tokenize(continuation.as_bytes(), false, false);
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        tokens.extend_from_slice(&wanted);
+        if tokens.len() > self.context_tokens as usize {
+            return Err(ModelError::ContextExceeded {
+                prompt_tokens: tokens.len(),
+                max_tokens: 0,
+                context_tokens: self.context_tokens as usize,
+            });
+        }
+        let batch_tokens = tokens.len();
+        // The KV cache only needs to hold this text.
+        let context_tokens = batch_tokens.next_multiple_of(256) as u32;
+        let mut context = self.new_context(context_tokens, batch_tokens as u32)?;
+        let mut batch = LlamaBatch::new(batch_tokens, 1);
+        for (position, token) in tokens.iter().enumerate() {
+            // Logits at position p predict token p + 1.
+            let wants_logits = position + 1 >= prompt_len && position + 1 < tokens.len();
+            batch
+                .add(*token, position as i32, &[0], wants_logits)
+                .map_err(|err| failed("building the batch", &err))?;
+        }
+        context
+            .decode(&mut batch)
+            .map_err(|err| failed("reading the text", &err))?;
+        let logprobs = wanted
+            .iter()
+            .enumerate()
+            .map(|(i, token)| {
+                let logits = context.get_logits_ith((prompt_len - 1 + i) as i32);
+                log_softmax_at(logits, token.0 as usize)
+            })
+            .collect();
+        Ok(logprobs)
+    }
+}
+
+fn failed(what: &str, err: &dyn std::fmt::Display) -> ModelError {
+    ModelError::Generation(format!("{what}: {err}"))
+}
+
+/// ln softmax(logits)[index], computed stably.
+fn log_softmax_at(logits: &[f32], index: usize) -> f32 {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f64 = logits.iter().map(|&l| f64::from(l - max).exp()).sum();
+    (f64::from(logits[index] - max) - sum.ln()) as f32
 }
 
 impl TextGenerator for LlamaGenerator {
@@ -194,20 +273,7 @@ impl TextGenerator for LlamaGenerator {
         request.validate()?;
         let prompt = self.fitting_prompt(request)?;
 
-        let failed = |what: &str, err: &dyn std::fmt::Display| {
-            ModelError::Generation(format!("{what}: {err}"))
-        };
-        let mut params = LlamaContextParams::default()
-            .with_n_ctx(NonZeroU32::new(self.context_tokens))
-            .with_n_batch(PROMPT_BATCH_TOKENS as u32);
-        if let Some(threads) = self.threads {
-            params = params.with_n_threads(threads).with_n_threads_batch(threads);
-        }
-        let backend = backend()?;
-        let mut context = self
-            .model
-            .new_context(backend, params)
-            .map_err(|err| failed("creating the context", &err))?;
+        let mut context = self.new_context(self.context_tokens, PROMPT_BATCH_TOKENS as u32)?;
 
         // Read the prompt in batches; only its last token needs logits.
         let prompt_start = Instant::now();

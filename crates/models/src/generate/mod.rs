@@ -165,6 +165,15 @@ pub trait TextGenerator {
     ) -> Result<Generation>;
 }
 
+/// Scores how well a text fits after a prompt, token by token, without
+/// generating. Local models implement it; chat-completions endpoints do not
+/// return the log-probabilities of given text.
+pub trait TokenScorer {
+    /// Natural-log probability of each token of `continuation` after
+    /// `prompt`; empty for an empty continuation.
+    fn continuation_logprobs(&self, prompt: &str, continuation: &str) -> Result<Vec<f32>>;
+}
+
 /// Tracks generated text against stop strings while streaming.
 ///
 /// Text that could still turn out to be the start of a stop string is held
