@@ -628,3 +628,105 @@ fn translate_with_local_llm_engine_scores_every_listing() {
     );
     assert!(out.join("qe.es.json").is_file());
 }
+
+/// One number of every segment in a QE report, read by `value`.
+#[cfg(feature = "llama")]
+fn segment_values(
+    report: &std::path::Path,
+    value: impl Fn(&serde_json::Value) -> Option<f64>,
+) -> Vec<f64> {
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+    let mut values = Vec::new();
+    for listing in report["listings"].as_array().unwrap() {
+        for field in listing["fields"].as_array().unwrap() {
+            for segment in field["segments"].as_array().unwrap() {
+                values.push(value(segment).unwrap());
+            }
+        }
+    }
+    values
+}
+
+#[cfg(feature = "llama")]
+fn segment_signals(report: &std::path::Path, name: &str) -> Vec<f64> {
+    segment_values(report, |segment| segment["signals"][name].as_f64())
+}
+
+#[cfg(feature = "llama")]
+fn segment_scores(report: &std::path::Path) -> Vec<f64> {
+    segment_values(report, |segment| segment["score"].as_f64())
+}
+
+/// `--qe-model` reads every translated sentence after its source with the
+/// local model and adds its surprise to the score; without it the signal
+/// stays 0.
+#[cfg(feature = "llama")]
+#[test]
+fn translate_with_qe_model_adds_language_model_signals() {
+    let folder = tempfile::tempdir().unwrap();
+    let catalog = folder.path().join("catalog.csv");
+    std::fs::write(
+        &catalog,
+        "sku,title,description\n\
+         A1,Red wool scarf,Soft wool scarf for cold winter days.\n\
+         A2,Blue ceramic mug,The mug holds hot coffee. It is safe in the dishwasher.\n",
+    )
+    .unwrap();
+    let translate = |out: &std::path::Path, qe_model: Option<&str>| {
+        let mut command = mercator(&models_data_dir());
+        command
+            .arg("translate")
+            .arg(&catalog)
+            .args(["--to", "es", "--out"])
+            .arg(out);
+        if let Some(name) = qe_model {
+            command.args(["--qe-model", name]);
+        }
+        run_ok(&mut command);
+        out.join("qe.es.json")
+    };
+
+    let with_model = translate(&folder.path().join("with"), Some("gemma-3-270m"));
+    let without = translate(&folder.path().join("without"), None);
+    let surprise = segment_signals(&with_model, "lm_surprise");
+    let worst = segment_signals(&with_model, "lm_worst_token");
+    assert!(surprise.len() >= 5, "{surprise:?}");
+    assert!(
+        surprise
+            .iter()
+            .chain(&worst)
+            .all(|s| s.is_finite() && *s >= 0.0),
+        "{surprise:?} {worst:?}"
+    );
+    assert!(
+        surprise.iter().chain(&worst).any(|s| *s > 0.0),
+        "{surprise:?} {worst:?}"
+    );
+    assert!(segment_signals(&without, "lm_surprise")
+        .iter()
+        .all(|s| *s == 0.0));
+    // The model only ever lowers a score, and it lowers some.
+    let scores_with = segment_scores(&with_model);
+    let scores_without = segment_scores(&without);
+    assert_eq!(scores_with.len(), scores_without.len());
+    assert!(scores_with
+        .iter()
+        .zip(&scores_without)
+        .all(|(with, without)| with <= without));
+    assert!(scores_with
+        .iter()
+        .zip(&scores_without)
+        .any(|(with, without)| with < without));
+
+    let output = mercator(&models_data_dir())
+        .arg("translate")
+        .arg(&catalog)
+        .args(["--to", "es", "--qe-model", "no-such-model", "--out"])
+        .arg(folder.path().join("bad"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no-such-model"), "{stderr}");
+}

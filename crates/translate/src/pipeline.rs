@@ -21,7 +21,8 @@ use crate::glossary::{Glossary, GlossaryMatcher};
 use crate::lang::{Language, LanguagePair};
 use crate::locale::RateTable;
 use crate::memory::{Memory, MemoryError, ReviewItem};
-use crate::qe::{Signals, Weights};
+use crate::qe::{self, Signals, Weights};
+use mercator_models::generate::TokenScorer;
 
 pub use plan::FieldPlan;
 
@@ -148,6 +149,7 @@ pub struct Pipeline<'a> {
     engine: &'a dyn Engine,
     memory: Option<&'a mut Memory>,
     options: Options,
+    scorer: Option<&'a dyn TokenScorer>,
 }
 
 /// A segment sent to the engine or found in memory.
@@ -162,6 +164,8 @@ pub(crate) struct Unit {
     pub origin: Origin,
     pub similarity: f64,
     pub back_translation: Option<String>,
+    /// Log-probabilities of the output's tokens under the scoring model.
+    pub lm_logprobs: Option<Vec<f32>>,
 }
 
 impl<'a> Pipeline<'a> {
@@ -174,7 +178,15 @@ impl<'a> Pipeline<'a> {
             engine,
             memory,
             options,
+            scorer: None,
         }
+    }
+
+    /// Scores every translated sentence with a language model (the
+    /// `lm_surprise` and `lm_worst_token` signals), one forward pass each.
+    pub fn with_scorer(mut self, scorer: &'a dyn TokenScorer) -> Pipeline<'a> {
+        self.scorer = Some(scorer);
+        self
     }
 
     /// Translates `listings` into `target`, calling `progress` with the
@@ -436,6 +448,9 @@ impl<'a> Pipeline<'a> {
         if self.options.round_trip {
             self.back_translate(units)?;
         }
+        if let Some(scorer) = self.scorer {
+            score_with_model(scorer, units);
+        }
         Ok(())
     }
 
@@ -548,6 +563,27 @@ fn tidy_spaces(source: &str, output: &str) -> String {
         tidy.push(c);
     }
     tidy
+}
+
+/// Sets the scoring model's log-probabilities on translated sentences. A
+/// sentence the model cannot score (longer than its context) keeps none
+/// and is scored without the model.
+fn score_with_model(scorer: &dyn TokenScorer, units: &mut [Unit]) {
+    for unit in units.iter_mut().filter(|unit| unit.sentence) {
+        let Some(Ok(output)) = &unit.output else {
+            continue;
+        };
+        let (prompt, continuation) = qe::lm_prompt(
+            &unit.text,
+            &unit.pair.source,
+            &output.text,
+            &unit.pair.target,
+        );
+        match scorer.continuation_logprobs(&prompt, &continuation) {
+            Ok(logprobs) => unit.lm_logprobs = Some(logprobs),
+            Err(err) => tracing::warn!(error = %err, "scoring model skipped a segment"),
+        }
+    }
 }
 
 #[cfg(test)]

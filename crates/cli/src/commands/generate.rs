@@ -5,7 +5,7 @@ use std::io::Write;
 
 use clap::Args;
 use mercator_models::generate::openai::OpenAiGenerator;
-use mercator_models::generate::{GenerateRequest, TextGenerator};
+use mercator_models::generate::{GenerateRequest, TextGenerator, TokenScorer};
 
 use crate::Global;
 
@@ -107,6 +107,24 @@ pub fn load_local(
     name: Option<&str>,
     context: u32,
 ) -> anyhow::Result<(String, Box<dyn TextGenerator + Send>)> {
+    let (name, generator) = load_llama(global, name, context)?;
+    Ok((name, Box::new(generator)))
+}
+
+/// Loads an installed GGUF model to score translations with.
+#[cfg(feature = "llama")]
+pub fn load_scorer(global: &Global, name: &str) -> anyhow::Result<Box<dyn TokenScorer>> {
+    // A sentence and its translation fit in far less than the default.
+    let (_, generator) = load_llama(global, Some(name), 2048)?;
+    Ok(Box::new(generator))
+}
+
+#[cfg(feature = "llama")]
+fn load_llama(
+    global: &Global,
+    name: Option<&str>,
+    context: u32,
+) -> anyhow::Result<(String, mercator_models::generate::llama::LlamaGenerator)> {
     use mercator_models::fetch::model_name_or_default;
     use mercator_models::generate::llama::LlamaGenerator;
     use mercator_models::manifest::Role;
@@ -116,7 +134,15 @@ pub fn load_local(
     let name = model_name_or_default(name, Role::Llm);
     let dir = store.require(&name, Role::Llm)?;
     let generator = LlamaGenerator::load(&dir)?.with_context_tokens(context);
-    Ok((name, Box::new(generator)))
+    Ok((name, generator))
+}
+
+/// Stands in for [`load_scorer`] in builds without llama.cpp.
+#[cfg(not(feature = "llama"))]
+pub fn load_scorer(_global: &Global, _name: &str) -> anyhow::Result<Box<dyn TokenScorer>> {
+    anyhow::bail!(
+        "this build has no local GGUF runtime for --qe-model; rebuild with the `llama` feature"
+    )
 }
 
 /// Stands in for [`load_local`] in builds without llama.cpp.

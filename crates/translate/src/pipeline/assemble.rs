@@ -293,6 +293,9 @@ impl FieldState<'_> {
         if let Some(back) = &unit.back_translation {
             signals.round_trip = qe::round_trip_signal(source, back);
         }
+        if let (Some(logprobs), None) = (&unit.lm_logprobs, &error) {
+            qe::set_lm_signals(&mut signals, logprobs);
+        }
 
         let score = signals.score(&self.options.weights);
         let mut flags: Vec<String> = signals.flags().into_iter().map(str::to_string).collect();

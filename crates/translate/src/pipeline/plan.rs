@@ -239,6 +239,7 @@ fn push_unit(units: &mut Vec<Unit>, pair: &LanguagePair, text: &str, sentence: b
         origin: Origin::Unchanged,
         similarity: 0.0,
         back_translation: None,
+        lm_logprobs: None,
     });
     units.len() - 1
 }
