@@ -9,7 +9,12 @@
 //!   pipeline;
 //! - the agreement (Spearman, Pearson) of the QE score with human MQM
 //!   scores of the WMT 2022 chat task, per language pair, with the default
-//!   weights and with weights fitted on the other half of the documents.
+//!   weights and with weights fitted on the other half of the documents;
+//!   with the `llama` feature and `QE_MODEL` set to a GGUF model, also with
+//!   the language-model signals of `--qe-model` on a sample of each pair.
+//!
+//! `BENCH_ONLY=qe` reruns the QE part alone and keeps the other recorded
+//! results.
 //!
 //! The data sets are read from `../shared/data` beside the checkout (they
 //! are not part of the repository). Run with
@@ -44,18 +49,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let engine = Apertium::detect()?;
     let pair = LanguagePair::new("en", "es");
 
-    let tatoeba = tatoeba(&engine, &pair, &data)?;
-    let retail = online_retail(&engine, &pair, &data)?;
-    let qe = qe_calibration(&data)?;
-
-    let results = json!({
-        "machine": machine(),
-        "engine": "apertium 3.8.3, apertium-eng-spa 0.8.1",
-        "tatoeba_eng_spa": tatoeba,
-        "online_retail_descriptions": retail,
-        "qe_vs_mqm": qe,
-    });
     let out = root.join("bench/results/translate.json");
+    // BENCH_ONLY=qe reruns the QE calibration alone and keeps the rest of
+    // the recorded results.
+    let qe_only = std::env::var("BENCH_ONLY").is_ok_and(|only| only == "qe");
+    let mut results = if qe_only {
+        serde_json::from_str(&std::fs::read_to_string(&out)?)?
+    } else {
+        json!({
+            "machine": machine(),
+            "engine": "apertium 3.8.3, apertium-eng-spa 0.8.1",
+            "tatoeba_eng_spa": tatoeba(&engine, &pair, &data)?,
+            "online_retail_descriptions": online_retail(&engine, &pair, &data)?,
+        })
+    };
+    results["qe_vs_mqm"] = qe_calibration(&data)?;
     std::fs::create_dir_all(out.parent().expect("has a parent"))?;
     std::fs::write(&out, serde_json::to_string_pretty(&results)? + "\n")?;
     println!("{}", serde_json::to_string_pretty(&results)?);
@@ -275,9 +283,16 @@ fn features(signals: &Signals) -> Vec<f64> {
         .collect()
 }
 
+// The texts are read only by the language-model part (`llama` feature).
+#[cfg_attr(not(feature = "llama"), allow(dead_code))]
 struct MqmSegment {
     lp: String,
     doc: String,
+    segment: String,
+    source: String,
+    mt: String,
+    source_lang: String,
+    target_lang: String,
     features: Vec<f64>,
     mqm: f64,
 }
@@ -290,9 +305,10 @@ fn qe_calibration(data: &Path) -> Result<serde_json::Value, Box<dyn std::error::
             let mut reader = csv::Reader::from_path(file?.path())?;
             let headers = reader.headers()?.clone();
             let column = |name: &str| headers.iter().position(|h| h == name).expect("MQM column");
-            let (lp, doc, source, mt, mqm, sl, tl) = (
+            let (lp, doc, segment_id, source, mt, mqm, sl, tl) = (
                 column("lp"),
                 column("doc_id"),
+                column("segment_id"),
                 column("source"),
                 column("mt"),
                 column("mqm"),
@@ -319,6 +335,11 @@ fn qe_calibration(data: &Path) -> Result<serde_json::Value, Box<dyn std::error::
                 segments.push(MqmSegment {
                     lp: record[lp].to_string(),
                     doc: record[doc].to_string(),
+                    segment: record[segment_id].to_string(),
+                    source: record[source].to_string(),
+                    mt: record[mt].to_string(),
+                    source_lang,
+                    target_lang,
                     features: features(&signals),
                     mqm: record[mqm].parse().unwrap_or(100.0),
                 });
@@ -379,7 +400,9 @@ fn qe_calibration(data: &Path) -> Result<serde_json::Value, Box<dyn std::error::
             "fitted_weights": { "spearman": round3(spearman(&with_fitted, &human)), "pearson": round3(pearson(&with_fitted, &human)) },
         }));
     }
+    let with_model = language_model_calibration(&segments, &in_fit)?;
     Ok(json!({
+        "with_language_model": with_model,
         "signals": FIT_SIGNALS,
         "fit_segments": fit.len(),
         "fitted_weights": FIT_SIGNALS.iter().zip(&fitted).map(|(n, w)| (n.to_string(), round2(*w))).collect::<BTreeMap<_, _>>(),
@@ -388,10 +411,162 @@ fn qe_calibration(data: &Path) -> Result<serde_json::Value, Box<dyn std::error::
     }))
 }
 
+/// Segments per language pair scored with the language model; one forward
+/// pass each, so the whole data set would take most of an hour.
+#[cfg(feature = "llama")]
+const LM_SEGMENTS_PER_PAIR: usize = 300;
+
+/// Adds the language-model signals of `--qe-model` on a sample of each
+/// pair (`LM_SEGMENTS_PER_PAIR`, chosen by a hash of document and segment)
+/// and compares, on held-out documents, the text checks alone with the
+/// text checks plus the model, default and fitted weights. Needs the
+/// `llama` feature and `QE_MODEL` (a GGUF file or model folder).
+#[cfg(feature = "llama")]
+fn language_model_calibration(
+    segments: &[MqmSegment],
+    in_fit: &dyn Fn(&str) -> bool,
+) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+    use mercator_models::generate::llama::LlamaGenerator;
+    use mercator_models::generate::TokenScorer;
+
+    let Ok(model_path) = std::env::var("QE_MODEL") else {
+        eprintln!("language-model QE skipped: set QE_MODEL to a GGUF model");
+        return Ok(json!(null));
+    };
+    let model = LlamaGenerator::load(Path::new(&model_path))?.with_context_tokens(2048);
+    let per_pair: usize = std::env::var("QE_MODEL_SEGMENTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(LM_SEGMENTS_PER_PAIR);
+    let hash = |text: &str| {
+        text.bytes()
+            .fold(2166136261u32, |h, b| (h ^ b as u32).wrapping_mul(16777619))
+    };
+    let mut order: Vec<usize> = (0..segments.len()).collect();
+    order.sort_by_key(|&i| {
+        hash(&format!(
+            "{}#{}#{}",
+            segments[i].doc, segments[i].segment, segments[i].mt
+        ))
+    });
+    let mut taken: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut sample: Vec<MqmSegment> = Vec::new();
+    let started = Instant::now();
+    for index in order {
+        let segment = &segments[index];
+        let count = taken.entry(&segment.lp).or_default();
+        if *count >= per_pair {
+            continue;
+        }
+        *count += 1;
+        let (prompt, continuation) = qe::lm_prompt(
+            &segment.source,
+            &segment.source_lang,
+            &segment.mt,
+            &segment.target_lang,
+        );
+        let logprobs = model.continuation_logprobs(&prompt, &continuation)?;
+        let mut signals = Signals::default();
+        qe::set_lm_signals(&mut signals, &logprobs);
+        let mut features = segment.features.clone();
+        features.extend([signals.lm_surprise, signals.lm_worst_token]);
+        sample.push(MqmSegment {
+            lp: segment.lp.clone(),
+            doc: segment.doc.clone(),
+            segment: segment.segment.clone(),
+            source: String::new(),
+            mt: String::new(),
+            source_lang: String::new(),
+            target_lang: String::new(),
+            features,
+            mqm: segment.mqm,
+        });
+    }
+    let seconds = started.elapsed().as_secs_f64();
+
+    let text_only = |segment: &MqmSegment| MqmSegment {
+        features: segment.features[..FIT_SIGNALS.len()].to_vec(),
+        lp: segment.lp.clone(),
+        doc: segment.doc.clone(),
+        segment: String::new(),
+        source: String::new(),
+        mt: String::new(),
+        source_lang: String::new(),
+        target_lang: String::new(),
+        mqm: segment.mqm,
+    };
+    let sample_text: Vec<MqmSegment> = sample.iter().map(text_only).collect();
+    let fit_text = fit_penalties(
+        &sample_text
+            .iter()
+            .filter(|s| in_fit(&s.doc))
+            .collect::<Vec<_>>(),
+    );
+    let fit_both = fit_penalties(&sample.iter().filter(|s| in_fit(&s.doc)).collect::<Vec<_>>());
+    let defaults = {
+        let weights = Weights::default().values();
+        let names = Signals::NAMES;
+        FIT_SIGNALS
+            .iter()
+            .chain(["lm_surprise", "lm_worst_token"].iter())
+            .map(|name| weights[names.iter().position(|n| n == name).expect("known")])
+            .collect::<Vec<f64>>()
+    };
+    let score = |segment: &MqmSegment, weights: &[f64]| {
+        (100.0
+            - segment
+                .features
+                .iter()
+                .zip(weights)
+                .map(|(f, w)| f * w)
+                .sum::<f64>())
+        .clamp(0.0, 100.0)
+    };
+    let mut per_pair_out = BTreeMap::new();
+    for lp in taken.keys() {
+        let held: Vec<usize> = (0..sample.len())
+            .filter(|&i| sample[i].lp == *lp && !in_fit(&sample[i].doc))
+            .collect();
+        let human: Vec<f64> = held.iter().map(|&i| sample[i].mqm).collect();
+        let agreement = |scores: Vec<f64>| json!({ "spearman": round3(spearman(&scores, &human)), "pearson": round3(pearson(&scores, &human)) });
+        per_pair_out.insert(lp.to_string(), json!({
+            "segments": held.len(),
+            "text_checks_fitted": agreement(held.iter().map(|&i| score(&sample_text[i], &fit_text)).collect()),
+            "with_model_default_weights": agreement(held.iter().map(|&i| score(&sample[i], &defaults)).collect()),
+            "with_model_fitted": agreement(held.iter().map(|&i| score(&sample[i], &fit_both)).collect()),
+            // The model's surprise alone, without the text checks.
+            "model_alone": agreement(held.iter().map(|&i| -sample[i].features[FIT_SIGNALS.len()]).collect()),
+        }));
+    }
+    let names: Vec<&str> = FIT_SIGNALS
+        .iter()
+        .copied()
+        .chain(["lm_surprise", "lm_worst_token"])
+        .collect();
+    Ok(json!({
+        "model": model_path,
+        "segments_scored": sample.len(),
+        "segments_per_second": round1(sample.len() as f64 / seconds),
+        "fitted_weights": names.iter().zip(&fit_both).map(|(n, w)| (n.to_string(), round2(*w))).collect::<BTreeMap<_, _>>(),
+        "per_pair_held_out": per_pair_out,
+    }))
+}
+
+#[cfg(not(feature = "llama"))]
+fn language_model_calibration(
+    _segments: &[MqmSegment],
+    _in_fit: &dyn Fn(&str) -> bool,
+) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+    eprintln!("language-model QE skipped: build with --features llama and set QE_MODEL");
+    Ok(json!(null))
+}
+
 /// Least-squares penalties: MQM (clipped to 0..100) ~ 100 - sum(w * f),
 /// solved by the normal equations, negative weights set to 0.
 fn fit_penalties(segments: &[&MqmSegment]) -> Vec<f64> {
-    let k = FIT_SIGNALS.len();
+    let k = segments
+        .first()
+        .map_or(FIT_SIGNALS.len(), |s| s.features.len());
     let mut xtx = vec![vec![0.0; k]; k];
     let mut xty = vec![0.0; k];
     for segment in segments {
