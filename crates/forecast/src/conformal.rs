@@ -225,9 +225,8 @@ pub fn conformal_widths(
     let sorted = pool.sorted();
     let (lower_80, upper_80) = sorted.bounds(level_80, Z80, horizon);
     let (lower_95, upper_95) = sorted.bounds(level_95, Z95, horizon);
-    // Too few errors to tell the two quantiles apart (both are the most
-    // extreme error) would give two equal intervals; the 95% one then
-    // gets the normal ratio of the two widths instead.
+    // With too few errors both quantiles are the most extreme error, so
+    // the 95% bound then takes the normal ratio of the two widths.
     let widen = Z95 / Z80;
     let lower_95 = lower_95
         .iter()
