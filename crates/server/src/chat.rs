@@ -119,6 +119,66 @@ impl Drop for CancelOnDrop {
     }
 }
 
+/// Reads `messages`: each has a role and a content that is a string or a
+/// list of text parts, as OpenAI's API accepts. The `developer` role is
+/// OpenAI's newer name for `system`.
+fn parse_messages(messages: &Value) -> Result<Vec<ChatMessage>, ApiError> {
+    let bad = ApiError::bad_request;
+    let Some(list) = messages.as_array() else {
+        return Err(bad("field messages must be a list of messages".to_string()));
+    };
+    let mut parsed = Vec::with_capacity(list.len());
+    for (idx, message) in list.iter().enumerate() {
+        let Some(object) = message.as_object() else {
+            return Err(bad(format!(
+                "messages[{idx}] is not an object with a role and a content"
+            )));
+        };
+        if let Some(field) = object
+            .keys()
+            .find(|key| !["role", "content", "name"].contains(&key.as_str()))
+        {
+            return Err(bad(format!(
+                "messages[{idx}].{field} is not supported; remove it"
+            )));
+        }
+        let role = match object.get("role").and_then(Value::as_str) {
+            Some("developer") => "system".to_string(),
+            Some(role) => role.to_string(),
+            None => {
+                return Err(bad(format!(
+                    "messages[{idx}].role is missing or not a string"
+                )))
+            }
+        };
+        let content = match object.get("content") {
+            Some(Value::String(text)) => text.clone(),
+            Some(Value::Array(parts)) => {
+                let mut text = String::new();
+                for (part_idx, part) in parts.iter().enumerate() {
+                    match (part["type"].as_str(), part["text"].as_str()) {
+                        (Some("text"), Some(piece)) => text.push_str(piece),
+                        _ => {
+                            return Err(bad(format!(
+                                "messages[{idx}].content[{part_idx}] is not a text part; this \
+                                 server reads only {{\"type\": \"text\", \"text\": ...}} parts"
+                            )))
+                        }
+                    }
+                }
+                text
+            }
+            _ => {
+                return Err(bad(format!(
+                    "messages[{idx}].content is missing; send a string or a list of text parts"
+                )))
+            }
+        };
+        parsed.push(ChatMessage { role, content });
+    }
+    Ok(parsed)
+}
+
 /// Parses and checks a chat completions body.
 ///
 /// Returns the generation request and whether the client asked for a stream.
@@ -150,7 +210,9 @@ pub fn parse_request(body: &[u8], served: &str) -> Result<(GenerateRequest, bool
         }
     }
     if let Some(model) = object.get("model").filter(|v| !v.is_null()) {
-        let model = model.as_str().unwrap_or_default();
+        let Some(model) = model.as_str() else {
+            return Err(bad(format!("field model = {model} is not a string")));
+        };
         if model != served && model != "default" {
             return Err(ApiError::not_found(format!(
                 "model {model:?} is not served here; use \"{served}\" (see GET /v1/models)"
@@ -158,12 +220,8 @@ pub fn parse_request(body: &[u8], served: &str) -> Result<(GenerateRequest, bool
         }
     }
 
-    let messages: Vec<ChatMessage> = match object.get("messages") {
-        Some(messages) => serde_json::from_value(messages.clone()).map_err(|err| {
-            bad(format!(
-                "field messages: {err}; each message needs a role and a text content"
-            ))
-        })?,
+    let messages = match object.get("messages") {
+        Some(messages) => parse_messages(messages)?,
         None => return Err(bad("field messages is missing".into())),
     };
     let Some((last, history)) = messages.split_last() else {
@@ -421,6 +479,37 @@ mod tests {
         assert_eq!(request.prompt, "Hello");
         assert_eq!(request.history.len(), 1);
         assert_eq!(request.history[0].role, "system");
+        let (parts, _) = parse(
+            r#"{"messages": [{"role": "developer", "content": "Be brief."},
+                             {"role": "user", "content": [{"type": "text", "text": "Hel"},
+                                                          {"type": "text", "text": "lo"}]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(parts.history[0].role, "system");
+        assert_eq!(parts.prompt, "Hello");
+        for (body, fragment) in [
+            (
+                r#"{"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]}"#,
+                "content[0] is not a text part",
+            ),
+            (
+                r#"{"messages": [{"role": "user", "content": 5}]}"#,
+                "content is missing",
+            ),
+            (
+                r#"{"messages": [{"role": "user", "content": "x", "tool_calls": []}]}"#,
+                "tool_calls",
+            ),
+            (r#"{"messages": [{"content": "x"}]}"#, "role is missing"),
+            (r#"{"messages": "hi"}"#, "must be a list"),
+            (
+                r#"{"model": 5, "messages": [{"role": "user", "content": "x"}]}"#,
+                "not a string",
+            ),
+        ] {
+            let err = parse(body).unwrap_err();
+            assert!(err.message.contains(fragment), "{body}: {}", err.message);
+        }
         assert_eq!(request.seed, 3);
         assert_eq!(request.stop, vec!["\n".to_string()]);
         assert_eq!(request.max_tokens, DEFAULT_MAX_TOKENS);
