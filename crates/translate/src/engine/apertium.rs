@@ -210,12 +210,20 @@ fn strip_marks(text: &str, source: &str) -> EngineOutput {
     // A mark starts a word: at the start, or after anything that is not a
     // letter or digit (space, punctuation, a mask token's bracket).
     let mark = MARK.get_or_init(|| {
-        Regex::new(r"(^|[^\p{L}\p{N}])([*#@])([\p{L}\p{N}][\p{L}\p{N}'-]*)").expect("valid regex")
+        Regex::new(r"(^|[^\p{L}])([*#@])([\p{L}\p{N}][\p{L}\p{N}'-]*)").expect("valid regex")
     });
     let mut unknown_words = Vec::new();
     let stripped = mark.replace_all(text, |caps: &regex::Captures<'_>| {
         let sign = &caps[2];
-        if sign != "*" && source.contains(sign) {
+        let after_digit = caps[1].starts_with(|c: char| c.is_numeric());
+        // "10*pcs" is an unknown word glued to a number; "5*3" is not a mark.
+        let kept = if after_digit {
+            !caps[3].starts_with(|c: char| c.is_alphabetic())
+                || source.contains(&format!("{sign}{}", &caps[3]))
+        } else {
+            sign != "*" && source.contains(sign)
+        };
+        if kept {
             return caps[0].to_string();
         }
         unknown_words.push(caps[3].to_string());
@@ -257,6 +265,9 @@ mod tests {
         );
         assert_eq!(output.text, "Rojo WOOLLY hottie corazón blanco, 5 * 3");
         assert_eq!(output.unknown_words, vec!["WOOLLY", "hottie", "blanco"]);
+        let glued = strip_marks("Banda de 10*pcs en 2*xl, 5*3", "Pack of 10pcs in 2xl, 5*3");
+        assert_eq!(glued.text, "Banda de 10pcs en 2xl, 5*3");
+        assert_eq!(glued.unknown_words, vec!["pcs", "xl"]);
     }
 
     #[test]
