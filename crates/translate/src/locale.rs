@@ -213,15 +213,48 @@ fn size_regexes() -> &'static [Regex] {
     })
 }
 
+/// Words that make a listing footwear, for the shoe charts.
+const SHOE_WORDS: [&str; 15] = [
+    "shoe",
+    "boot",
+    "sneaker",
+    "sandal",
+    "trainer",
+    "heel",
+    "slipper",
+    "loafer",
+    "pump",
+    "clog",
+    "mule",
+    "footwear",
+    "moccasin",
+    "espadrille",
+    "runner",
+];
+
+/// Words of items whose sizes follow other charts (children's shoes,
+/// rings, gloves, hats, bras): their sizes are left as they are.
+const OTHER_CHART_WORDS: [&str; 13] = [
+    "kid", "child", "children", "toddler", "infant", "baby", "youth", "boy", "girl", "ring",
+    "glove", "hat", "bra",
+];
+
 /// Rewrites "US size 9" and "UK women's sizes 4-8" to EU sizes, written
 /// with the target's decimal separator.
 fn sizes(text: &str, target: &Language, context: &str) -> Vec<Span> {
     let lower = context.to_lowercase();
-    let shoes = [
-        "shoe", "boot", "sneaker", "sandal", "trainer", "heel", "slipper",
-    ]
-    .iter()
-    .any(|word| lower.contains(word));
+    // Whole words and their plurals: "pump" must not match "pumpkin".
+    let has_word = |word: &str| {
+        lower.split(|c: char| !c.is_alphanumeric()).any(|token| {
+            token
+                .strip_prefix(word)
+                .is_some_and(|rest| matches!(rest, "" | "s" | "es"))
+        })
+    };
+    if OTHER_CHART_WORDS.iter().any(|word| has_word(word)) {
+        return Vec::new();
+    }
+    let shoes = SHOE_WORDS.iter().any(|word| has_word(word));
     let mut spans: Vec<Span> = Vec::new();
     for regex in size_regexes() {
         for caps in regex.captures_iter(text) {
@@ -232,17 +265,28 @@ fn sizes(text: &str, target: &Language, context: &str) -> Vec<Span> {
             {
                 continue;
             }
+            // "9.25", "9.0" and "9½" are not sizes the charts know.
+            let rest = &text[whole.end()..];
+            let mut next = rest.chars();
+            if matches!(
+                (next.next(), next.next()),
+                (Some('.' | ','), Some('0'..='9')) | (Some('½' | '¼' | '¾'), _)
+            ) {
+                continue;
+            }
             let system = caps
                 .name("system")
                 .or(caps.name("system2"))
                 .map_or("", |m| m.as_str())
                 .to_uppercase();
-            let gender = caps
-                .name("gender")
-                .map(|m| m.as_str().to_lowercase())
-                .unwrap_or_default();
-            let men = gender.starts_with("men")
-                || (gender.is_empty() && lower.contains("men's") && !lower.contains("women"));
+            let men = match caps.name("gender") {
+                Some(gender) => gender.as_str().to_lowercase().starts_with("men"),
+                None => nearest_gender(&text[..whole.start()])
+                    .or_else(|| nearest_gender(&lower))
+                    // Unisex shoes are sized on the men's chart in the US
+                    // and UK; men's clothing is not mapped at all.
+                    .unwrap_or(shoes),
+            };
             let parse = |name: &str| -> Option<f64> {
                 caps.name(name)?.as_str().replace(',', ".").parse().ok()
             };
@@ -279,19 +323,49 @@ fn sizes(text: &str, target: &Language, context: &str) -> Vec<Span> {
     spans
 }
 
-/// EU size for a US or UK size on the common retail charts: shoes (men:
-/// US + 33, UK + 34; women: US + 30.5, UK + 32.5) and women's clothing
-/// (US + 30, UK + 28). Men's clothing is sized by chest and is not mapped.
-fn eu_size(system: &str, size: f64, shoes: bool, men: bool) -> Option<f64> {
-    match (shoes, men, system) {
-        (true, true, "US") => Some(size + 33.0),
-        (true, true, "UK") => Some(size + 34.0),
-        (true, false, "US") => Some(size + 30.5),
-        (true, false, "UK") => Some(size + 32.5),
-        (false, false, "US") if size <= 24.0 => Some(size + 30.0),
-        (false, false, "UK") if (4.0..=28.0).contains(&size) => Some(size + 28.0),
-        _ => None,
+/// Whether the last gender word in `text` is men's (true) or women's
+/// (false); `None` without one.
+fn nearest_gender(text: &str) -> Option<bool> {
+    let lower = text.to_lowercase();
+    let women = ["women", "ladies", "woman"]
+        .iter()
+        .filter_map(|word| lower.rfind(word))
+        .max();
+    let men = ["men's", "mens ", "men "]
+        .iter()
+        .filter_map(|word| {
+            lower
+                .match_indices(word)
+                .map(|(at, _)| at)
+                .filter(|&at| at == 0 || !lower[..at].ends_with("wo"))
+                .last()
+        })
+        .max();
+    match (women, men) {
+        (Some(w), Some(m)) => Some(m > w),
+        (Some(_), None) => Some(false),
+        (None, Some(_)) => Some(true),
+        (None, None) => None,
     }
+}
+
+/// EU size for a US or UK size on the common retail charts, within the
+/// charts' range: shoes (men: US + 33 for US 4 to 16, UK + 34 for UK 3 to
+/// 15; women: US + 30.5 for US 4 to 13, UK + 32.5 for UK 2 to 10) and
+/// women's clothing (US + 32 for US 0 to 24, UK + 28 for UK 4 to 28, so
+/// US 8 and UK 12 both give EU 40). Men's clothing is sized by chest and is
+/// not mapped.
+fn eu_size(system: &str, size: f64, shoes: bool, men: bool) -> Option<f64> {
+    let (offset, low, high) = match (shoes, men, system) {
+        (true, true, "US") => (33.0, 4.0, 16.0),
+        (true, true, "UK") => (34.0, 3.0, 15.0),
+        (true, false, "US") => (30.5, 4.0, 13.0),
+        (true, false, "UK") => (32.5, 2.0, 10.0),
+        (false, false, "US") => (32.0, 0.0, 24.0),
+        (false, false, "UK") => (28.0, 4.0, 28.0),
+        _ => return None,
+    };
+    (low..=high).contains(&size).then_some(size + offset)
 }
 
 /// A size without a needless ".0", with the target's decimal separator.
@@ -405,10 +479,15 @@ mod tests {
         // Inside sentences, in every word order, with ranges, and with the
         // target's decimal comma.
         let cases = [
+            // Unisex shoes follow the men's chart.
             (
                 "These running shoes come in US size 9 and fit true to size.",
-                "EU 39,5 (US 9)",
+                "EU 42 (US 9)",
             ),
+            ("Women's shoes in US size 9, black.", "EU 39,5 (US 9)"),
+            // US 8 and UK 12 are the same dress.
+            ("A women's dress in US size 8.", "EU 40 (US 8)"),
+            ("A women's dress in UK size 12.", "EU 40 (UK 12)"),
             ("Men's sneaker available in size US 9.", "EU 42 (US 9)"),
             ("Men's sneaker, size 9 (US), black.", "EU 42 (US 9)"),
             ("Men's sneaker in US sizes 8 to 11.", "EU 41–44 (US 8–11)"),
@@ -421,9 +500,33 @@ mod tests {
         for (text, expected) in cases {
             assert_eq!(rewrite(text, "es"), vec![expected], "{text}");
         }
-        // A reversed range and a bare "US 9" are left alone.
-        assert!(rewrite("Men's sneaker in US sizes 11 to 8.", "es").is_empty());
-        assert!(rewrite("Men's sneaker, US 9.", "es").is_empty());
+        // The nearest gender word before a size decides its chart.
+        assert_eq!(
+            rewrite(
+                "Women's shoes in US size 9; men's shoes in US size 9.",
+                "es"
+            ),
+            vec!["EU 39,5 (US 9)", "EU 42 (US 9)"]
+        );
+        // Reversed ranges, sizes off the charts, fractions the charts do
+        // not have, other charts and a bare "US 9" are left alone.
+        for text in [
+            "Men's sneaker in US sizes 11 to 8.",
+            "Men's sneaker, US 9.",
+            "Women's shoes in US size 99.",
+            "Women's shoes in US sizes 8 to 80.",
+            "Women's shoes in US size 9.25.",
+            "Women's shoes in US size 9½.",
+            "Kids' shoes in US size 9.",
+            "Silver ring, US size 9.",
+        ] {
+            assert!(rewrite(text, "es").is_empty(), "{text}");
+        }
+        // Shoe words match whole words only.
+        assert_eq!(
+            rewrite("Pumpkin dress, US size 8.", "es"),
+            vec!["EU 40 (US 8)"]
+        );
     }
 
     #[test]
