@@ -668,9 +668,14 @@ fn translate_with_qe_model_adds_language_model_signals() {
     let catalog = folder.path().join("catalog.csv");
     std::fs::write(
         &catalog,
-        "sku,title,description\n\
+        format!(
+            "sku,title,description\n\
          A1,Red wool scarf,Soft wool scarf for cold winter days.\n\
-         A2,Blue ceramic mug,The mug holds hot coffee. It is safe in the dishwasher.\n",
+         A2,Blue ceramic mug,The mug holds hot coffee. It is safe in the dishwasher.\n\
+         A3,Long scarf,{}\n",
+            // One sentence longer than the scoring model's context.
+            "very soft and warm ".repeat(800)
+        ),
     )
     .unwrap();
     let translate = |out: &std::path::Path, qe_model: Option<&str>| {
@@ -706,6 +711,19 @@ fn translate_with_qe_model_adds_language_model_signals() {
     assert!(segment_signals(&without, "lm_surprise")
         .iter()
         .all(|s| *s == 0.0));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&with_model).unwrap()).unwrap();
+    let long = &report["listings"][2];
+    assert_eq!(long["sku"], "A3");
+    assert!(
+        long["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|flag| flag == "qe_model_skipped"),
+        "{}",
+        long["flags"]
+    );
     // The model only ever lowers a score, and it lowers some.
     let scores_with = segment_scores(&with_model);
     let scores_without = segment_scores(&without);

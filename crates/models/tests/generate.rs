@@ -246,5 +246,5 @@ fn scorer_handles_empty_text_and_long_input() {
     let err = generator
         .continuation_logprobs("Spanish:", &long)
         .unwrap_err();
-    assert!(matches!(err, ModelError::ContextExceeded { .. }), "{err}");
+    assert!(err.to_string().contains("more than the context"), "{err}");
 }

@@ -166,6 +166,8 @@ pub(crate) struct Unit {
     pub back_translation: Option<String>,
     /// Log-probabilities of the output's tokens under the scoring model.
     pub lm_logprobs: Option<Vec<f32>>,
+    /// Why the scoring model could not score this sentence.
+    pub lm_error: Option<String>,
 }
 
 impl<'a> Pipeline<'a> {
@@ -566,8 +568,8 @@ fn tidy_spaces(source: &str, output: &str) -> String {
 }
 
 /// Sets the scoring model's log-probabilities on translated sentences. A
-/// sentence the model cannot score (longer than its context) keeps none
-/// and is scored without the model.
+/// sentence the model cannot score (longer than its context) is flagged
+/// `qe_model_skipped` and scored without the model.
 fn score_with_model(scorer: &dyn TokenScorer, units: &mut [Unit]) {
     for unit in units.iter_mut().filter(|unit| unit.sentence) {
         let Some(Ok(output)) = &unit.output else {
@@ -581,7 +583,10 @@ fn score_with_model(scorer: &dyn TokenScorer, units: &mut [Unit]) {
         );
         match scorer.continuation_logprobs(&prompt, &continuation) {
             Ok(logprobs) => unit.lm_logprobs = Some(logprobs),
-            Err(err) => tracing::warn!(error = %err, "scoring model skipped a segment"),
+            Err(err) => {
+                tracing::warn!(error = %err, "scoring model skipped a segment");
+                unit.lm_error = Some(err.to_string());
+            }
         }
     }
 }

@@ -215,11 +215,11 @@ impl TokenScorer for LlamaGenerator {
         }
         tokens.extend_from_slice(&wanted);
         if tokens.len() > self.context_tokens as usize {
-            return Err(ModelError::ContextExceeded {
-                prompt_tokens: tokens.len(),
-                max_tokens: 0,
-                context_tokens: self.context_tokens as usize,
-            });
+            return Err(ModelError::Generation(format!(
+                "the text to score has {} tokens, more than the context of {} tokens",
+                tokens.len(),
+                self.context_tokens
+            )));
         }
         let batch_tokens = tokens.len();
         // The KV cache only needs to hold this text.

@@ -306,6 +306,9 @@ impl FieldState<'_> {
                 SpanIssue::Unexpected { .. } => "unexpected_placeholder".to_string(),
             });
         }
+        if unit.lm_error.is_some() {
+            flags.push("qe_model_skipped".to_string());
+        }
         flags.dedup();
         self.segments.push(SegmentReport {
             source: unmask(source, run),
