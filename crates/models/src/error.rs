@@ -16,7 +16,7 @@ pub enum ModelError {
         hint: String,
     },
 
-    #[error("model `{name}` is a {actual} model, expected a {expected} model")]
+    #[error("model `{name}` has the role {actual}, but this needs a model with the role {expected}; `mercator models list` shows the roles")]
     WrongRole {
         name: String,
         expected: String,
