@@ -27,6 +27,8 @@ pub enum SpanKind {
     Price,
     Entity,
     Markup,
+    /// A hashtag or handle: `#sale`, `@shop`.
+    SocialTag,
 }
 
 /// A span found in a source text, before masking.
@@ -224,6 +226,21 @@ pub fn detect(text: &str, sku: &str) -> Vec<Span> {
         }
     }
 
+    // Hashtags and handles start a word: "C#" and emails are not ones.
+    static SOCIAL: OnceLock<Regex> = OnceLock::new();
+    let social = SOCIAL.get_or_init(|| {
+        Regex::new(r"(?:^|[\s(\[])([#@][\p{L}_][\p{L}\p{N}_]*)").expect("valid regex")
+    });
+    for caps in social.captures_iter(text) {
+        let found = caps.get(1).expect("group 1");
+        spans.push(Span {
+            start: found.start(),
+            end: found.end(),
+            kind: SpanKind::SocialTag,
+            replacement: found.as_str().to_string(),
+        });
+    }
+
     let sku = sku.trim();
     if sku.len() >= 3 {
         let mut from = 0;
@@ -274,6 +291,19 @@ mod tests {
         assert!(texts.contains(&"XR-500"), "{texts:?}");
         assert!(texts.contains(&"85123A"), "{texts:?}");
         assert!(!texts.contains(&"10CM"), "{texts:?}");
+    }
+
+    #[test]
+    fn detect_finds_hashtags_and_handles() {
+        let found = kinds(
+            "Use #sale today, follow @mercator_store (or [@shop]) in C# at help@shop.example",
+        );
+        let tags: Vec<&str> = found
+            .iter()
+            .filter(|(_, kind)| *kind == SpanKind::SocialTag)
+            .map(|(text, _)| text.as_str())
+            .collect();
+        assert_eq!(tags, vec!["#sale", "@mercator_store", "@shop"]);
     }
 
     #[test]
