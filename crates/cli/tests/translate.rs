@@ -164,6 +164,24 @@ fn review_corrections_win_next_time() {
             .unwrap();
     }
     writer.flush().unwrap();
+
+    // A correction that adds markup the source lacks is rejected whole.
+    let hostile = dir.path().join("hostile.csv");
+    let text = std::fs::read_to_string(&export).unwrap().replace(
+        "Bolsa de agua caliente de lana roja",
+        "Bolsa <script>alert(1)</script>",
+    );
+    std::fs::write(&hostile, text).unwrap();
+    let rejected = mercator(&data)
+        .args(["translate", "review", "--import"])
+        .arg(&hostile)
+        .output()
+        .unwrap();
+    assert!(!rejected.status.success());
+    let stderr = String::from_utf8_lossy(&rejected.stderr);
+    assert!(stderr.contains("tag <script>"), "{stderr}");
+    assert!(stderr.contains("line "), "{stderr}");
+
     let imported = run_ok(
         mercator(&data)
             .args(["--json", "translate", "review", "--import"])

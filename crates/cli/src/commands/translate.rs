@@ -575,7 +575,8 @@ fn import_review(memory: &mut Memory, path: &Path) -> anyhow::Result<usize> {
         );
     };
 
-    let mut imported = 0;
+    // Every row is checked before any is stored, so a bad row stores nothing.
+    let mut corrections = Vec::new();
     for record in reader.records() {
         let record = record.with_context(|| format!("{path_text}: invalid CSV row"))?;
         let line = record.position().map_or(0, |p| p.line());
@@ -593,10 +594,40 @@ fn import_review(memory: &mut Memory, path: &Path) -> anyhow::Result<usize> {
                  with `mercator translate review --export FILE`"
             );
         };
-        memory.correct(&item, correction)?;
-        imported += 1;
+        if let Some(tag) = new_tag(&item.source, correction) {
+            bail!(
+                "{path_text} line {line}, field correction: tag <{tag}> is not in the source of \
+                 review item {id}; keep the source's markup and change only its text"
+            );
+        }
+        corrections.push((item, correction.to_string()));
     }
-    Ok(imported)
+    for (item, correction) in &corrections {
+        memory.correct(item, correction)?;
+    }
+    Ok(corrections.len())
+}
+
+/// The first tag name in `correction` that `source` does not use, which
+/// would put new markup (a script, say) into the catalog.
+fn new_tag(source: &str, correction: &str) -> Option<String> {
+    let tag_names = |text: &str| -> Vec<String> {
+        text.split('<')
+            .skip(1)
+            .map(|rest| {
+                rest.trim_start_matches('/')
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric())
+                    .collect::<String>()
+                    .to_ascii_lowercase()
+            })
+            .filter(|name| !name.is_empty())
+            .collect()
+    };
+    let known = tag_names(source);
+    tag_names(correction)
+        .into_iter()
+        .find(|name| !known.contains(name))
 }
 
 /// `mercator ingest catalog FILE`: stores a catalog in the translation store.
