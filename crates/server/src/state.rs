@@ -15,12 +15,12 @@ use chrono::NaiveDateTime;
 use mercator_data::registry::{hash_api_key, Event};
 use mercator_data::Store;
 use mercator_forecast::snapshot::{self, ForecastSnapshot};
+use mercator_recommend::offline::RecentEvent;
 use mercator_recommend::propensity_model::PropensityModel;
 use mercator_recommend::RecommendModel;
 use tracing::info;
 
 use crate::artifacts;
-use mercator_recommend::offline::RecentEvent;
 
 /// A model with the registry version it came from.
 pub struct Served<T> {
@@ -83,13 +83,21 @@ pub fn event_weight(kind: &str) -> Option<f32> {
     }
 }
 
-/// The profile entry of a stored event; `None` for an unknown kind.
-fn recent_event(event: &Event) -> Option<RecentEvent> {
-    Some(RecentEvent {
-        sku: event.sku.clone(),
-        weight: event_weight(&event.kind)?,
-        purchase: event.kind == "purchase",
-    })
+/// Adds stored events to the per-customer profiles, skipping unknown kinds.
+fn add_events(profiles: &mut HashMap<String, Vec<RecentEvent>>, events: &[Event]) {
+    for event in events {
+        let Some(weight) = event_weight(&event.kind) else {
+            continue;
+        };
+        profiles
+            .entry(event.customer_id.clone())
+            .or_default()
+            .push(RecentEvent {
+                sku: event.sku.clone(),
+                weight,
+                purchase: event.kind == "purchase",
+            });
+    }
 }
 
 impl AppState {
@@ -138,7 +146,7 @@ impl AppState {
             // Checked under the cache lock: `record_events` adds events
             // before it takes this lock to drop the customer's replies, so
             // either this sees the new event or that drops this reply.
-            if self.customer_events(&key.customer_id).len() != reply.events_seen {
+            if self.customer_event_count(&key.customer_id) != reply.events_seen {
                 return;
             }
             if replies.len() >= self.reply_capacity {
@@ -181,6 +189,16 @@ impl AppState {
             .unwrap_or_default()
     }
 
+    /// Counts a customer's events received since the model's data end,
+    /// without copying them.
+    fn customer_event_count(&self, customer_id: &str) -> usize {
+        self.events
+            .read()
+            .ok()
+            .and_then(|events| events.get(customer_id).map(Vec::len))
+            .unwrap_or(0)
+    }
+
     /// Stores events and adds them to the in-memory profiles.
     pub fn record_events(&self, events: &[Event]) -> anyhow::Result<()> {
         {
@@ -195,14 +213,7 @@ impl AppState {
                 .events
                 .write()
                 .map_err(|_| anyhow::anyhow!("event lock poisoned"))?;
-            for event in events {
-                if let Some(recent) = recent_event(event) {
-                    memory
-                        .entry(event.customer_id.clone())
-                        .or_default()
-                        .push(recent);
-                }
-            }
+            add_events(&mut memory, events);
         }
         // New events change these customers' lists; dropped only after the
         // events are in memory (see `keep_reply`).
@@ -230,15 +241,8 @@ impl AppState {
             let model = artifacts::load_recommend(&self.data_dir, &version.artifact)?;
             let since = model.generators.cutoff;
             let events = store.events_since(&self.dataset, since)?;
-            let mut by_customer: HashMap<String, Vec<RecentEvent>> = HashMap::new();
-            for event in &events {
-                if let Some(recent) = recent_event(event) {
-                    by_customer
-                        .entry(event.customer_id.clone())
-                        .or_default()
-                        .push(recent);
-                }
-            }
+            let mut by_customer = HashMap::new();
+            add_events(&mut by_customer, &events);
             if let Ok(mut current) = self.events.write() {
                 *current = by_customer;
             }
