@@ -242,10 +242,15 @@ const OTHER_CHART_WORDS: [&str; 13] = [
 /// Rewrites "US size 9" and "UK women's sizes 4-8" to EU sizes, written
 /// with the target's decimal separator.
 fn sizes(text: &str, target: &Language, context: &str) -> Vec<Span> {
-    let lower = context.to_lowercase();
+    // Most segments have no size; the listing's words are read only when
+    // one does.
+    if !size_regexes().iter().any(|regex| regex.is_match(text)) {
+        return Vec::new();
+    }
+    let context_words = words(context);
     // Whole words and their plurals: "pump" must not match "pumpkin".
     let has_word = |word: &str| {
-        lower.split(|c: char| !c.is_alphanumeric()).any(|token| {
+        context_words.iter().any(|token| {
             token
                 .strip_prefix(word)
                 .is_some_and(|rest| matches!(rest, "" | "s" | "es"))
@@ -281,8 +286,8 @@ fn sizes(text: &str, target: &Language, context: &str) -> Vec<Span> {
                 .to_uppercase();
             let men = match caps.name("gender") {
                 Some(gender) => gender.as_str().to_lowercase().starts_with("men"),
-                None => nearest_gender(&text[..whole.start()])
-                    .or_else(|| nearest_gender(&lower))
+                None => last_gender(&words(&text[..whole.start()]))
+                    .or_else(|| last_gender(&context_words))
                     // Unisex shoes are sized on the men's chart in the US
                     // and UK; men's clothing is not mapped at all.
                     .unwrap_or(shoes),
@@ -323,30 +328,23 @@ fn sizes(text: &str, target: &Language, context: &str) -> Vec<Span> {
     spans
 }
 
-/// Whether the last gender word in `text` is men's (true) or women's
-/// (false); `None` without one.
-fn nearest_gender(text: &str) -> Option<bool> {
-    let lower = text.to_lowercase();
-    let women = ["women", "ladies", "woman"]
-        .iter()
-        .filter_map(|word| lower.rfind(word))
-        .max();
-    let men = ["men's", "mens ", "men "]
-        .iter()
-        .filter_map(|word| {
-            lower
-                .match_indices(word)
-                .map(|(at, _)| at)
-                .filter(|&at| at == 0 || !lower[..at].ends_with("wo"))
-                .last()
-        })
-        .max();
-    match (women, men) {
-        (Some(w), Some(m)) => Some(m > w),
-        (Some(_), None) => Some(false),
-        (None, Some(_)) => Some(true),
-        (None, None) => None,
-    }
+/// Splits `text` into lower-case words; "women's" gives "women" and "s".
+fn words(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Tells whether the last gender word among `words` is men's (true) or
+/// women's (false); `None` without one.
+fn last_gender(words: &[String]) -> Option<bool> {
+    words.iter().rev().find_map(|word| match word.as_str() {
+        "men" | "mens" => Some(true),
+        "women" | "womens" | "woman" | "ladies" => Some(false),
+        _ => None,
+    })
 }
 
 /// EU size for a US or UK size on the common retail charts, within the
@@ -368,7 +366,7 @@ fn eu_size(system: &str, size: f64, shoes: bool, men: bool) -> Option<f64> {
     (low..=high).contains(&size).then_some(size + offset)
 }
 
-/// A size without a needless ".0", with the target's decimal separator.
+/// Formats a size without a needless ".0", with the target's decimal separator.
 fn format_size(size: f64, target: &Language) -> String {
     let decimals = if size.fract() == 0.0 { 0 } else { 1 };
     target.format_number(size, decimals)
