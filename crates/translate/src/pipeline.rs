@@ -164,10 +164,9 @@ pub(crate) struct Unit {
     pub origin: Origin,
     pub similarity: f64,
     pub back_translation: Option<String>,
-    /// Log-probabilities of the output's tokens under the scoring model.
-    pub lm_logprobs: Option<Vec<f32>>,
-    /// Why the scoring model could not score this sentence.
-    pub lm_error: Option<String>,
+    /// Log-probabilities of the output's tokens under the scoring model,
+    /// or the error that kept it from scoring them.
+    pub lm_score: Option<Result<Vec<f32>, String>>,
 }
 
 impl<'a> Pipeline<'a> {
@@ -581,13 +580,11 @@ fn score_with_model(scorer: &dyn TokenScorer, units: &mut [Unit]) {
             &output.text,
             &unit.pair.target,
         );
-        match scorer.continuation_logprobs(&prompt, &continuation) {
-            Ok(logprobs) => unit.lm_logprobs = Some(logprobs),
-            Err(err) => {
-                tracing::warn!(error = %err, "scoring model skipped a segment");
-                unit.lm_error = Some(err.to_string());
-            }
+        let score = scorer.continuation_logprobs(&prompt, &continuation);
+        if let Err(err) = &score {
+            tracing::warn!(error = %err, "scoring model skipped a segment");
         }
+        unit.lm_score = Some(score.map_err(|err| err.to_string()));
     }
 }
 

@@ -293,7 +293,7 @@ impl FieldState<'_> {
         if let Some(back) = &unit.back_translation {
             signals.round_trip = qe::round_trip_signal(source, back);
         }
-        if let (Some(logprobs), None) = (&unit.lm_logprobs, &error) {
+        if let (Some(Ok(logprobs)), None) = (&unit.lm_score, &error) {
             qe::set_lm_signals(&mut signals, logprobs);
         }
 
@@ -306,7 +306,7 @@ impl FieldState<'_> {
                 SpanIssue::Unexpected { .. } => "unexpected_placeholder".to_string(),
             });
         }
-        if unit.lm_error.is_some() {
+        if matches!(unit.lm_score, Some(Err(_))) {
             flags.push("qe_model_skipped".to_string());
         }
         flags.dedup();

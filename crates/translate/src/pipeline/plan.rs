@@ -239,8 +239,7 @@ fn push_unit(units: &mut Vec<Unit>, pair: &LanguagePair, text: &str, sentence: b
         origin: Origin::Unchanged,
         similarity: 0.0,
         back_translation: None,
-        lm_logprobs: None,
-        lm_error: None,
+        lm_score: None,
     });
     units.len() - 1
 }
