@@ -125,9 +125,9 @@ pub fn reconcile_step(
         ReconcileMethod::BottomUp => hierarchy.aggregate(&base.bottom),
         ReconcileMethod::WlsStructural => {
             let mut bottom = solve_wls(hierarchy, base);
-            // WLS can push a small series below zero to fit its aggregates;
-            // demand its own model saw as non-negative stays non-negative,
-            // and the aggregates are summed again so the levels still add up.
+            // WLS can push a small series below zero to fit its aggregates.
+            // Demand that its own model saw as non-negative stays so, and
+            // the aggregates are summed again, so the levels still add up.
             for (value, &base_value) in bottom.iter_mut().zip(&base.bottom) {
                 if base_value >= 0.0 && *value < 0.0 {
                     *value = 0.0;

@@ -212,7 +212,7 @@ fn endpoint_timeout_limits_the_whole_streamed_reply() {
 }
 
 #[test]
-fn scorer_prefers_a_fluent_translation_to_a_scrambled_one() {
+fn scorer_prefers_fluent_text() {
     let generator = generator();
     let prompt = "English: The red mug holds hot coffee.\nSpanish:";
     let total = |text: &str| -> f32 {

@@ -417,9 +417,9 @@ fn qe_calibration(data: &Path) -> Result<serde_json::Value, Box<dyn std::error::
 const LM_SEGMENTS_PER_PAIR: usize = 300;
 
 /// Adds the language-model signals of `--qe-model` on a sample of each
-/// pair (`LM_SEGMENTS_PER_PAIR`, chosen by a hash of document and segment)
-/// and compares, on held-out documents, the text checks alone with the
-/// text checks plus the model, default and fitted weights. Needs the
+/// pair (`LM_SEGMENTS_PER_PAIR`, chosen by a hash of document and segment).
+/// On held-out documents it compares the text checks alone with the text
+/// checks plus the model, with default and fitted weights. It needs the
 /// `llama` feature and `QE_MODEL` (a GGUF file or model folder).
 #[cfg(feature = "llama")]
 fn language_model_calibration(
@@ -449,12 +449,12 @@ fn language_model_calibration(
             segments[i].doc, segments[i].segment, segments[i].mt
         ))
     });
-    let mut taken: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut per_pair_count: BTreeMap<&str, usize> = BTreeMap::new();
     let mut sample: Vec<MqmSegment> = Vec::new();
     let started = Instant::now();
     for index in order {
         let segment = &segments[index];
-        let count = taken.entry(&segment.lp).or_default();
+        let count = per_pair_count.entry(&segment.lp).or_default();
         if *count >= per_pair {
             continue;
         }
@@ -523,19 +523,19 @@ fn language_model_calibration(
         .clamp(0.0, 100.0)
     };
     let mut per_pair_out = BTreeMap::new();
-    for lp in taken.keys() {
-        let held: Vec<usize> = (0..sample.len())
+    for lp in per_pair_count.keys() {
+        let held_out: Vec<usize> = (0..sample.len())
             .filter(|&i| sample[i].lp == *lp && !in_fit(&sample[i].doc))
             .collect();
-        let human: Vec<f64> = held.iter().map(|&i| sample[i].mqm).collect();
+        let human: Vec<f64> = held_out.iter().map(|&i| sample[i].mqm).collect();
         let agreement = |scores: Vec<f64>| json!({ "spearman": round3(spearman(&scores, &human)), "pearson": round3(pearson(&scores, &human)) });
         per_pair_out.insert(lp.to_string(), json!({
-            "segments": held.len(),
-            "text_checks_fitted": agreement(held.iter().map(|&i| score(&sample_text[i], &fit_text)).collect()),
-            "with_model_default_weights": agreement(held.iter().map(|&i| score(&sample[i], &defaults)).collect()),
-            "with_model_fitted": agreement(held.iter().map(|&i| score(&sample[i], &fit_both)).collect()),
+            "segments": held_out.len(),
+            "text_checks_fitted": agreement(held_out.iter().map(|&i| score(&sample_text[i], &fit_text)).collect()),
+            "with_model_default_weights": agreement(held_out.iter().map(|&i| score(&sample[i], &defaults)).collect()),
+            "with_model_fitted": agreement(held_out.iter().map(|&i| score(&sample[i], &fit_both)).collect()),
             // The model's surprise alone, without the text checks.
-            "model_alone": agreement(held.iter().map(|&i| -sample[i].features[FIT_SIGNALS.len()]).collect()),
+            "model_alone": agreement(held_out.iter().map(|&i| -sample[i].features[FIT_SIGNALS.len()]).collect()),
         }));
     }
     let names: Vec<&str> = FIT_SIGNALS

@@ -225,7 +225,7 @@ pub fn set_lm_signals(signals: &mut Signals, logprobs: &[f32]) {
     signals.lm_worst_token = ((worst - 4.0) / 4.0).max(0.0);
 }
 
-/// The text a scoring model reads before a translation, and the
+/// Builds the text a scoring model reads before a translation, and the
 /// translation as it continues that text. Mask tokens are left out.
 pub fn lm_prompt(
     source: &str,

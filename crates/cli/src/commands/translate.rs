@@ -608,8 +608,8 @@ fn import_review(memory: &mut Memory, path: &Path) -> anyhow::Result<usize> {
     Ok(corrections.len())
 }
 
-/// The first tag name in `correction` that `source` does not use, which
-/// would put new markup (a script, say) into the catalog.
+/// Finds the first tag name in `correction` that `source` does not use,
+/// which would put new markup (a script, say) into the catalog.
 fn new_tag(source: &str, correction: &str) -> Option<String> {
     let tag_names = |text: &str| -> Vec<String> {
         text.split('<')

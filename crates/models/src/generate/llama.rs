@@ -180,7 +180,7 @@ impl LlamaGenerator {
         ])
     }
 
-    /// A fresh context of `context_tokens` tokens that decodes up to
+    /// Creates a context of `context_tokens` tokens that decodes up to
     /// `batch_tokens` tokens per call.
     fn new_context(&self, context_tokens: u32, batch_tokens: u32) -> Result<LlamaContext<'_>> {
         let mut params = LlamaContextParams::default()

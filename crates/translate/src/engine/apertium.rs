@@ -286,7 +286,7 @@ mod tests {
     }
 
     #[test]
-    fn strip_marks_keeps_hash_and_at_signs_of_the_source() {
+    fn strip_marks_keeps_source_signs() {
         let output = strip_marks(
             "Valorado #1 vendedor, sigue @tienda, C# código, #*hashtag",
             "Rated #1 seller, follow @shop, C# code, #hashtag",
