@@ -213,6 +213,52 @@ fn size_regexes() -> &'static [Regex] {
     })
 }
 
+/// A size on one chart: "US 9", "9 UK", "EU 40", "EU size 40".
+const CHART_SIZE: &str =
+    r"(?:(?:US|UK|EU)\s*(?:sizes?\s+)?\d{1,2}(?:[.,]5)?|\d{1,2}(?:[.,]5)?\s*(?:US|UK|EU))";
+
+/// A list of one size on several charts: "size 9 US / 7 UK / 40 EU",
+/// "US 9, UK 8, EU 42". The separators are slash, comma, semicolon and bar.
+fn size_list_regex() -> &'static Regex {
+    static LIST: OnceLock<Regex> = OnceLock::new();
+    LIST.get_or_init(|| {
+        Regex::new(&format!(
+            r"(?i)\b(?:sizes?\s*:?\s*)?{CHART_SIZE}(?:\s*[/,;|]\s*{CHART_SIZE})+\b"
+        ))
+        .expect("valid regex")
+    })
+}
+
+/// An EU size on its own: "EU 40", "EU size 40", "size 40 EU", "size 40 (EU)".
+fn eu_size_regex() -> &'static Regex {
+    static EU: OnceLock<Regex> = OnceLock::new();
+    EU.get_or_init(|| {
+        Regex::new(
+            r"(?i)\bEU\s*(?:sizes?\s+)?\d{1,2}(?:[.,]5)?\b|\bsizes?\s+\d{1,2}(?:[.,]5)?\s*(?:\(EU\)|EU\b)",
+        )
+        .expect("valid regex")
+    })
+}
+
+/// One entry of a size list: its chart ("US", "UK" or "EU") and its size.
+fn list_entries(list: &str) -> Vec<(String, f64)> {
+    static ENTRY: OnceLock<Regex> = OnceLock::new();
+    let entry = ENTRY.get_or_init(|| {
+        Regex::new(
+            r"(?i)(?P<s1>US|UK|EU)\s*(?:sizes?\s+)?(?P<n1>\d{1,2}(?:[.,]5)?)|(?P<n2>\d{1,2}(?:[.,]5)?)\s*(?P<s2>US|UK|EU)",
+        )
+        .expect("valid regex")
+    });
+    entry
+        .captures_iter(list)
+        .filter_map(|caps| {
+            let system = caps.name("s1").or(caps.name("s2"))?.as_str().to_uppercase();
+            let size = caps.name("n1").or(caps.name("n2"))?.as_str();
+            Some((system, size.replace(',', ".").parse().ok()?))
+        })
+        .collect()
+}
+
 /// Words that make a listing footwear, for the shoe charts.
 const SHOE_WORDS: [&str; 15] = [
     "shoe",
@@ -244,8 +290,43 @@ const OTHER_CHART_WORDS: [&str; 13] = [
 fn sizes(text: &str, target: &Language, context: &str) -> Vec<Span> {
     // Most segments have no size; the listing's words are read only when
     // one does.
-    if !size_regexes().iter().any(|regex| regex.is_match(text)) {
+    let has_size = size_regexes().iter().any(|regex| regex.is_match(text))
+        || eu_size_regex().is_match(text)
+        || size_list_regex().is_match(text);
+    if !has_size {
         return Vec::new();
+    }
+    let mut spans: Vec<Span> = Vec::new();
+    // Sizes the source already gives on the EU chart are kept as written,
+    // and so are the lists they belong to: the engine must not translate
+    // "EU" ("UE" in Spanish) or split the list.
+    let overlaps = |spans: &[Span], start: usize, end: usize| {
+        spans
+            .iter()
+            .any(|span| span.start < end && start < span.end)
+    };
+    for found in size_list_regex().find_iter(text) {
+        if list_entries(found.as_str())
+            .iter()
+            .any(|(system, _)| system == "EU")
+        {
+            spans.push(Span {
+                start: found.start(),
+                end: found.end(),
+                kind: SpanKind::Size,
+                replacement: found.as_str().to_string(),
+            });
+        }
+    }
+    for found in eu_size_regex().find_iter(text) {
+        if !overlaps(&spans, found.start(), found.end()) {
+            spans.push(Span {
+                start: found.start(),
+                end: found.end(),
+                kind: SpanKind::Size,
+                replacement: found.as_str().to_string(),
+            });
+        }
     }
     let context_words = words(context);
     // Whole words and their plurals: "pump" must not match "pumpkin".
@@ -257,17 +338,45 @@ fn sizes(text: &str, target: &Language, context: &str) -> Vec<Span> {
         })
     };
     if OTHER_CHART_WORDS.iter().any(|word| has_word(word)) {
-        return Vec::new();
+        spans.sort_by_key(|span| span.start);
+        return spans;
     }
     let shoes = SHOE_WORDS.iter().any(|word| has_word(word));
-    let mut spans: Vec<Span> = Vec::new();
+    // A list of US and UK sizes gets the EU size of its first entry, and
+    // keeps the whole list after it: "EU 42 (US 9 / UK 8)".
+    for found in size_list_regex().find_iter(text) {
+        if overlaps(&spans, found.start(), found.end()) {
+            continue;
+        }
+        let entries = list_entries(found.as_str());
+        let men = last_gender(&words(&text[..found.start()]))
+            .or_else(|| last_gender(&context_words))
+            .unwrap_or(shoes);
+        let eu = entries
+            .first()
+            .and_then(|(system, size)| eu_size(system, *size, shoes, men));
+        // A list off the charts is kept as written rather than split.
+        let replacement = match eu {
+            Some(eu) => {
+                let listed: Vec<String> = entries
+                    .iter()
+                    .map(|(system, size)| format!("{system} {}", format_size(*size, target)))
+                    .collect();
+                format!("EU {} ({})", format_size(eu, target), listed.join(" / "))
+            }
+            None => found.as_str().to_string(),
+        };
+        spans.push(Span {
+            start: found.start(),
+            end: found.end(),
+            kind: SpanKind::Size,
+            replacement,
+        });
+    }
     for regex in size_regexes() {
         for caps in regex.captures_iter(text) {
             let whole = caps.get(0).expect("whole match");
-            if spans
-                .iter()
-                .any(|span| span.start < whole.end() && whole.start() < span.end)
-            {
+            if overlaps(&spans, whole.start(), whole.end()) {
                 continue;
             }
             // "9.25", "9.0" and "9½" are not sizes the charts know.
@@ -525,6 +634,38 @@ mod tests {
             rewrite("Pumpkin dress, US size 8.", "es"),
             vec!["EU 40 (US 8)"]
         );
+    }
+
+    #[test]
+    fn size_lists_and_eu_sizes_are_kept_whole() {
+        // A list that already has the EU size is kept as written.
+        for (text, expected) in [
+            (
+                "Men's sneaker, size 9 US / 7 UK / 40 EU.",
+                "size 9 US / 7 UK / 40 EU",
+            ),
+            ("Boots in US 9, UK 8, EU 42.", "US 9, UK 8, EU 42"),
+            ("Women's sandal, EU size 38.", "EU size 38"),
+            ("Kids' shoes, size 30 (EU).", "size 30 (EU)"),
+        ] {
+            assert_eq!(rewrite(text, "es"), vec![expected], "{text}");
+        }
+        // A list of US and UK sizes gets the EU size of its first entry.
+        assert_eq!(
+            rewrite("Men's sneaker, US 9 / UK 8.", "es"),
+            vec!["EU 42 (US 9 / UK 8)"]
+        );
+        assert_eq!(
+            rewrite("Women's boot, size 7.5 US / 5.5 UK.", "es"),
+            vec!["EU 38 (US 7,5 / UK 5,5)"]
+        );
+        // A list off the charts (men's clothing) is kept whole.
+        assert_eq!(
+            rewrite("Men's shirt, US 40 / UK 40.", "es"),
+            vec!["US 40 / UK 40"]
+        );
+        // Regulation numbers are not sizes.
+        assert!(rewrite("Meets EU 2023/1230.", "es").is_empty());
     }
 
     #[test]
