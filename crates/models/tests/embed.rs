@@ -3,9 +3,6 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use mercator_models::defaults;
 use mercator_models::embed::{cosine, Embedder, Pooling};
 
@@ -21,26 +18,12 @@ fn embedder() -> Embedder {
     Embedder::load(&common::model_dir(&defaults::EMBEDDING)).unwrap()
 }
 
-/// Runs tests/embed_reference.py (numpy, safetensors, tokenizers).
 fn reference_vectors(sentences: &[&str]) -> Vec<Vec<f32>> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/embed_reference.py");
-    let mut child = Command::new("python3")
-        .arg(script)
-        .arg(common::model_dir(&defaults::EMBEDDING))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 is needed for the reference embeddings");
-    let input = serde_json::to_vec(sentences).unwrap();
-    child.stdin.take().unwrap().write_all(&input).unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "embed_reference.py failed (run scripts/setup for numpy, safetensors, tokenizers): {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
+    common::reference_vectors(
+        "embed_reference.py",
+        &common::model_dir(&defaults::EMBEDDING),
+        sentences,
+    )
 }
 
 #[test]

@@ -10,8 +10,10 @@
 //! - the agreement (Spearman, Pearson) of the QE score with human MQM
 //!   scores of the WMT 2022 chat task, per language pair, with the default
 //!   weights and with weights fitted on the other half of the documents;
-//!   with the `llama` feature and `QE_MODEL` set to a GGUF model, also with
-//!   the language-model signals of `--qe-model` on a sample of each pair.
+//!   on a sample of each pair, also with the model signals of `--qe-model`:
+//!   the language-model ones with the `llama` feature and `QE_MODEL` set to
+//!   a GGUF model, the meaning drift with `QE_EMBEDDING` set to a
+//!   multilingual embedding model folder.
 //!
 //! `BENCH_ONLY=qe` reruns the QE part alone and keeps the other recorded
 //! results.
@@ -26,6 +28,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use mercator_models::embed::{cosine, Embedder};
+use mercator_models::generate::TokenScorer;
 use mercator_translate::catalog::Listing;
 use mercator_translate::engine::{Apertium, Engine};
 use mercator_translate::lang::{Language, LanguagePair};
@@ -283,8 +287,6 @@ fn features(signals: &Signals) -> Vec<f64> {
         .collect()
 }
 
-// The texts are read only by the language-model part (`llama` feature).
-#[cfg_attr(not(feature = "llama"), allow(dead_code))]
 struct MqmSegment {
     lp: String,
     doc: String,
@@ -400,9 +402,9 @@ fn qe_calibration(data: &Path) -> Result<serde_json::Value, Box<dyn std::error::
             "fitted_weights": { "spearman": round3(spearman(&with_fitted, &human)), "pearson": round3(pearson(&with_fitted, &human)) },
         }));
     }
-    let with_model = language_model_calibration(&segments, &in_fit)?;
+    let with_model = model_calibration(&segments, &in_fit)?;
     Ok(json!({
-        "with_language_model": with_model,
+        "with_models": with_model,
         "signals": FIT_SIGNALS,
         "fit_segments": fit.len(),
         "fitted_weights": FIT_SIGNALS.iter().zip(&fitted).map(|(n, w)| (n.to_string(), round2(*w))).collect::<BTreeMap<_, _>>(),
@@ -411,33 +413,69 @@ fn qe_calibration(data: &Path) -> Result<serde_json::Value, Box<dyn std::error::
     }))
 }
 
-/// Segments per language pair scored with the language model; one forward
-/// pass each, so the whole data set would take most of an hour.
-#[cfg(feature = "llama")]
-const LM_SEGMENTS_PER_PAIR: usize = 300;
+/// Segments per language pair scored with the models; one forward pass
+/// each, so the whole data set would take most of an hour.
+const MODEL_SEGMENTS_PER_PAIR: usize = 300;
 
-/// Adds the language-model signals of `--qe-model` on a sample of each
-/// pair (`LM_SEGMENTS_PER_PAIR`, chosen by a hash of document and segment).
-/// On held-out documents it compares the text checks alone with the text
-/// checks plus the model, with default and fitted weights. It needs the
-/// `llama` feature and `QE_MODEL` (a GGUF file or model folder).
+/// A scoring language model and the path it was loaded from.
+type NamedScorer = (String, Box<dyn TokenScorer>);
+
+/// The scoring language model of `QE_MODEL` (a GGUF file or model folder),
+/// with its path; `None` without it or without the `llama` feature.
 #[cfg(feature = "llama")]
-fn language_model_calibration(
+fn language_model() -> Result<Option<NamedScorer>, Box<dyn std::error::Error>> {
+    use mercator_models::generate::llama::LlamaGenerator;
+
+    let Ok(path) = std::env::var("QE_MODEL") else {
+        eprintln!("language-model QE skipped: set QE_MODEL to a GGUF model");
+        return Ok(None);
+    };
+    let model = LlamaGenerator::load(Path::new(&path))?.with_context_tokens(2048);
+    Ok(Some((path, Box::new(model))))
+}
+
+#[cfg(not(feature = "llama"))]
+fn language_model() -> Result<Option<NamedScorer>, Box<dyn std::error::Error>> {
+    eprintln!("language-model QE skipped: build with --features llama and set QE_MODEL");
+    Ok(None)
+}
+
+/// Adds the model signals of `--qe-model` on a sample of each pair
+/// (`MODEL_SEGMENTS_PER_PAIR`, chosen by a hash of document and segment):
+/// the language-model signals with `QE_MODEL`, and the meaning drift with
+/// `QE_EMBEDDING` (a multilingual embedding model folder). On held-out
+/// documents it compares the text checks alone with the text checks plus
+/// the models, with default and fitted weights, and each model alone.
+fn model_calibration(
     segments: &[MqmSegment],
     in_fit: &dyn Fn(&str) -> bool,
 ) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
-    use mercator_models::generate::llama::LlamaGenerator;
-    use mercator_models::generate::TokenScorer;
-
-    let Ok(model_path) = std::env::var("QE_MODEL") else {
-        eprintln!("language-model QE skipped: set QE_MODEL to a GGUF model");
-        return Ok(json!(null));
+    let scorer = language_model()?;
+    let embedding_path = std::env::var("QE_EMBEDDING").ok();
+    if embedding_path.is_none() {
+        eprintln!(
+            "meaning-drift QE skipped: set QE_EMBEDDING to a multilingual embedding model folder"
+        );
+    }
+    let embedder = match &embedding_path {
+        Some(path) => Some(Embedder::load(Path::new(path))?),
+        None => None,
     };
-    let model = LlamaGenerator::load(Path::new(&model_path))?.with_context_tokens(2048);
+    if scorer.is_none() && embedder.is_none() {
+        return Ok(json!(null));
+    }
+    let mut extra_names: Vec<&str> = Vec::new();
+    if scorer.is_some() {
+        extra_names.extend(["lm_surprise", "lm_worst_token"]);
+    }
+    if embedder.is_some() {
+        extra_names.push("meaning_drift");
+    }
+
     let per_pair: usize = std::env::var("QE_MODEL_SEGMENTS")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(LM_SEGMENTS_PER_PAIR);
+        .unwrap_or(MODEL_SEGMENTS_PER_PAIR);
     let hash = |text: &str| {
         text.bytes()
             .fold(2166136261u32, |h, b| (h ^ b as u32).wrapping_mul(16777619))
@@ -450,27 +488,20 @@ fn language_model_calibration(
         ))
     });
     let mut per_pair_count: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut sample: Vec<MqmSegment> = Vec::new();
-    let started = Instant::now();
+    let mut chosen: Vec<&MqmSegment> = Vec::new();
     for index in order {
         let segment = &segments[index];
         let count = per_pair_count.entry(&segment.lp).or_default();
-        if *count >= per_pair {
-            continue;
+        if *count < per_pair {
+            *count += 1;
+            chosen.push(segment);
         }
-        *count += 1;
-        let (prompt, continuation) = qe::lm_prompt(
-            &segment.source,
-            &segment.source_lang,
-            &segment.mt,
-            &segment.target_lang,
-        );
-        let logprobs = model.continuation_logprobs(&prompt, &continuation)?;
-        let mut signals = Signals::default();
-        qe::set_lm_signals(&mut signals, &logprobs);
-        let mut features = segment.features.clone();
-        features.extend([signals.lm_surprise, signals.lm_worst_token]);
-        sample.push(MqmSegment {
+    }
+
+    let mut timings = serde_json::Map::new();
+    let mut sample: Vec<MqmSegment> = chosen
+        .iter()
+        .map(|segment| MqmSegment {
             lp: segment.lp.clone(),
             doc: segment.doc.clone(),
             segment: segment.segment.clone(),
@@ -478,11 +509,50 @@ fn language_model_calibration(
             mt: String::new(),
             source_lang: String::new(),
             target_lang: String::new(),
-            features,
+            features: segment.features.clone(),
             mqm: segment.mqm,
-        });
+        })
+        .collect();
+    if let Some((_, scorer)) = &scorer {
+        let started = Instant::now();
+        for (segment, row) in chosen.iter().zip(&mut sample) {
+            let (prompt, continuation) = qe::lm_prompt(
+                &segment.source,
+                &segment.source_lang,
+                &segment.mt,
+                &segment.target_lang,
+            );
+            let logprobs = scorer.continuation_logprobs(&prompt, &continuation)?;
+            let mut signals = Signals::default();
+            qe::set_lm_signals(&mut signals, &logprobs);
+            row.features
+                .extend([signals.lm_surprise, signals.lm_worst_token]);
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        timings.insert(
+            "language_model_segments_per_second".into(),
+            json!(round1(chosen.len() as f64 / seconds)),
+        );
     }
-    let seconds = started.elapsed().as_secs_f64();
+    if let Some(embedder) = &embedder {
+        let started = Instant::now();
+        for (batch, rows) in chosen.chunks(16).zip(sample.chunks_mut(16)) {
+            let texts: Vec<&str> = batch
+                .iter()
+                .flat_map(|segment| [segment.source.as_str(), segment.mt.as_str()])
+                .collect();
+            let vectors = embedder.embed_for("STS", &texts)?;
+            for (row, pair) in rows.iter_mut().zip(vectors.chunks(2)) {
+                let similarity = f64::from(cosine(&pair[0], &pair[1]));
+                row.features.push(qe::meaning_drift(similarity));
+            }
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        timings.insert(
+            "embedding_segments_per_second".into(),
+            json!(round1(chosen.len() as f64 / seconds)),
+        );
+    }
 
     let text_only = |segment: &MqmSegment| MqmSegment {
         features: segment.features[..FIT_SIGNALS.len()].to_vec(),
@@ -502,14 +572,22 @@ fn language_model_calibration(
             .filter(|s| in_fit(&s.doc))
             .collect::<Vec<_>>(),
     );
-    let fit_both = fit_penalties(&sample.iter().filter(|s| in_fit(&s.doc)).collect::<Vec<_>>());
+    let fit_all = fit_penalties(&sample.iter().filter(|s| in_fit(&s.doc)).collect::<Vec<_>>());
+    let names: Vec<&str> = FIT_SIGNALS
+        .iter()
+        .copied()
+        .chain(extra_names.iter().copied())
+        .collect();
     let defaults = {
         let weights = Weights::default().values();
-        let names = Signals::NAMES;
-        FIT_SIGNALS
+        names
             .iter()
-            .chain(["lm_surprise", "lm_worst_token"].iter())
-            .map(|name| weights[names.iter().position(|n| n == name).expect("known")])
+            .map(|name| {
+                weights[Signals::NAMES
+                    .iter()
+                    .position(|n| n == name)
+                    .expect("known")]
+            })
             .collect::<Vec<f64>>()
     };
     let score = |segment: &MqmSegment, weights: &[f64]| {
@@ -529,36 +607,39 @@ fn language_model_calibration(
             .collect();
         let human: Vec<f64> = held_out.iter().map(|&i| sample[i].mqm).collect();
         let agreement = |scores: Vec<f64>| json!({ "spearman": round3(spearman(&scores, &human)), "pearson": round3(pearson(&scores, &human)) });
-        per_pair_out.insert(lp.to_string(), json!({
+        let mut row = json!({
             "segments": held_out.len(),
             "text_checks_fitted": agreement(held_out.iter().map(|&i| score(&sample_text[i], &fit_text)).collect()),
-            "with_model_default_weights": agreement(held_out.iter().map(|&i| score(&sample[i], &defaults)).collect()),
-            "with_model_fitted": agreement(held_out.iter().map(|&i| score(&sample[i], &fit_both)).collect()),
-            // The model's surprise alone, without the text checks.
-            "model_alone": agreement(held_out.iter().map(|&i| -sample[i].features[FIT_SIGNALS.len()]).collect()),
-        }));
+            "with_models_default_weights": agreement(held_out.iter().map(|&i| score(&sample[i], &defaults)).collect()),
+            "with_models_fitted": agreement(held_out.iter().map(|&i| score(&sample[i], &fit_all)).collect()),
+        });
+        // Each model's main signal alone, without the text checks.
+        for (name, label) in [
+            ("lm_surprise", "language_model_alone"),
+            ("meaning_drift", "embedding_alone"),
+        ] {
+            if let Some(position) = names.iter().position(|n| *n == name) {
+                row[label] = agreement(
+                    held_out
+                        .iter()
+                        .map(|&i| -sample[i].features[position])
+                        .collect(),
+                );
+            }
+        }
+        per_pair_out.insert(lp.to_string(), row);
     }
-    let names: Vec<&str> = FIT_SIGNALS
-        .iter()
-        .copied()
-        .chain(["lm_surprise", "lm_worst_token"])
-        .collect();
-    Ok(json!({
-        "model": model_path,
+    let mut out = json!({
+        "language_model": scorer.as_ref().map(|(path, _)| path.clone()),
+        "embedding_model": embedding_path,
         "segments_scored": sample.len(),
-        "segments_per_second": round1(sample.len() as f64 / seconds),
-        "fitted_weights": names.iter().zip(&fit_both).map(|(n, w)| (n.to_string(), round2(*w))).collect::<BTreeMap<_, _>>(),
+        "fitted_weights": names.iter().zip(&fit_all).map(|(n, w)| (n.to_string(), round2(*w))).collect::<BTreeMap<_, _>>(),
         "per_pair_held_out": per_pair_out,
-    }))
-}
-
-#[cfg(not(feature = "llama"))]
-fn language_model_calibration(
-    _segments: &[MqmSegment],
-    _in_fit: &dyn Fn(&str) -> bool,
-) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
-    eprintln!("language-model QE skipped: build with --features llama and set QE_MODEL");
-    Ok(json!(null))
+    });
+    for (key, value) in timings {
+        out[key] = value;
+    }
+    Ok(out)
 }
 
 /// Least-squares penalties: MQM (clipped to 0..100) ~ 100 - sum(w * f),

@@ -22,6 +22,7 @@ use crate::lang::{Language, LanguagePair};
 use crate::locale::RateTable;
 use crate::memory::{Memory, MemoryError, ReviewItem};
 use crate::qe::{self, Signals, Weights};
+use mercator_models::embed::{cosine, Embedder};
 use mercator_models::generate::TokenScorer;
 
 pub use plan::FieldPlan;
@@ -150,6 +151,7 @@ pub struct Pipeline<'a> {
     memory: Option<&'a mut Memory>,
     options: Options,
     scorer: Option<&'a dyn TokenScorer>,
+    embedder: Option<&'a Embedder>,
 }
 
 /// A segment sent to the engine or found in memory.
@@ -167,6 +169,9 @@ pub(crate) struct Unit {
     /// Log-probabilities of the output's tokens under the scoring model,
     /// or the error that kept it from scoring them.
     pub lm_score: Option<Result<Vec<f32>, String>>,
+    /// Cosine of the source's and the output's multilingual embeddings,
+    /// or the error that kept the embedding model from computing it.
+    pub cross_similarity: Option<Result<f32, String>>,
 }
 
 impl<'a> Pipeline<'a> {
@@ -180,7 +185,15 @@ impl<'a> Pipeline<'a> {
             memory,
             options,
             scorer: None,
+            embedder: None,
         }
+    }
+
+    /// Compares every translated sentence with its source through a
+    /// multilingual embedding model (the `meaning_drift` signal).
+    pub fn with_embedder(mut self, embedder: &'a Embedder) -> Pipeline<'a> {
+        self.embedder = Some(embedder);
+        self
     }
 
     /// Scores every translated sentence with a language model (the
@@ -452,6 +465,9 @@ impl<'a> Pipeline<'a> {
         if let Some(scorer) = self.scorer {
             score_with_model(scorer, units);
         }
+        if let Some(embedder) = self.embedder {
+            compare_meaning(embedder, units);
+        }
         Ok(())
     }
 
@@ -585,6 +601,50 @@ fn score_with_model(scorer: &dyn TokenScorer, units: &mut [Unit]) {
             tracing::warn!(error = %err, "scoring model skipped a segment");
         }
         unit.lm_score = Some(score.map_err(|err| err.to_string()));
+    }
+}
+
+/// Sentences embedded per batch by [`compare_meaning`].
+const MEANING_BATCH: usize = 16;
+
+/// Sets the cosine of source and output embeddings on translated
+/// sentences, with the model's sentence-similarity prompt. A batch the
+/// model fails on is recorded on its sentences, which are then flagged
+/// `qe_model_skipped`.
+fn compare_meaning(embedder: &Embedder, units: &mut [Unit]) {
+    let clean = |text: &str| {
+        qe::strip_tokens(text)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let indices: Vec<usize> = (0..units.len())
+        .filter(|&i| units[i].sentence && matches!(units[i].output, Some(Ok(_))))
+        .collect();
+    for batch in indices.chunks(MEANING_BATCH) {
+        let mut texts = Vec::with_capacity(batch.len() * 2);
+        for &index in batch {
+            let unit = &units[index];
+            let Some(Ok(output)) = &unit.output else {
+                continue;
+            };
+            texts.push(clean(&unit.text));
+            texts.push(clean(&output.text));
+        }
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        match embedder.embed_for("STS", &refs) {
+            Ok(vectors) => {
+                for (&index, pair) in batch.iter().zip(vectors.chunks(2)) {
+                    units[index].cross_similarity = Some(Ok(cosine(&pair[0], &pair[1])));
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, sentences = batch.len(), "embedding model skipped a batch");
+                for &index in batch {
+                    units[index].cross_similarity = Some(Err(err.to_string()));
+                }
+            }
+        }
     }
 }
 

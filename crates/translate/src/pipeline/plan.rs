@@ -240,6 +240,7 @@ fn push_unit(units: &mut Vec<Unit>, pair: &LanguagePair, text: &str, sentence: b
         similarity: 0.0,
         back_translation: None,
         lm_score: None,
+        cross_similarity: None,
     });
     units.len() - 1
 }
