@@ -229,12 +229,13 @@ fn size_list_regex() -> &'static Regex {
     })
 }
 
-/// An EU size on its own: "EU 40", "EU size 40", "size 40 EU", "size 40 (EU)".
+/// Matches an EU size: "EU 40", "EU size 40", "size 40 EU", "size 40 (EU)",
+/// and "EU 42 (US 9 / UK 8)" as a whole, so localized text stays as it is.
 fn eu_size_regex() -> &'static Regex {
     static EU: OnceLock<Regex> = OnceLock::new();
     EU.get_or_init(|| {
         Regex::new(
-            r"(?i)\bEU\s*(?:sizes?\s+)?\d{1,2}(?:[.,]5)?\b|\bsizes?\s+\d{1,2}(?:[.,]5)?\s*(?:\(EU\)|EU\b)",
+            r"(?i)\bEU\s*(?:sizes?\s+)?\d{1,2}(?:[.,]5)?\b(?:\s*\([^()]*\))?|\bsizes?\s+\d{1,2}(?:[.,]5)?\s*(?:\(EU\)|EU\b)",
         )
         .expect("valid regex")
     })
@@ -663,6 +664,11 @@ mod tests {
         assert_eq!(
             rewrite("Men's shirt, US 40 / UK 40.", "es"),
             vec!["US 40 / UK 40"]
+        );
+        // Sizes already localized are not converted again.
+        assert_eq!(
+            rewrite("Men's trainer, EU 42 (US 9 / UK 8).", "es"),
+            vec!["EU 42 (US 9 / UK 8)"]
         );
         // Regulation numbers are not sizes.
         assert!(rewrite("Meets EU 2023/1230.", "es").is_empty());

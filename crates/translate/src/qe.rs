@@ -474,6 +474,8 @@ pub struct CorrectionCheck {
     /// URLs, emails, placeholders, model numbers and hashtags of the source
     /// that the correction lacks; a storefront would break without them.
     pub missing_spans: Vec<String>,
+    /// URLs and emails of the correction that the source does not have.
+    pub new_links: Vec<String>,
 }
 
 /// Checks a human correction of a whole field against its source with the
@@ -499,14 +501,24 @@ pub fn check_correction(
         target_lang,
         expected_length_ratio: ratio(target_lang) / ratio(source_lang),
     });
+    // Markup is searched too: a link target is an attribute.
     let mut missing_spans = Vec::new();
-    for span in crate::protect::detect(&source_text, "") {
-        let text = &source_text[span.start..span.end];
-        let wanted = source_text.matches(text).count();
-        if correction_text.matches(text).count() < wanted
-            && !missing_spans.iter().any(|m| m == text)
-        {
+    for span in crate::protect::detect(source, "") {
+        let text = &source[span.start..span.end];
+        let expected = source.matches(text).count();
+        if correction.matches(text).count() < expected && !missing_spans.iter().any(|m| m == text) {
             missing_spans.push(text.to_string());
+        }
+    }
+    let mut new_links = Vec::new();
+    for span in crate::protect::detect(correction, "") {
+        let text = &correction[span.start..span.end];
+        let is_link = matches!(
+            span.kind,
+            crate::protect::SpanKind::Url | crate::protect::SpanKind::Email
+        );
+        if is_link && !source.contains(text) && !new_links.iter().any(|l| l == text) {
+            new_links.push(text.to_string());
         }
     }
     signals.span_problems = missing_spans.len() as f64;
@@ -516,6 +528,7 @@ pub fn check_correction(
         score: signals.score(&Weights::default()),
         flags: signals.flags(),
         missing_spans,
+        new_links,
     }
 }
 
@@ -546,8 +559,21 @@ mod tests {
             "es",
         );
         assert!(check.missing_spans.is_empty());
+        assert!(check.new_links.is_empty());
         assert!(check.flags.is_empty(), "{:?}", check.flags);
         assert!(check.score > 90.0, "{}", check.score);
+    }
+
+    #[test]
+    fn correction_check_finds_changed_links() {
+        let check = check_correction(
+            r#"See <a href="https://shop.example/x">the guide</a>."#,
+            r#"Mira <a href="https://evil.example/x">la guía</a>."#,
+            "en",
+            "es",
+        );
+        assert_eq!(check.missing_spans, vec!["https://shop.example/x"]);
+        assert_eq!(check.new_links, vec!["https://evil.example/x"]);
     }
 
     #[test]

@@ -265,8 +265,8 @@ fn load_qe_models(global: &Global, names: &[String]) -> anyhow::Result<QeModels>
                 );
             }
             Role::Llm | Role::Embedding => bail!(
-                "--qe-model {name}: a {} model is already given; use one language model and \
-                 one embedding model at most",
+                "--qe-model {name}: another {} model is already given; use one language \
+                 model and one embedding model at most",
                 manifest.role
             ),
             other => bail!(
@@ -679,6 +679,12 @@ fn import_review(memory: &mut Memory, path: &Path) -> anyhow::Result<Vec<Importe
             bail!(
                 "{path_text} line {line}, field correction: {missing:?} from the source of review \
                  item {id} is missing; keep URLs, emails, placeholders and model numbers as they are"
+            );
+        }
+        if let Some(link) = check.new_links.first() {
+            bail!(
+                "{path_text} line {line}, field correction: {link:?} is not in the source of review \
+                 item {id}; a correction may not add links or email addresses"
             );
         }
         corrections.push((item, correction.to_string(), line, check));
