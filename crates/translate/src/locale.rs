@@ -217,7 +217,7 @@ fn size_regexes() -> &'static [Regex] {
 const CHART_SIZE: &str =
     r"(?:(?:US|UK|EU)\s*(?:sizes?\s+)?\d{1,2}(?:[.,]5)?|\d{1,2}(?:[.,]5)?\s*(?:US|UK|EU))";
 
-/// A list of one size on several charts: "size 9 US / 7 UK / 40 EU",
+/// Matches a list of one size on several charts: "size 9 US / 7 UK / 40 EU",
 /// "US 9, UK 8, EU 42". The separators are slash, comma, semicolon and bar.
 fn size_list_regex() -> &'static Regex {
     static LIST: OnceLock<Regex> = OnceLock::new();
@@ -241,7 +241,7 @@ fn eu_size_regex() -> &'static Regex {
     })
 }
 
-/// One entry of a size list: its chart ("US", "UK" or "EU") and its size.
+/// Reads the entries of a size list: each chart ("US", "UK" or "EU") and its size.
 fn list_entries(list: &str) -> Vec<(String, f64)> {
     static ENTRY: OnceLock<Regex> = OnceLock::new();
     let entry = ENTRY.get_or_init(|| {

@@ -55,13 +55,8 @@ pub fn execute(global: &Global, args: EmbedArgs) -> anyhow::Result<()> {
         },
         None => String::new(),
     };
-    let prompted: Vec<String> = args
-        .texts
-        .iter()
-        .map(|text| format!("{prompt}{text}"))
-        .collect();
-    let texts: Vec<&str> = prompted.iter().map(String::as_str).collect();
-    let vectors = embedder.embed_batched(&texts, args.batch_size as usize)?;
+    let texts: Vec<&str> = args.texts.iter().map(String::as_str).collect();
+    let vectors = embedder.embed_prompted(&prompt, &texts, args.batch_size as usize)?;
 
     if args.similarity {
         let similarity = cosine(&vectors[0], &vectors[1]);

@@ -208,15 +208,24 @@ impl Embedder {
     /// Embeds `texts` with the prompt `name` before each one, or as they
     /// are when the model has no such prompt.
     pub fn embed_for(&self, name: &str, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-        match self.prompt(name) {
-            Some(prompt) => {
-                let prompted: Vec<String> =
-                    texts.iter().map(|text| format!("{prompt}{text}")).collect();
-                let refs: Vec<&str> = prompted.iter().map(String::as_str).collect();
-                self.embed(&refs)
-            }
-            None => self.embed(texts),
+        let prompt = self.prompt(name).unwrap_or("");
+        self.embed_prompted(prompt, texts, DEFAULT_BATCH_SIZE)
+    }
+
+    /// Embeds `texts` with `prompt` before each one, `batch_size` texts per
+    /// forward pass.
+    pub fn embed_prompted(
+        &self,
+        prompt: &str,
+        texts: &[&str],
+        batch_size: usize,
+    ) -> Result<Vec<Vec<f32>>> {
+        if prompt.is_empty() {
+            return self.embed_batched(texts, batch_size);
         }
+        let prompted: Vec<String> = texts.iter().map(|text| format!("{prompt}{text}")).collect();
+        let refs: Vec<&str> = prompted.iter().map(String::as_str).collect();
+        self.embed_batched(&refs, batch_size)
     }
 
     /// Embeds `texts` in batches of [`DEFAULT_BATCH_SIZE`].
