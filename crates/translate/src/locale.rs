@@ -213,17 +213,19 @@ fn size_regexes() -> &'static [Regex] {
     })
 }
 
-/// A size on one chart: "US 9", "9 UK", "EU 40", "EU size 40".
-const CHART_SIZE: &str =
-    r"(?:(?:US|UK|EU)\s*(?:sizes?\s+)?\d{1,2}(?:[.,]5)?|\d{1,2}(?:[.,]5)?\s*(?:US|UK|EU))";
+/// A size or a range of sizes on one chart: "US 9", "9 UK", "EU 40", "EU
+/// size 40", "US 8-11".
+const CHART_SIZE: &str = r"(?:(?:US|UK|EU)\s*(?:sizes?\s+)?\d{1,2}(?:[.,]5)?(?:\s*[-–]\s*\d{1,2}(?:[.,]5)?)?|\d{1,2}(?:[.,]5)?(?:\s*[-–]\s*\d{1,2}(?:[.,]5)?)?\s*(?:US|UK|EU))";
 
 /// Matches a list of one size on several charts: "size 9 US / 7 UK / 40 EU",
-/// "US 9, UK 8, EU 42". The separators are slash, comma, semicolon and bar.
+/// "US 9, UK 8, EU 42", "US 8-11 / UK 7-10", "size US 9 (UK 8)". The
+/// separators are slash, comma, semicolon and bar, or a parenthesis around
+/// the second chart.
 fn size_list_regex() -> &'static Regex {
     static LIST: OnceLock<Regex> = OnceLock::new();
     LIST.get_or_init(|| {
         Regex::new(&format!(
-            r"(?i)\b(?:sizes?\s*:?\s*)?{CHART_SIZE}(?:\s*[/,;|]\s*{CHART_SIZE})+\b"
+            r"(?i)\b(?:sizes?\s*:?\s*)?{CHART_SIZE}(?:(?:\s*[/,;|]\s*{CHART_SIZE})+\b|\s*\(\s*{CHART_SIZE}(?:\s*[/,;|]\s*{CHART_SIZE})*\s*\))"
         ))
         .expect("valid regex")
     })
@@ -241,23 +243,70 @@ fn eu_size_regex() -> &'static Regex {
     })
 }
 
-/// Reads the entries of a size list: each chart ("US", "UK" or "EU") and its size.
-fn list_entries(list: &str) -> Vec<(String, f64)> {
+/// One entry of a size list: its chart ("US", "UK" or "EU") and its size,
+/// or the ends of its range.
+#[derive(Debug, Clone, PartialEq)]
+struct ListEntry {
+    system: String,
+    from: f64,
+    to: Option<f64>,
+}
+
+/// Reads the entries of a size list.
+fn list_entries(list: &str) -> Vec<ListEntry> {
     static ENTRY: OnceLock<Regex> = OnceLock::new();
     let entry = ENTRY.get_or_init(|| {
-        Regex::new(
-            r"(?i)(?P<s1>US|UK|EU)\s*(?:sizes?\s+)?(?P<n1>\d{1,2}(?:[.,]5)?)|(?P<n2>\d{1,2}(?:[.,]5)?)\s*(?P<s2>US|UK|EU)",
-        )
+        let sizes = r"\d{1,2}(?:[.,]5)?)(?:\s*[-–]\s*(?P<to{n}>\d{1,2}(?:[.,]5)?))?";
+        Regex::new(&format!(
+            r"(?i)(?P<s1>US|UK|EU)\s*(?:sizes?\s+)?(?P<n1>{}|(?P<n2>{}\s*(?P<s2>US|UK|EU)",
+            sizes.replace("{n}", "1"),
+            sizes.replace("{n}", "2"),
+        ))
         .expect("valid regex")
     });
+    let number = |text: &str| text.replace(',', ".").parse::<f64>().ok();
     entry
         .captures_iter(list)
         .filter_map(|caps| {
             let system = caps.name("s1").or(caps.name("s2"))?.as_str().to_uppercase();
-            let size = caps.name("n1").or(caps.name("n2"))?.as_str();
-            Some((system, size.replace(',', ".").parse().ok()?))
+            let from = number(caps.name("n1").or(caps.name("n2"))?.as_str())?;
+            let to = match caps.name("to1").or(caps.name("to2")) {
+                Some(to) => Some(number(to.as_str())?),
+                None => None,
+            };
+            Some(ListEntry { system, from, to })
         })
         .collect()
+}
+
+/// The EU size (or range) that every convertible entry of a list agrees
+/// on within one size, or `None` when an entry is off the charts, a range
+/// runs backwards, or the entries contradict each other ("US 9 / UK 5").
+fn list_eu_size(entries: &[ListEntry], shoes: bool, men: bool) -> Option<(f64, Option<f64>)> {
+    let mut agreed: Option<(f64, Option<f64>)> = None;
+    for entry in entries {
+        let from = eu_size(&entry.system, entry.from, shoes, men)?;
+        let to = match entry.to {
+            Some(to) if to <= entry.from => return None,
+            Some(to) => Some(eu_size(&entry.system, to, shoes, men)?),
+            None => None,
+        };
+        match agreed {
+            None => agreed = Some((from, to)),
+            Some((first_from, first_to)) => {
+                let close = |a: f64, b: f64| (a - b).abs() <= 1.0;
+                let ends_agree = match (first_to, to) {
+                    (Some(a), Some(b)) => close(a, b),
+                    (None, None) => true,
+                    _ => false,
+                };
+                if !close(first_from, from) || !ends_agree {
+                    return None;
+                }
+            }
+        }
+    }
+    agreed
 }
 
 /// Words that make a listing footwear, for the shoe charts.
@@ -309,7 +358,7 @@ fn sizes(text: &str, target: &Language, context: &str) -> Vec<Span> {
     for found in size_list_regex().find_iter(text) {
         if list_entries(found.as_str())
             .iter()
-            .any(|(system, _)| system == "EU")
+            .any(|entry| entry.system == "EU")
         {
             spans.push(Span {
                 start: found.start(),
@@ -353,17 +402,19 @@ fn sizes(text: &str, target: &Language, context: &str) -> Vec<Span> {
         let men = last_gender(&words(&text[..found.start()]))
             .or_else(|| last_gender(&context_words))
             .unwrap_or(shoes);
-        let eu = entries
-            .first()
-            .and_then(|(system, size)| eu_size(system, *size, shoes, men));
-        // A list off the charts is kept as written rather than split.
-        let replacement = match eu {
-            Some(eu) => {
+        // A list off the charts, or one whose entries disagree, is kept as
+        // written rather than split or converted.
+        let show = |from: f64, to: Option<f64>| match to {
+            Some(to) => format!("{}–{}", format_size(from, target), format_size(to, target)),
+            None => format_size(from, target),
+        };
+        let replacement = match list_eu_size(&entries, shoes, men) {
+            Some((from, to)) => {
                 let listed: Vec<String> = entries
                     .iter()
-                    .map(|(system, size)| format!("{system} {}", format_size(*size, target)))
+                    .map(|entry| format!("{} {}", entry.system, show(entry.from, entry.to)))
                     .collect();
-                format!("EU {} ({})", format_size(eu, target), listed.join(" / "))
+                format!("EU {} ({})", show(from, to), listed.join(" / "))
             }
             None => found.as_str().to_string(),
         };
@@ -672,6 +723,20 @@ mod tests {
         );
         // Regulation numbers are not sizes.
         assert!(rewrite("Meets EU 2023/1230.", "es").is_empty());
+        // Ranges, a second chart in parentheses, and lists whose entries
+        // contradict each other.
+        assert_eq!(
+            rewrite("Men's sneaker in US 8-11 / UK 7-10.", "es"),
+            vec!["EU 41–44 (US 8–11 / UK 7–10)"]
+        );
+        assert_eq!(
+            rewrite("Men's sneaker in size US 9 (UK 8).", "es"),
+            vec!["EU 42 (US 9 / UK 8)"]
+        );
+        assert_eq!(
+            rewrite("Men's sneaker, US 9 / UK 5.", "es"),
+            vec!["US 9 / UK 5"]
+        );
     }
 
     #[test]
