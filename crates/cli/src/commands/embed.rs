@@ -37,6 +37,12 @@ pub fn execute(global: &Global, args: EmbedArgs) -> anyhow::Result<()> {
             args.texts.len()
         );
     }
+    if let Some(index) = args.texts.iter().position(|text| text.trim().is_empty()) {
+        bail!(
+            "text {} is empty; an empty text has no meaning to embed, so give it some words",
+            index + 1
+        );
+    }
     let store = ModelStore::new(&global.data_dir);
     let name = model_name_or_default(args.model.as_deref(), Role::Embedding);
     let dir = store.require(&name, Role::Embedding)?;
