@@ -738,6 +738,52 @@ fn translate_with_embedding_qe_model_adds_meaning_drift() {
     assert!(stderr.contains("already given"), "{stderr}");
 }
 
+/// `translate score --qe-model` compares meaning across languages: a
+/// translation that says something else drifts further than a faithful
+/// one, a text longer than the model reads is marked unchecked, and an
+/// English-only embedding model is refused.
+#[test]
+fn score_with_embedding_model_compares_meaning() {
+    let data = optional_models_data_dir();
+    let folder = tempfile::tempdir().unwrap();
+    let pairs = folder.path().join("pairs.jsonl");
+    let long_source = "The red mug holds hot coffee. ".repeat(60);
+    let long_translation = "La taza roja contiene café caliente. ".repeat(60);
+    let lines = [
+        serde_json::json!({"id": "faithful", "source": "The parcel arrives on Monday.", "translation": "El paquete llega el lunes."}),
+        serde_json::json!({"id": "wrong", "source": "The parcel arrives on Monday.", "translation": "Nos encanta el queso azul."}),
+        serde_json::json!({"id": "long", "source": long_source, "translation": long_translation}),
+    ];
+    let text: Vec<String> = lines.iter().map(|line| line.to_string()).collect();
+    std::fs::write(&pairs, text.join("\n")).unwrap();
+    let output = run_ok(
+        mercator(&data)
+            .args(["--json", "translate", "score", "--to", "es"])
+            .arg(&pairs)
+            .args(["--qe-model", "embeddinggemma-300m"]),
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let drift = |i: usize| rows[i]["signals"]["meaning_drift"].as_f64().unwrap();
+    assert!(drift(1) > drift(0) + 1.0, "{rows}");
+    assert!(
+        rows[1]["flags"].to_string().contains("meaning_drift"),
+        "{rows}"
+    );
+    assert!(
+        rows[2]["flags"].to_string().contains("qe_model_skipped"),
+        "{rows}"
+    );
+
+    let stderr = run_err(
+        mercator(&models_data_dir())
+            .args(["translate", "score", "--to", "es"])
+            .arg(&pairs)
+            .args(["--qe-model", "all-minilm-l6-v2"]),
+    );
+    assert!(stderr.contains("not multilingual"), "{stderr}");
+    assert!(stderr.contains("embeddinggemma-300m"), "{stderr}");
+}
+
 /// `mercator embed --prompt` puts the model's task prompt before each text,
 /// and translations score closer than unrelated texts across languages.
 #[test]

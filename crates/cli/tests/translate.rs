@@ -231,6 +231,19 @@ fn review_corrections_win_next_time() {
     assert_eq!(second[0]["title"], "Bolsa de agua caliente de lana roja");
     assert!(second[0]["qe_flags"].contains("human"), "{:?}", second[0]);
     assert_eq!(second[1]["title"], first[1]["title"]);
+    // The stored English copy wins too, but keeps its flag and low score,
+    // so it is queued again instead of trusted.
+    assert_eq!(second[2]["title"], "Gift card for {name} and friends");
+    assert!(
+        second[2]["qe_flags"].contains("untranslated"),
+        "{:?}",
+        second[2]
+    );
+    assert!(
+        second[2]["qe_score"].parse::<f64>().unwrap() < 70.0,
+        "{:?}",
+        second[2]
+    );
 }
 
 /// Bad input names the value, the place and the fix.
@@ -474,4 +487,187 @@ fn translate_nmt_errors_name_the_fix() {
 
     let message = run(&["--to", "es", "--nmt-model", empty]);
     assert!(message.contains("apply to --engine nmt"), "{message}");
+}
+
+/// `translate score` rates translations made elsewhere, from a file or
+/// the command line, and names the row and field of bad input.
+#[test]
+fn score_rates_outside_translations() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let pairs = dir.path().join("pairs.csv");
+    std::fs::write(
+        &pairs,
+        "id,source,translation\n\
+         good,<p>The <b>red mug</b> holds 350 ml.</p>,<p>La <b>taza roja</b> tiene capacidad para 350 ml.</p>\n\
+         number,The red mug holds 350 ml.,La taza roja tiene capacidad para 250 ml.\n\
+         english,Gift card for {name} and friends,Gift card for {name} and friends\n\
+         dropped,Gift card for {name} and friends,Tarjeta regalo para amigos\n",
+    )
+    .unwrap();
+    let out = dir.path().join("scored.csv");
+    let output = run_ok(
+        mercator(&data)
+            .args(["--json", "translate", "score"])
+            .arg(&pairs)
+            .args(["--to", "es", "--out"])
+            .arg(&out),
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    let by_id = |id: &str| rows.iter().find(|row| row["id"] == id).unwrap();
+    let flags = |id: &str| by_id(id)["flags"].to_string();
+    let score = |id: &str| by_id(id)["score"].as_f64().unwrap();
+    assert!(score("good") > 90.0, "{:?}", by_id("good"));
+    assert!(flags("number").contains("number_mismatch"));
+    assert!(flags("english").contains("untranslated"));
+    assert!(flags("dropped").contains("span_problems"));
+    assert_eq!(by_id("dropped")["missing_spans"][0], "{name}");
+    for id in ["number", "english", "dropped"] {
+        assert!(score(id) < score("good"), "{id}: {:?}", by_id(id));
+    }
+    let written = read_csv(&out);
+    assert_eq!(written.len(), 4);
+    assert_eq!(written[2]["id"], "english");
+    assert!(written[2]["qe_flags"].contains("untranslated"));
+
+    let single = run_ok(mercator(&data).args([
+        "translate",
+        "score",
+        "--source",
+        "Height: 10.5 inches",
+        "--translation",
+        "Altura: 26,7 cm",
+        "--to",
+        "es",
+    ]));
+    let line = String::from_utf8(single.stdout).unwrap();
+    assert!(line.starts_with("1\t"), "{line}");
+
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(
+        &bad,
+        "{\"source\": \"Red mug\", \"translation\": \"Taza roja\", \"target_lang\": \"es\"}\n\
+         {\"source\": \"Blue cup\", \"translation\": \"Taza azul\", \"target_lang\": \"zz\"}\n",
+    )
+    .unwrap();
+    let failed = mercator(&data)
+        .args(["translate", "score"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!failed.status.success());
+    let message = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        message.contains("bad.jsonl line 2, field target_lang: \"zz\""),
+        "{message}"
+    );
+    let no_target = mercator(&data)
+        .args(["translate", "score"])
+        .arg(&pairs)
+        .output()
+        .unwrap();
+    assert!(!no_target.status.success());
+    let message = String::from_utf8_lossy(&no_target.stderr);
+    assert!(message.contains("line 2, field target_lang"), "{message}");
+}
+
+/// The server translates listings through the same pipeline and memory
+/// as the command line, and scores outside translations.
+#[test]
+fn serve_translates_and_scores() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let key = String::from_utf8(
+        run_ok(mercator(&data).args(["keys", "create", "--name", "shop"])).stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_string();
+    let glossary = dir.path().join("terms.csv");
+    std::fs::write(&glossary, "term,translation,target_lang\nAcme,,es\n").unwrap();
+    let mut command = mercator(&data);
+    command
+        .args(["serve", "--port", "0", "--glossary"])
+        .arg(&glossary);
+    let server = common::Server::start(command);
+
+    let body = serde_json::json!({
+        "to": "es",
+        "listings": [
+            {"sku": "H1", "title": "Acme table lamp",
+             "description": "<p>Height: 10.5 inches. See <a href=\"https://shop.example/h1\" title=\"Lamp page\">the red lamp</a>.</p>"},
+            {"sku": "D1", "title": "Roter Becher", "source_lang": "de"}
+        ]
+    });
+    let reply = common::request(
+        server.addr,
+        "POST",
+        "/v1/translations",
+        Some(&key),
+        &body.to_string(),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let lamp = &reply.body["listings"][0]["listing"];
+    assert!(
+        lamp["title"].as_str().unwrap().starts_with("Acme"),
+        "{lamp}"
+    );
+    let description = lamp["description"].as_str().unwrap();
+    assert!(description.contains("26,7 cm"), "{description}");
+    assert!(
+        description.contains("href=\"https://shop.example/h1\""),
+        "{description}"
+    );
+    // The German listing has no Apertium pair here: it fails alone.
+    assert_eq!(reply.body["listings"][1]["qe_score"], 0.0);
+    assert!(reply.body["listings"][1]["qe_flags"]
+        .to_string()
+        .contains("engine_error"));
+    assert!(reply.body["queued_for_review"].as_u64().unwrap() >= 1);
+
+    let quality = common::request(
+        server.addr,
+        "POST",
+        "/v1/translations/quality",
+        Some(&key),
+        r#"{"pairs": [
+            {"source": "The red mug holds 350 ml.", "translation": "La taza roja tiene capacidad para 350 ml.", "target_lang": "es"},
+            {"source": "The red mug holds 350 ml.", "translation": "The red mug holds 350 ml.", "target_lang": "es"}
+        ]}"#,
+    );
+    assert_eq!(quality.status, 200, "{}", quality.body);
+    let scores = quality.body["scores"].as_array().unwrap();
+    assert!(scores[0]["score"].as_f64().unwrap() > scores[1]["score"].as_f64().unwrap());
+    assert!(scores[1]["flags"].to_string().contains("untranslated"));
+
+    for (path, body, expected) in [
+        (
+            "/v1/translations",
+            r#"{"to": "xx", "listings": [{"sku": "A", "title": "Mug"}]}"#,
+            "\"xx\"",
+        ),
+        (
+            "/v1/translations",
+            r#"{"to": "es", "listings": []}"#,
+            "send 1 to 100",
+        ),
+        (
+            "/v1/translations/quality",
+            r#"{"pairs": [{"source": "a", "translation": "b", "target_lang": "qq"}]}"#,
+            "pairs[0].target_lang",
+        ),
+        (
+            "/v1/translations/quality",
+            r#"{"pairs": [{"source": " ", "translation": "b", "target_lang": "es"}]}"#,
+            "pairs[0].source",
+        ),
+    ] {
+        let reply = common::request(server.addr, "POST", path, Some(&key), body);
+        assert_eq!(reply.status, 400, "{path} {body}: {}", reply.body);
+        let message = reply.body["error"].as_str().unwrap();
+        assert!(message.contains(expected), "{message}");
+    }
+    let unauthorized = common::request(server.addr, "POST", "/v1/translations/quality", None, "{}");
+    assert_eq!(unauthorized.status, 401);
 }

@@ -1,6 +1,6 @@
 //! Mercator's HTTP API: recommendations, similar items, purchase
-//! propensity, demand forecasts, customer events and OpenAI-compatible chat
-//! completions, behind API keys.
+//! propensity, demand forecasts, customer events, listing translation with
+//! quality scores and OpenAI-compatible chat completions, behind API keys.
 //!
 //! [`serve`] binds the address, starts a background task that reloads the
 //! promoted models and the active API keys from the store every
@@ -20,6 +20,7 @@ pub mod openapi;
 pub mod params;
 pub mod routes;
 pub mod state;
+pub mod translate;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -46,12 +47,18 @@ pub struct ServeConfig {
     pub chat: Option<Arc<chat::ChatModel>>,
     /// Recommendation replies kept for repeated requests (0: none).
     pub reply_cache: usize,
+    /// Glossary and quality model of the translation endpoints; without
+    /// it they run with no glossary and the text checks alone.
+    pub translate: Option<Arc<translate::TranslateService>>,
 }
 
 /// Runs the server until SIGINT or SIGTERM.
 pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let mut state = AppState::open(&config.data_dir, &config.dataset)?;
     state.chat = config.chat.clone();
+    if let Some(service) = &config.translate {
+        state.translate = Some(Arc::clone(service));
+    }
     state.set_reply_capacity(config.reply_cache);
     let state = Arc::new(state);
     reload(&state).await;

@@ -35,7 +35,7 @@ pub fn document() -> Value {
         "info": {
             "title": "Mercator API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Recommendations, similar items, purchase propensity and events."
+            "description": "Recommendations, similar items, purchase propensity, events, forecasts, listing translation and chat."
         },
         "components": {
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
@@ -161,6 +161,48 @@ pub fn document() -> Value {
                     },
                     "404": error_response("No such series in the forecast run")
                 }))
+            }}));
+    paths.insert("/v1/translations".to_string(), json!({ "post": {
+                "summary": "Translate listings with Apertium and the translation memory (human corrections win); every field gets a quality score and flags, and low scores join the review queue",
+                "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                    "type": "object", "additionalProperties": false, "required": ["to", "listings"],
+                    "properties": {
+                        "to": { "type": "string", "description": "ISO 639-1 code of the target language" },
+                        "from": { "type": "string", "default": "en" },
+                        "review_threshold": { "type": "number", "minimum": 0, "maximum": 100, "default": 70 },
+                        "listings": { "type": "array", "minItems": 1,
+                            "maxItems": crate::translate::MAX_LISTINGS, "items": {
+                            "type": "object", "required": ["sku", "title"],
+                            "properties": {
+                                "sku": { "type": "string" },
+                                "title": { "type": "string" },
+                                "description": { "type": "string", "description": "Plain text or HTML" },
+                                "bullets": { "type": "array", "items": { "type": "string" } },
+                                "attributes": { "type": "object", "additionalProperties": { "type": "string" } },
+                                "source_lang": { "type": "string" }
+                            }
+                        }}
+                    }
+                }}}},
+                "responses": with(json!({ "200": { "description": "Translated listings with qe_score, qe_flags and per-field scores" } }))
+            }}));
+    paths.insert("/v1/translations/quality".to_string(), json!({ "post": {
+                "summary": "Quality estimate (0 to 100, with flags and signals) of translations made anywhere, one per source and translation pair",
+                "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                    "type": "object", "additionalProperties": false, "required": ["pairs"],
+                    "properties": { "pairs": { "type": "array", "minItems": 1,
+                        "maxItems": crate::translate::MAX_PAIRS, "items": {
+                        "type": "object", "additionalProperties": false,
+                        "required": ["source", "translation", "target_lang"],
+                        "properties": {
+                            "source": { "type": "string" },
+                            "translation": { "type": "string" },
+                            "source_lang": { "type": "string", "default": "en" },
+                            "target_lang": { "type": "string" }
+                        }
+                    }}}
+                }}}},
+                "responses": with(json!({ "200": { "description": "One score per pair, in order" } }))
             }}));
     paths.insert("/v1/chat/completions".to_string(), json!({ "post": {
                 "summary": "OpenAI-compatible chat completion from the model loaded with `mercator serve --llm NAME`; server-sent events when stream is true",

@@ -34,6 +34,8 @@ pub fn router(state: Shared) -> Router {
         .route("/v1/propensity", post(propensity))
         .route("/v1/events", post(events))
         .route("/v1/forecasts", get(forecasts))
+        .route("/v1/translations", post(crate::translate::translate))
+        .route("/v1/translations/quality", post(crate::translate::quality))
         .route("/v1/chat/completions", post(chat_completions))
         .route("/v1/models", get(chat_models))
         .route_layer(middleware::from_fn_with_state(

@@ -46,6 +46,8 @@ pub struct AppState {
     reply_capacity: usize,
     /// Model of the chat completions endpoints, when the server loaded one.
     pub chat: Option<Arc<crate::chat::ChatModel>>,
+    /// Listing translation and translation quality.
+    pub translate: Option<Arc<crate::translate::TranslateService>>,
     /// Events per customer since the served model's data end.
     events: RwLock<HashMap<String, Vec<RecentEvent>>>,
 }
@@ -116,6 +118,11 @@ impl AppState {
             replies: RwLock::new(HashMap::new()),
             reply_capacity: DEFAULT_REPLY_CAPACITY,
             chat: None,
+            translate: Some(Arc::new(crate::translate::TranslateService::new(
+                data_dir.to_path_buf(),
+                Default::default(),
+                None,
+            ))),
             events: RwLock::new(HashMap::new()),
         })
     }

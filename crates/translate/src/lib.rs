@@ -9,7 +9,8 @@
 //! spans ([`protect`]), glossary terms ([`glossary`]) and locale-converted
 //! measures ([`locale`]), splits sentences ([`segment`]), reuses the
 //! translation memory ([`memory`]), sends the rest to the engine in
-//! batches, restores everything and estimates quality ([`qe`]).
+//! batches, restores everything and estimates quality ([`qe`]). [`score`]
+//! scores translations made elsewhere with the same checks.
 
 pub mod casing;
 pub mod catalog;
@@ -24,4 +25,5 @@ pub mod pipeline;
 pub mod protect;
 pub mod qe;
 pub mod report;
+pub mod score;
 pub mod segment;

@@ -24,7 +24,8 @@ pub const DB_FILE: &str = "translate.db";
 /// Share of similarity from which a fuzzy match is reused.
 pub const FUZZY_THRESHOLD: f64 = 0.85;
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE tm_segments (
     source_lang TEXT NOT NULL,
     target_lang TEXT NOT NULL,
@@ -65,7 +66,11 @@ CREATE TABLE catalog_listings (
     listing TEXT NOT NULL,
     PRIMARY KEY (dataset, sku)
 );
-"#];
+"#,
+    // Words the engine could not translate, one per line, so that a
+    // segment reused from memory keeps its unknown-word penalty.
+    "ALTER TABLE tm_segments ADD COLUMN unknown_words TEXT NOT NULL DEFAULT '';",
+];
 
 /// Failure to open, read or write the translation store.
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +90,16 @@ pub struct MemoryMatch {
     /// 1.0 for an exact match.
     pub similarity: f64,
     pub human: bool,
+    /// Words the engine marked unknown when it produced `target`.
+    pub unknown_words: Vec<String>,
+}
+
+/// An engine translation of a masked segment, as stored in memory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineSegment {
+    pub source: String,
+    pub target: String,
+    pub unknown_words: Vec<String>,
 }
 
 /// An item of the review queue.
@@ -101,13 +116,14 @@ pub struct ReviewItem {
     pub flags: String,
 }
 
-/// A segment held for fuzzy lookup: (key, target, from a human).
-type CachedSegment = (String, String, bool);
+/// A segment held for fuzzy lookup: (key, target, from a human, unknown
+/// words).
+type CachedSegment = (String, String, bool, String);
 
 /// Handle on `translate.db`.
 pub struct Memory {
     conn: Connection,
-    /// Segments per pair, loaded on first fuzzy lookup: (key, target, human).
+    /// Segments per pair, loaded on first fuzzy lookup.
     fuzzy_cache: Option<(LanguagePair, Vec<CachedSegment>)>,
 }
 
@@ -163,6 +179,7 @@ impl Memory {
                 target,
                 similarity: 1.0,
                 human: true,
+                unknown_words: Vec::new(),
             }));
         }
 
@@ -183,6 +200,7 @@ impl Memory {
                     target,
                     similarity,
                     human: true,
+                    unknown_words: Vec::new(),
                 });
             }
         }
@@ -197,21 +215,22 @@ impl Memory {
         source: &str,
     ) -> Result<Option<MemoryMatch>, MemoryError> {
         let source_key = key(source);
-        let exact: Option<(String, String)> = self
+        let exact: Option<(String, String, String)> = self
             .conn
             .query_row(
-                "SELECT target, origin FROM tm_segments
+                "SELECT target, origin, unknown_words FROM tm_segments
                  WHERE source_lang = ?1 AND target_lang = ?2 AND source_key = ?3
                  ORDER BY origin = 'human' DESC LIMIT 1",
                 params![pair.source, pair.target, source_key],
-                |row| Ok((row.get(0)?, row.get(1)?)),
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
             )
             .optional()?;
-        if let Some((target, origin)) = exact {
+        if let Some((target, origin, unknown)) = exact {
             return Ok(Some(MemoryMatch {
                 target,
                 similarity: 1.0,
                 human: origin == "human",
+                unknown_words: split_words(&unknown),
             }));
         }
 
@@ -221,7 +240,8 @@ impl Memory {
             .is_none_or(|(cached, _)| cached != pair)
         {
             let mut statement = self.conn.prepare(
-                "SELECT source_key, target, origin FROM tm_segments WHERE source_lang = ?1 AND target_lang = ?2",
+                "SELECT source_key, target, origin, unknown_words FROM tm_segments
+                 WHERE source_lang = ?1 AND target_lang = ?2",
             )?;
             let rows = statement
                 .query_map(params![pair.source, pair.target], |row| {
@@ -229,6 +249,7 @@ impl Memory {
                         row.get(0)?,
                         row.get(1)?,
                         row.get::<_, String>(2)? == "human",
+                        row.get(3)?,
                     ))
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
@@ -237,7 +258,7 @@ impl Memory {
         let (_, entries) = self.fuzzy_cache.as_ref().expect("cache filled above");
         let length = source_key.chars().count() as f64;
         let mut best: Option<MemoryMatch> = None;
-        for (candidate, target, human) in entries {
+        for (candidate, target, human, unknown) in entries {
             // Strings whose lengths differ by more than the threshold allows
             // cannot reach it; skip them before the edit distance.
             let candidate_length = candidate.chars().count() as f64;
@@ -254,6 +275,7 @@ impl Memory {
                     target: target.clone(),
                     similarity,
                     human: *human,
+                    unknown_words: split_words(unknown),
                 });
             }
         }
@@ -265,24 +287,26 @@ impl Memory {
         &mut self,
         pair: &LanguagePair,
         engine: &str,
-        segments: &[(String, String)],
+        segments: &[EngineSegment],
     ) -> Result<(), MemoryError> {
         let transaction = self.conn.transaction()?;
         {
             let mut statement = transaction.prepare_cached(
-                "INSERT INTO tm_segments (source_lang, target_lang, source_key, source, target, origin, engine)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'engine', ?6)
+                "INSERT INTO tm_segments
+                     (source_lang, target_lang, source_key, source, target, origin, engine, unknown_words)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'engine', ?6, ?7)
                  ON CONFLICT DO UPDATE SET target = excluded.target, engine = excluded.engine,
-                     updated_at = datetime('now')",
+                     unknown_words = excluded.unknown_words, updated_at = datetime('now')",
             )?;
-            for (source, target) in segments {
+            for segment in segments {
                 statement.execute(params![
                     pair.source,
                     pair.target,
-                    key(source),
-                    source,
-                    target,
-                    engine
+                    key(&segment.source),
+                    segment.source,
+                    segment.target,
+                    engine,
+                    segment.unknown_words.join("\n"),
                 ])?;
             }
         }
@@ -345,25 +369,28 @@ impl Memory {
             .optional()?)
     }
 
-    /// Stores a human correction of a field and closes its review item.
-    pub fn correct(&mut self, item: &ReviewItem, corrected: &str) -> Result<(), MemoryError> {
+    /// Stores human corrections of fields and closes their review items,
+    /// all or none.
+    pub fn correct(&mut self, corrections: &[(&ReviewItem, &str)]) -> Result<(), MemoryError> {
         let transaction = self.conn.transaction()?;
-        transaction.execute(
-            "INSERT INTO corrections (source_lang, target_lang, source_key, source, target)
-             VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT DO UPDATE SET target = excluded.target, updated_at = datetime('now')",
-            params![
-                item.source_lang,
-                item.target_lang,
-                key(&item.source),
-                item.source,
-                corrected
-            ],
-        )?;
-        transaction.execute(
-            "UPDATE review_queue SET status = 'done' WHERE id = ?1",
-            params![item.id],
-        )?;
+        for (item, corrected) in corrections {
+            transaction.execute(
+                "INSERT INTO corrections (source_lang, target_lang, source_key, source, target)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT DO UPDATE SET target = excluded.target, updated_at = datetime('now')",
+                params![
+                    item.source_lang,
+                    item.target_lang,
+                    key(&item.source),
+                    item.source,
+                    corrected
+                ],
+            )?;
+            transaction.execute(
+                "UPDATE review_queue SET status = 'done' WHERE id = ?1",
+                params![item.id],
+            )?;
+        }
         transaction.commit()?;
         Ok(())
     }
@@ -425,6 +452,11 @@ fn review_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ReviewItem> {
     })
 }
 
+/// The unknown words stored one per line.
+fn split_words(stored: &str) -> Vec<String> {
+    stored.lines().map(str::to_string).collect()
+}
+
 /// Normalized Levenshtein similarity of two keys, 0 to 1.
 pub fn similarity(a: &str, b: &str) -> f64 {
     strsim::normalized_levenshtein(a, b)
@@ -443,10 +475,11 @@ mod tests {
             .store_segments(
                 &pair,
                 "apertium",
-                &[(
-                    "The red car is fast.".into(),
-                    "El coche rojo es rápido.".into(),
-                )],
+                &[EngineSegment {
+                    source: "The red car is fast.".into(),
+                    target: "El coche rojo es rápido.".into(),
+                    unknown_words: vec!["fast".into()],
+                }],
             )
             .unwrap();
 
@@ -455,12 +488,14 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(exact.similarity, 1.0);
+        assert_eq!(exact.unknown_words, ["fast"]);
         let fuzzy = memory
             .segment(&pair, "The red car is fast!")
             .unwrap()
             .unwrap();
         assert!(fuzzy.similarity >= FUZZY_THRESHOLD);
         assert!(fuzzy.similarity < 1.0);
+        assert_eq!(fuzzy.unknown_words, ["fast"]);
         assert!(memory.segment(&pair, "A blue boat.").unwrap().is_none());
     }
 
@@ -482,7 +517,7 @@ mod tests {
         memory.enqueue(std::slice::from_ref(&item)).unwrap();
         let queued = memory.open_reviews(Some("es")).unwrap();
         assert_eq!(queued.len(), 1);
-        memory.correct(&queued[0], "Taza roja").unwrap();
+        memory.correct(&[(&queued[0], "Taza roja")]).unwrap();
         assert!(memory.open_reviews(None).unwrap().is_empty());
         let pair = LanguagePair::new("en", "es");
         assert_eq!(

@@ -20,9 +20,10 @@ use crate::engine::{Engine, EngineError, EngineOutput};
 use crate::glossary::{Glossary, GlossaryMatcher};
 use crate::lang::{Language, LanguagePair};
 use crate::locale::RateTable;
-use crate::memory::{Memory, MemoryError, ReviewItem};
+use crate::memory::{EngineSegment, Memory, MemoryError, ReviewItem};
 use crate::qe::{self, Signals, Weights};
-use mercator_models::embed::{cosine, Embedder};
+use crate::score::meaning_cosines;
+use mercator_models::embed::Embedder;
 use mercator_models::generate::TokenScorer;
 
 pub use plan::FieldPlan;
@@ -229,87 +230,67 @@ impl<'a> Pipeline<'a> {
             queued_for_review: 0,
         };
 
-        let mut start = 0;
-        while start < listings.len() {
-            // Fill a batch up to the segment budget, at least one listing.
-            let mut units: Vec<Unit> = Vec::new();
-            let mut plans: Vec<Vec<(String, FieldPlan)>> = Vec::new();
-            let mut end = start;
-            while end < listings.len()
-                && (end == start || units.len() < self.options.batch_segments)
-            {
-                let listing = &listings[end];
-                let pair =
-                    LanguagePair::new(self.source_lang(listing), &target_language.code_string());
-                let fields =
-                    self.plan_listing(listing, &pair, &target_language, &glossary, &mut units)?;
-                plans.push(fields);
-                end += 1;
-            }
-
-            self.fill_units(&mut units)?;
-            report.listings.extend(self.assemble_batch(
-                &listings[start..end],
-                plans,
-                &units,
-                &target_language,
-                &glossary,
-            ));
-            for unit in units.iter().filter(|unit| unit.sentence) {
-                report.segments += 1;
-                match unit.origin {
-                    Origin::Engine => report.from_engine += 1,
-                    Origin::Memory | Origin::MemoryFuzzy | Origin::Human => report.from_memory += 1,
-                    Origin::Failed => report.failed += 1,
-                    Origin::Unchanged => {}
+        // The engine translates a batch while the previous batch is
+        // assembled and scored on the other threads, so quality estimation
+        // adds little to the engine's time.
+        let options = self.options.clone();
+        let target_ref: &Language = &target_language;
+        let glossary_ref = &glossary;
+        std::thread::scope(|scope| -> Result<(), PipelineError> {
+            let mut pending: Option<(usize, std::thread::ScopedJoinHandle<'_, _>)> = None;
+            let mut start = 0;
+            while start < listings.len() {
+                // Fill a batch up to the segment budget, at least one listing.
+                let mut units: Vec<Unit> = Vec::new();
+                let mut plans: Vec<FieldPlans> = Vec::new();
+                let mut end = start;
+                while end < listings.len()
+                    && (end == start || units.len() < self.options.batch_segments)
+                {
+                    let listing = &listings[end];
+                    let pair = LanguagePair::new(
+                        self.source_lang(listing),
+                        &target_language.code_string(),
+                    );
+                    let fields =
+                        self.plan_listing(listing, &pair, &target_language, &glossary, &mut units)?;
+                    plans.push(fields);
+                    end += 1;
                 }
+
+                self.fill_units(&mut units)?;
+                for unit in units.iter().filter(|unit| unit.sentence) {
+                    report.segments += 1;
+                    match unit.origin {
+                        Origin::Engine => report.from_engine += 1,
+                        Origin::Memory | Origin::MemoryFuzzy | Origin::Human => {
+                            report.from_memory += 1
+                        }
+                        Origin::Failed => report.failed += 1,
+                        Origin::Unchanged => {}
+                    }
+                }
+                if let Some((done, handle)) = pending.take() {
+                    report.listings.extend(join_assembly(handle));
+                    progress(done);
+                }
+                let batch = &listings[start..end];
+                let options = &options;
+                let handle = scope.spawn(move || {
+                    assemble_batch(batch, plans, &units, target_ref, glossary_ref, options)
+                });
+                pending = Some((end, handle));
+                start = end;
             }
-            progress(end);
-            start = end;
-        }
+            if let Some((done, handle)) = pending.take() {
+                report.listings.extend(join_assembly(handle));
+                progress(done);
+            }
+            Ok(())
+        })?;
 
         report.queued_for_review = self.queue_reviews(&report)?;
         Ok(report)
-    }
-
-    /// Assembles and scores the listings of a batch on every core; quality
-    /// estimation (language identification above all) costs about as much
-    /// as the engine itself.
-    fn assemble_batch(
-        &self,
-        listings: &[Listing],
-        plans: Vec<FieldPlans>,
-        units: &[Unit],
-        target: &Language,
-        glossary: &GlossaryMatcher,
-    ) -> Vec<ListingReport> {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let chunk = listings.len().div_ceil(threads).max(1);
-        let mut plans = plans.into_iter();
-        let chunks: Vec<(&[Listing], Vec<FieldPlans>)> = listings
-            .chunks(chunk)
-            .map(|part| (part, plans.by_ref().take(part.len()).collect()))
-            .collect();
-        let options = &self.options;
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = chunks
-                .into_iter()
-                .map(|(part, part_plans)| {
-                    scope.spawn(move || {
-                        part.iter()
-                            .zip(part_plans)
-                            .map(|(listing, fields)| {
-                                assemble::listing(listing, fields, units, target, glossary, options)
-                            })
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|handle| handle.join().expect("assembly thread panicked"))
-                .collect()
-        })
     }
 
     fn source_lang<'l>(&'l self, listing: &'l Listing) -> &'l str {
@@ -319,22 +300,30 @@ impl<'a> Pipeline<'a> {
             .unwrap_or(&self.options.source_lang)
     }
 
-    /// Fails early, with the supported pairs, when the engine lacks a pair.
+    /// Fails early, with the supported pairs, when the engine lacks the
+    /// pair of every listing. Listings whose own `source_lang` the engine
+    /// lacks are translated as failed segments, and the run goes on.
     fn check_pairs(&self, listings: &[Listing], target: &str) -> Result<(), EngineError> {
-        let mut seen: Vec<LanguagePair> = Vec::new();
+        let mut unsupported: BTreeMap<LanguagePair, usize> = BTreeMap::new();
+        let mut any_supported = false;
         for listing in listings {
             let pair = LanguagePair::new(self.source_lang(listing), target);
-            if seen.contains(&pair) {
-                continue;
+            if self.engine.supports(&pair) {
+                any_supported = true;
+            } else {
+                *unsupported.entry(pair).or_default() += 1;
             }
-            if !self.engine.supports(&pair) {
-                return Err(EngineError::UnsupportedPair {
-                    engine: self.engine.name().to_string(),
-                    pair,
-                    supported: crate::engine::describe_pairs(self.engine),
-                });
-            }
-            seen.push(pair);
+        }
+        if let (false, Some(pair)) = (any_supported, unsupported.keys().next()) {
+            return Err(EngineError::UnsupportedPair {
+                engine: self.engine.name().to_string(),
+                pair: pair.clone(),
+                supported: crate::engine::describe_pairs(self.engine),
+            });
+        }
+        for (pair, count) in unsupported {
+            tracing::warn!(pair = %pair, listings = count, engine = self.engine.name(),
+                "engine lacks the pair; these listings keep their source text and score 0");
         }
         Ok(())
     }
@@ -369,6 +358,7 @@ impl<'a> Pipeline<'a> {
                     source: text,
                     text: found.target,
                     similarity: found.similarity,
+                    pair: pair.clone(),
                 },
                 None => {
                     let context = plan::Context {
@@ -400,7 +390,7 @@ impl<'a> Pipeline<'a> {
                     unit.similarity = found.similarity;
                     unit.output = Some(Ok(EngineOutput {
                         text: found.target,
-                        unknown_words: Vec::new(),
+                        unknown_words: found.unknown_words,
                     }));
                 }
             }
@@ -414,6 +404,18 @@ impl<'a> Pipeline<'a> {
             }
         }
         for (pair, indices) in by_pair {
+            if !self.engine.supports(&pair) {
+                let message = format!(
+                    "engine {} has no pair {pair}; it supports {}",
+                    self.engine.name(),
+                    crate::engine::describe_pairs(self.engine)
+                );
+                for index in indices {
+                    units[index].origin = Origin::Failed;
+                    units[index].output = Some(Err(message.clone()));
+                }
+                continue;
+            }
             let mut distinct: Vec<String> = Vec::new();
             let mut slot: HashMap<&str, usize> = HashMap::new();
             for &index in &indices {
@@ -446,12 +448,16 @@ impl<'a> Pipeline<'a> {
             }
 
             if let Some(memory) = self.memory.as_deref_mut() {
-                let fresh: Vec<(String, String)> = indices
+                let fresh: Vec<EngineSegment> = indices
                     .iter()
                     .map(|&i| &units[i])
                     .filter(|unit| unit.sentence && unit.origin == Origin::Engine)
                     .filter_map(|unit| match &unit.output {
-                        Some(Ok(output)) => Some((unit.text.clone(), output.text.clone())),
+                        Some(Ok(output)) => Some(EngineSegment {
+                            source: unit.text.clone(),
+                            target: output.text.clone(),
+                            unknown_words: output.unknown_words.clone(),
+                        }),
                         _ => None,
                     })
                     .collect();
@@ -532,6 +538,51 @@ impl<'a> Pipeline<'a> {
     }
 }
 
+/// Waits for a batch's assembly; a panic there is a bug, so it goes on.
+fn join_assembly(
+    handle: std::thread::ScopedJoinHandle<'_, Vec<ListingReport>>,
+) -> Vec<ListingReport> {
+    handle
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+/// Assembles and scores the listings of a batch on every core; quality
+/// estimation (language identification above all) costs about as much
+/// as the engine itself.
+fn assemble_batch(
+    listings: &[Listing],
+    plans: Vec<FieldPlans>,
+    units: &[Unit],
+    target: &Language,
+    glossary: &GlossaryMatcher,
+    options: &Options,
+) -> Vec<ListingReport> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = listings.len().div_ceil(threads).max(1);
+    let mut plans = plans.into_iter();
+    let chunks: Vec<(&[Listing], Vec<FieldPlans>)> = listings
+        .chunks(chunk)
+        .map(|part| (part, plans.by_ref().take(part.len()).collect()))
+        .collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|(part, part_plans)| {
+                scope.spawn(move || {
+                    part.iter()
+                        .zip(part_plans)
+                        .map(|(listing, fields)| {
+                            assemble::listing(listing, fields, units, target, glossary, options)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(join_assembly).collect()
+    })
+}
+
 /// Looks up the target language; an unknown code gets English conventions.
 fn target_language(code: &str) -> TargetLanguage {
     match Language::lookup(code) {
@@ -604,13 +655,9 @@ fn score_with_model(scorer: &dyn TokenScorer, units: &mut [Unit]) {
     }
 }
 
-/// Sentences embedded per batch by [`compare_meaning`].
-const MEANING_BATCH: usize = 16;
-
 /// Sets the cosine of source and output embeddings on translated
-/// sentences, with the model's sentence-similarity prompt. A batch the
-/// model fails on is recorded on its sentences, which are then flagged
-/// `qe_model_skipped`.
+/// sentences, with the model's sentence-similarity prompt. A sentence the
+/// model could not compare is flagged `qe_model_skipped`.
 fn compare_meaning(embedder: &Embedder, units: &mut [Unit]) {
     let clean = |text: &str| {
         qe::strip_tokens(text)
@@ -618,33 +665,16 @@ fn compare_meaning(embedder: &Embedder, units: &mut [Unit]) {
             .collect::<Vec<_>>()
             .join(" ")
     };
-    let indices: Vec<usize> = (0..units.len())
-        .filter(|&i| units[i].sentence && matches!(units[i].output, Some(Ok(_))))
-        .collect();
-    for batch in indices.chunks(MEANING_BATCH) {
-        let mut texts = Vec::with_capacity(batch.len() * 2);
-        for &index in batch {
-            let unit = &units[index];
-            let Some(Ok(output)) = &unit.output else {
-                continue;
-            };
-            texts.push(clean(&unit.text));
-            texts.push(clean(&output.text));
+    let mut indices = Vec::new();
+    let mut texts = Vec::new();
+    for (index, unit) in units.iter().enumerate() {
+        if let (true, Some(Ok(output))) = (unit.sentence, &unit.output) {
+            indices.push(index);
+            texts.push((clean(&unit.text), clean(&output.text)));
         }
-        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        match embedder.embed_for("STS", &refs) {
-            Ok(vectors) => {
-                for (&index, pair) in batch.iter().zip(vectors.chunks(2)) {
-                    units[index].cross_similarity = Some(Ok(cosine(&pair[0], &pair[1])));
-                }
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, sentences = batch.len(), "embedding model skipped a batch");
-                for &index in batch {
-                    units[index].cross_similarity = Some(Err(err.to_string()));
-                }
-            }
-        }
+    }
+    for (index, cosine) in indices.into_iter().zip(meaning_cosines(embedder, &texts)) {
+        units[index].cross_similarity = Some(cosine);
     }
 }
 
@@ -702,6 +732,31 @@ mod tests {
         assert!(description.score <= failed.score, "{}", description.score);
         assert!(description.score < Options::default().review_threshold);
         assert_eq!(run.listings[1].translated.title, "BLUE CUP");
+    }
+
+    #[test]
+    fn listing_in_a_language_the_engine_lacks_fails_alone() {
+        let engine = UppercaseTestEngine;
+        let mut pipeline = Pipeline::new(&engine, None, Options::default());
+        let mut german = listing("Roter Becher", "Aus Steingut.");
+        german.source_lang = Some("de".to_string());
+        let listings = [listing("Red mug", ""), german, listing("Blue cup", "")];
+        let run = pipeline.translate(&listings, "es", &mut |_| {}).unwrap();
+        assert_eq!(run.listings[0].translated.title, "RED MUG");
+        assert_eq!(run.listings[2].translated.title, "BLUE CUP");
+        let skipped = &run.listings[1];
+        assert_eq!(skipped.translated.title, "Roter Becher");
+        assert_eq!(skipped.score, 0.0);
+        let error = skipped.fields[0].segments[0].error.as_deref().unwrap();
+        assert!(error.contains("no pair de-es"), "{error}");
+        assert_eq!(run.failed, 2);
+
+        // Without one listing the engine can translate, the run stops.
+        let error = pipeline
+            .translate(&listings[1..2], "es", &mut |_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("en-es"), "{error}");
     }
 
     #[test]

@@ -464,39 +464,47 @@ pub fn round_trip_signal(source: &str, back_translation: &str) -> f64 {
     1.0 - metrics::chrf(&[back], &[source]) / 100.0
 }
 
-/// Result of the quality checks of a human correction.
+/// Result of the text checks of a translation against its source.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CorrectionCheck {
-    /// Score of the correction against its source, 0 to 100.
+pub struct PairCheck {
+    /// The text-check signals, with the markup compared separately.
+    pub signals: Signals,
+    /// Score of the translation against its source, 0 to 100.
     pub score: f64,
     /// Names of the signals that indicate a problem.
     pub flags: Vec<&'static str>,
     /// URLs, emails, placeholders, model numbers and hashtags of the source
-    /// that the correction lacks; a storefront would break without them.
+    /// that the translation lacks; a storefront would break without them.
     pub missing_spans: Vec<String>,
-    /// URLs and emails of the correction that the source does not have.
+    /// URLs and emails of the translation that the source does not have.
     pub new_links: Vec<String>,
 }
 
-/// Checks a human correction of a whole field against its source with the
-/// text checks, after removing markup, and lists the protected spans of
-/// the source it dropped.
-pub fn check_correction(
+impl PairCheck {
+    /// Recomputes the score and flags after a signal changed.
+    pub fn rescore(&mut self, weights: &Weights) {
+        self.score = self.signals.score(weights);
+        self.flags = self.signals.flags();
+    }
+}
+
+/// Checks a translation made anywhere (an engine's, a person's) against
+/// its source with the text checks, after removing markup; compares the
+/// markup; and lists the protected spans of the source it dropped and the
+/// links it added, which count as span problems.
+pub fn check_pair(
     source: &str,
-    correction: &str,
+    translation: &str,
     source_lang: &str,
     target_lang: &str,
-) -> CorrectionCheck {
-    static TAG: OnceLock<Regex> = OnceLock::new();
-    let tag = TAG.get_or_init(|| Regex::new(r"<[^>]*>").expect("valid regex"));
-    let plain = |text: &str| tag.replace_all(text, " ").into_owned();
-    let (source_text, correction_text) = (plain(source), plain(correction));
+) -> PairCheck {
+    let (source_text, translation_text) = (strip_markup(source), strip_markup(translation));
     let ratio = |code: &str| {
         crate::lang::Language::lookup(code).map_or(1.1, |l| l.length_ratio_from_english)
     };
     let mut signals = text_signals(&Segment {
         source: &source_text,
-        output: &correction_text,
+        output: &translation_text,
         source_lang,
         target_lang,
         expected_length_ratio: ratio(target_lang) / ratio(source_lang),
@@ -506,13 +514,14 @@ pub fn check_correction(
     for span in crate::protect::detect(source, "") {
         let text = &source[span.start..span.end];
         let expected = source.matches(text).count();
-        if correction.matches(text).count() < expected && !missing_spans.iter().any(|m| m == text) {
+        if translation.matches(text).count() < expected && !missing_spans.iter().any(|m| m == text)
+        {
             missing_spans.push(text.to_string());
         }
     }
     let mut new_links = Vec::new();
-    for span in crate::protect::detect(correction, "") {
-        let text = &correction[span.start..span.end];
+    for span in crate::protect::detect(translation, "") {
+        let text = &translation[span.start..span.end];
         let is_link = matches!(
             span.kind,
             crate::protect::SpanKind::Url | crate::protect::SpanKind::Email
@@ -521,15 +530,57 @@ pub fn check_correction(
             new_links.push(text.to_string());
         }
     }
-    signals.span_problems = missing_spans.len() as f64;
-    // Length makes a text risky, not wrong: a person already read this one.
-    signals.source_complexity = 0.0;
-    CorrectionCheck {
-        score: signals.score(&Weights::default()),
-        flags: signals.flags(),
+    signals.span_problems = (missing_spans.len() + new_links.len()) as f64;
+    signals.tag_problems = tag_difference(source, translation) as f64;
+    let mut check = PairCheck {
+        signals,
+        score: 0.0,
+        flags: Vec::new(),
         missing_spans,
         new_links,
+    };
+    check.rescore(&Weights::default());
+    check
+}
+
+/// `text` with every tag replaced by a space.
+pub fn strip_markup(text: &str) -> String {
+    static TAG: OnceLock<Regex> = OnceLock::new();
+    let tag = TAG.get_or_init(|| Regex::new(r"<[^>]*>").expect("valid regex"));
+    tag.replace_all(text, " ").into_owned()
+}
+
+/// [`check_pair`] for a human correction of a whole field: its length
+/// makes a text risky, not wrong, since a person already read this one.
+pub fn check_correction(
+    source: &str,
+    correction: &str,
+    source_lang: &str,
+    target_lang: &str,
+) -> PairCheck {
+    let mut check = check_pair(source, correction, source_lang, target_lang);
+    check.signals.source_complexity = 0.0;
+    check.rescore(&Weights::default());
+    check
+}
+
+/// Number of opening and closing tags, counted by name, that one text has
+/// and the other lacks.
+fn tag_difference(a: &str, b: &str) -> usize {
+    static TAG_NAME: OnceLock<Regex> = OnceLock::new();
+    let tag_name =
+        TAG_NAME.get_or_init(|| Regex::new(r"<(/?)([A-Za-z][A-Za-z0-9-]*)").expect("valid regex"));
+    let mut counts: HashMap<String, i64> = HashMap::new();
+    for (text, sign) in [(a, 1), (b, -1)] {
+        for caps in tag_name.captures_iter(text) {
+            let name = format!("{}{}", &caps[1], caps[2].to_ascii_lowercase());
+            *counts.entry(name).or_default() += sign;
+        }
     }
+    counts
+        .values()
+        .map(|count| count.unsigned_abs() as usize)
+        .sum()
 }
 
 #[cfg(test)]
@@ -562,6 +613,19 @@ mod tests {
         assert!(check.new_links.is_empty());
         assert!(check.flags.is_empty(), "{:?}", check.flags);
         assert!(check.score > 90.0, "{}", check.score);
+    }
+
+    #[test]
+    fn correction_check_flags_stripped_markup() {
+        let check = check_correction(
+            "<p>Hello, your <b>red mug</b> ships in <i>2 days</i>.</p>",
+            "Hola, tu taza roja se envía en 2 días.",
+            "en",
+            "es",
+        );
+        assert_eq!(check.signals.tag_problems, 6.0);
+        assert!(check.flags.contains(&"tag_problems"), "{:?}", check.flags);
+        assert!(check.score < 70.0, "{}", check.score);
     }
 
     #[test]

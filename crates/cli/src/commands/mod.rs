@@ -13,3 +13,4 @@ pub mod serve;
 pub mod train;
 pub mod transcribe;
 pub mod translate;
+pub mod translate_score;

@@ -4,9 +4,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 use clap::Args;
 use mercator_server::chat::ChatModel;
+use mercator_server::translate::TranslateService;
 use mercator_server::{serve, ServeConfig};
 
 use crate::Global;
@@ -45,6 +46,16 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = mercator_server::state::DEFAULT_REPLY_CAPACITY)]
     pub reply_cache: usize,
 
+    /// Glossary CSV (term,translation,target_lang) that every
+    /// `POST /v1/translations` request uses.
+    #[arg(long, value_name = "FILE")]
+    pub glossary: Option<std::path::PathBuf>,
+
+    /// Installed multilingual embedding model (embeddinggemma-300m) that
+    /// adds the meaning comparison to the translation quality scores.
+    #[arg(long, value_name = "NAME")]
+    pub qe_model: Option<String>,
+
     /// Worker threads (default: one per core).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub threads: Option<u16>,
@@ -65,6 +76,29 @@ pub fn execute(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let glossary = match &args.glossary {
+        Some(path) => mercator_translate::glossary::Glossary::load(path)?,
+        None => Default::default(),
+    };
+    let embedder = match &args.qe_model {
+        Some(name) => {
+            let (scorer, embedder) =
+                crate::commands::translate::load_qe_models(global, std::slice::from_ref(name))?;
+            if scorer.is_some() {
+                bail!(
+                    "--qe-model {name}: the server takes an embedding model \
+                     (embeddinggemma-300m), not a language model"
+                );
+            }
+            embedder
+        }
+        None => None,
+    };
+    let translate = Arc::new(TranslateService::new(
+        global.data_dir.clone(),
+        glossary,
+        embedder,
+    ));
     runtime.block_on(serve(ServeConfig {
         data_dir: global.data_dir.clone(),
         dataset: args.dataset,
@@ -72,5 +106,6 @@ pub fn execute(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
         reload_every: Duration::from_secs(args.reload_seconds),
         chat,
         reply_cache: args.reply_cache,
+        translate: Some(translate),
     }))
 }

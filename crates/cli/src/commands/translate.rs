@@ -7,6 +7,7 @@
 //! command writes `catalog.<lang>.csv`, `qe.<lang>.json` and
 //! `qe.<lang>.html` into `--out`, and queues low-scoring fields for review.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -22,11 +23,12 @@ use mercator_translate::engine::{self, apertium, Engine, EngineError, LlmEngine}
 use mercator_translate::glossary::Glossary;
 use mercator_translate::lang::LanguagePair;
 use mercator_translate::locale::RateTable;
-use mercator_translate::memory::Memory;
+use mercator_translate::memory::{Memory, ReviewItem};
 use mercator_translate::pipeline::{Options, Pipeline, RunReport};
 use mercator_translate::{qe, report};
 
 use crate::commands::ingest::{ingest_orders, open_store, ReadOptions};
+use crate::commands::translate_score::{self, ScoreArgs};
 use crate::{progress, sample, Global};
 
 #[derive(Debug, Args)]
@@ -43,6 +45,9 @@ pub struct TranslateArgs {
 pub enum TranslateCommand {
     /// List the review queue, export it as CSV, or import corrected rows.
     Review(ReviewArgs),
+    /// Score translations made anywhere: a quality estimate per source and
+    /// translation pair, with the checks and models of `translate`.
+    Score(ScoreArgs),
 }
 
 #[derive(Debug, Args)]
@@ -148,6 +153,7 @@ pub struct ReviewArgs {
 pub fn execute(global: &Global, args: TranslateArgs) -> anyhow::Result<()> {
     match args.command {
         Some(TranslateCommand::Review(review)) => execute_review(global, review),
+        Some(TranslateCommand::Score(score)) => translate_score::execute(global, score),
         None => execute_run(global, args.run),
     }
 }
@@ -234,8 +240,9 @@ fn execute_run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
                 s["mean_score"],
                 s["queued_for_review"]
             );
-            println!("  {}", item["catalog"].as_str().unwrap_or(""));
-            println!("  {}", item["report_html"].as_str().unwrap_or(""));
+            for key in ["catalog", "report_json", "report_html"] {
+                println!("  {}", item[key].as_str().unwrap_or(""));
+            }
         }
     }
     Ok(())
@@ -244,11 +251,11 @@ fn execute_run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
 /// Opens the engine named by --engine, loading the model of the llm and
 /// nmt engines.
 /// The `--qe-model` models: a language model and an embedding model.
-type QeModels = (Option<Box<dyn TokenScorer>>, Option<Embedder>);
+pub(crate) type QeModels = (Option<Box<dyn TokenScorer>>, Option<Embedder>);
 
 /// Loads the `--qe-model` models by their role: at most one language
 /// model and one embedding model.
-fn load_qe_models(global: &Global, names: &[String]) -> anyhow::Result<QeModels> {
+pub(crate) fn load_qe_models(global: &Global, names: &[String]) -> anyhow::Result<QeModels> {
     let store = ModelStore::new(&global.data_dir);
     let (mut scorer, mut embedder) = (None, None);
     for name in names.iter().map(|name| name.trim()) {
@@ -259,10 +266,15 @@ fn load_qe_models(global: &Global, names: &[String]) -> anyhow::Result<QeModels>
             }
             Role::Embedding if embedder.is_none() => {
                 let dir = store.require(name, Role::Embedding)?;
-                embedder = Some(
-                    Embedder::load(&dir)
-                        .with_context(|| format!("--qe-model {name}: cannot load"))?,
-                );
+                let model = Embedder::load(&dir)
+                    .with_context(|| format!("--qe-model {name}: cannot load"))?;
+                if let Err(reason) = mercator_translate::score::check_multilingual(&model) {
+                    bail!(
+                        "--qe-model {name}: {reason}; use a multilingual embedding model \
+                         (`mercator models pull embeddinggemma-300m`)"
+                    );
+                }
+                embedder = Some(model);
             }
             Role::Llm | Role::Embedding => bail!(
                 "--qe-model {name}: another {} model is already given; use one language \
@@ -621,8 +633,12 @@ struct ImportedCorrection {
     line: u64,
     id: i64,
     #[serde(flatten)]
-    check: qe::CorrectionCheck,
+    check: qe::PairCheck,
 }
+
+/// How many times longer than its source a correction may be (plus 200
+/// characters); more suggests shifted columns or a pasted file.
+const MAX_CORRECTION_GROWTH: usize = 4;
 
 /// Stores the corrections of a reviewed CSV and returns them with their
 /// quality checks. A correction that drops a tag-free protected span of
@@ -646,6 +662,7 @@ fn import_review(memory: &mut Memory, path: &Path) -> anyhow::Result<Vec<Importe
 
     // Every row is checked before any is stored, so a bad row stores nothing.
     let mut corrections = Vec::new();
+    let mut lines_by_id: HashMap<i64, u64> = HashMap::new();
     for record in reader.records() {
         let record = record.with_context(|| format!("{path_text}: invalid CSV row"))?;
         let line = record.position().map_or(0, |p| p.line());
@@ -657,12 +674,27 @@ fn import_review(memory: &mut Memory, path: &Path) -> anyhow::Result<Vec<Importe
         let id: i64 = id_text.trim().parse().with_context(|| {
             format!("{path_text} line {line}, field id: {id_text:?} is not a review item id")
         })?;
+        if let Some(first) = lines_by_id.insert(id, line) {
+            bail!(
+                "{path_text} line {line}, field id: review item {id} was already corrected on \
+                 line {first}; keep one correction per item"
+            );
+        }
         let Some(item) = memory.review(id)? else {
             bail!(
                 "{path_text} line {line}, field id: no review item {id}; export the queue again \
                  with `mercator translate review --export FILE`"
             );
         };
+        let (length, source_length) = (correction.chars().count(), item.source.chars().count());
+        if length > MAX_CORRECTION_GROWTH * source_length + 200 {
+            bail!(
+                "{path_text} line {line}, field correction: {length} characters for a source of \
+                 {source_length} (review item {id}); a translation is rarely more than \
+                 {MAX_CORRECTION_GROWTH} times as long as its source: check that the row's \
+                 columns are not shifted"
+            );
+        }
         if let Some(tag) = new_tag(&item.source, correction) {
             bail!(
                 "{path_text} line {line}, field correction: tag <{tag}> is not in the source of \
@@ -689,16 +721,19 @@ fn import_review(memory: &mut Memory, path: &Path) -> anyhow::Result<Vec<Importe
         }
         corrections.push((item, correction.to_string(), line, check));
     }
-    let mut imported = Vec::with_capacity(corrections.len());
-    for (item, correction, line, check) in corrections {
-        memory.correct(&item, &correction)?;
-        imported.push(ImportedCorrection {
+    let pairs: Vec<(&ReviewItem, &str)> = corrections
+        .iter()
+        .map(|(item, correction, _, _)| (item, correction.as_str()))
+        .collect();
+    memory.correct(&pairs)?;
+    Ok(corrections
+        .into_iter()
+        .map(|(item, _, line, check)| ImportedCorrection {
             line,
             id: item.id,
             check,
-        });
-    }
-    Ok(imported)
+        })
+        .collect())
 }
 
 /// Finds the first tag name in `correction` that `source` does not use,

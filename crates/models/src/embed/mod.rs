@@ -250,6 +250,14 @@ impl Embedder {
         self.max_tokens
     }
 
+    /// Whether `text` is longer than [`Embedder::max_tokens`], so that its
+    /// end would not be embedded.
+    pub fn truncates(&self, text: &str) -> bool {
+        self.tokenizer
+            .encode(text, true)
+            .is_ok_and(|encoding| !encoding.get_overflowing().is_empty())
+    }
+
     /// `first` is the position of `texts[0]` in the caller's list, for warnings.
     fn embed_batch(&self, texts: &[&str], first: usize) -> Result<Vec<Vec<f32>>> {
         let encodings = self

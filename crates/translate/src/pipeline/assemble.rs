@@ -108,7 +108,13 @@ fn field(
             source,
             text,
             similarity,
+            pair,
         } => {
+            // A person wrote it, yet the text checks still apply: a
+            // correction in the wrong language or with a changed number is
+            // not trusted blindly.
+            let check = qe::check_correction(&source, &text, &pair.source, &pair.target);
+            state.field_signals = check.signals;
             let fuzzy = 1.0 - similarity;
             state.field_signals.fuzzy_match = fuzzy;
             state.flags.insert(if fuzzy > 0.0 {

@@ -28,6 +28,7 @@ pub enum FieldPlan {
         source: String,
         text: String,
         similarity: f64,
+        pair: LanguagePair,
     },
     /// Plain text: one run.
     Text {

@@ -1,0 +1,246 @@
+//! Listing translation and translation quality over HTTP: the pipeline of
+//! `mercator translate` with Apertium and the data dir's translation
+//! memory, and the quality estimate of `mercator translate score`.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::Json;
+use mercator_models::embed::Embedder;
+use mercator_translate::catalog::Listing;
+use mercator_translate::engine::{self, Engine};
+use mercator_translate::glossary::Glossary;
+use mercator_translate::lang::{Language, LanguagePair};
+use mercator_translate::memory::Memory;
+use mercator_translate::pipeline::{Options, Pipeline};
+use mercator_translate::qe::Weights;
+use mercator_translate::score::{self, QeModels, TranslationPair};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::params;
+use crate::state::AppState;
+
+/// Maximum number of listings in one translation request.
+pub const MAX_LISTINGS: usize = 100;
+/// Maximum number of pairs in one quality request.
+pub const MAX_PAIRS: usize = 1000;
+
+/// Shared state of the translation endpoints: data dir, glossary and
+/// optional quality model.
+pub struct TranslateService {
+    data_dir: PathBuf,
+    /// Glossary of every translation, from `mercator serve --glossary`.
+    pub glossary: Glossary,
+    /// Multilingual embedding model that adds `meaning_drift` to scores.
+    pub embedder: Option<Embedder>,
+    /// One translation at a time writes the translation memory.
+    memory: Mutex<Option<Memory>>,
+}
+
+impl std::fmt::Debug for TranslateService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TranslateService")
+            .field("data_dir", &self.data_dir)
+            .field("glossary_terms", &self.glossary.entries.len())
+            .field("embedder", &self.embedder.is_some())
+            .finish()
+    }
+}
+
+impl TranslateService {
+    pub fn new(data_dir: PathBuf, glossary: Glossary, embedder: Option<Embedder>) -> Self {
+        TranslateService {
+            data_dir,
+            glossary,
+            embedder,
+            memory: Mutex::new(None),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TranslateRequest {
+    to: String,
+    #[serde(default = "default_from")]
+    from: String,
+    listings: Vec<Listing>,
+    review_threshold: Option<f64>,
+}
+
+fn default_from() -> String {
+    "en".to_string()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScoreRequest {
+    pairs: Vec<PairBody>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PairBody {
+    source: String,
+    translation: String,
+    #[serde(default = "default_from")]
+    source_lang: String,
+    target_lang: String,
+}
+
+fn service(state: &AppState) -> Result<Arc<TranslateService>, ApiError> {
+    state.translate.clone().ok_or_else(|| {
+        ApiError::unavailable("translation is not set up on this server".to_string())
+    })
+}
+
+/// `POST /v1/translations`: translates listings into one language.
+pub async fn translate(
+    State(state): State<Arc<AppState>>,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let request: TranslateRequest = params::json_body(&body, "translation request")?;
+    if request.listings.is_empty() || request.listings.len() > MAX_LISTINGS {
+        return Err(ApiError::bad_request(format!(
+            "listings has {} entries; send 1 to {MAX_LISTINGS}",
+            request.listings.len()
+        )));
+    }
+    for (index, listing) in request.listings.iter().enumerate() {
+        if listing.sku.trim().is_empty() {
+            return Err(ApiError::bad_request(format!(
+                "listings[{index}].sku is empty; every listing needs its SKU"
+            )));
+        }
+    }
+    let threshold = request.review_threshold.unwrap_or(70.0);
+    if !(0.0..=100.0).contains(&threshold) {
+        return Err(ApiError::bad_request(format!(
+            "review_threshold {threshold} is outside 0 to 100"
+        )));
+    }
+    let service = service(&state)?;
+    let task = tokio::task::spawn_blocking(move || run_translation(&service, request, threshold));
+    task.await.map_err(ApiError::internal)?
+}
+
+fn run_translation(
+    service: &TranslateService,
+    request: TranslateRequest,
+    threshold: f64,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let engine = engine::open("apertium").map_err(|err| ApiError::unavailable(err.to_string()))?;
+    let pair = LanguagePair::new(&request.from, &request.to);
+    if !engine.supports(&pair) {
+        return Err(ApiError::bad_request(format!(
+            "cannot translate {pair}: {}; Apertium here supports {}",
+            if Language::lookup(&request.to).is_none() {
+                format!("{:?} is not a language code Mercator knows", request.to)
+            } else {
+                "the language pair is not installed".to_string()
+            },
+            engine::describe_pairs(engine.as_ref())
+        )));
+    }
+
+    let options = Options {
+        source_lang: request.from.clone(),
+        glossary: service.glossary.clone(),
+        review_threshold: threshold,
+        ..Options::default()
+    };
+    let mut slot = service.memory.lock().unwrap_or_else(|p| p.into_inner());
+    if slot.is_none() {
+        *slot = Some(Memory::open(&service.data_dir).map_err(ApiError::internal)?);
+    }
+    let memory = slot.as_mut().expect("opened above");
+
+    let mut pipeline = Pipeline::new(engine.as_ref() as &dyn Engine, Some(memory), options);
+    if let Some(embedder) = &service.embedder {
+        pipeline = pipeline.with_embedder(embedder);
+    }
+    let run = pipeline
+        .translate(&request.listings, &request.to, &mut |_| {})
+        .map_err(|err| ApiError::bad_request(err.to_string()))?;
+    tracing::info!(target = %run.target_lang, listings = run.listings.len(), "listings translated");
+
+    let listings: Vec<serde_json::Value> = run
+        .listings
+        .iter()
+        .map(|listing| {
+            json!({
+                "sku": listing.sku,
+                "listing": listing.translated,
+                "qe_score": listing.score,
+                "qe_flags": listing.flags,
+                "fields": listing.fields.iter().map(|field| json!({
+                    "field": field.field,
+                    "score": field.score,
+                    "flags": field.flags,
+                })).collect::<Vec<_>>(),
+                "glossary": listing.glossary,
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "engine": run.engine,
+        "target_lang": run.target_lang,
+        "listings": listings,
+        "segments": run.segments,
+        "from_memory": run.from_memory,
+        "failed": run.failed,
+        "queued_for_review": run.queued_for_review,
+    })))
+}
+
+/// `POST /v1/translations/quality`: scores source and translation pairs.
+pub async fn quality(
+    State(state): State<Arc<AppState>>,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let request: ScoreRequest = params::json_body(&body, "quality request")?;
+    if request.pairs.is_empty() || request.pairs.len() > MAX_PAIRS {
+        return Err(ApiError::bad_request(format!(
+            "pairs has {} entries; send 1 to {MAX_PAIRS}",
+            request.pairs.len()
+        )));
+    }
+    let mut pairs = Vec::with_capacity(request.pairs.len());
+    for (index, pair) in request.pairs.into_iter().enumerate() {
+        if pair.source.trim().is_empty() {
+            return Err(ApiError::bad_request(format!(
+                "pairs[{index}].source is empty; send the text that was translated"
+            )));
+        }
+        let code = |value: &str, field: &str| {
+            Language::lookup(value.trim())
+                .map(|language| language.code.to_string())
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "pairs[{index}].{field}: {value:?} is not a language code Mercator \
+                         knows; use an ISO 639-1 code such as en, es or de"
+                    ))
+                })
+        };
+        pairs.push(TranslationPair {
+            source_lang: code(&pair.source_lang, "source_lang")?,
+            target_lang: code(&pair.target_lang, "target_lang")?,
+            source: pair.source,
+            translation: pair.translation,
+        });
+    }
+    let service = service(&state)?;
+    let task = tokio::task::spawn_blocking(move || {
+        let models = QeModels {
+            scorer: None,
+            embedder: service.embedder.as_ref(),
+        };
+        score::score_pairs(&pairs, models, &Weights::default())
+    });
+    let scores = task.await.map_err(ApiError::internal)?;
+    Ok(Json(json!({ "scores": scores })))
+}

@@ -1,0 +1,280 @@
+//! Quality estimates of translations made anywhere: a source text and its
+//! translation, scored with the checks and the optional models that score
+//! the pipeline's own output. This is what `mercator translate score` and
+//! the server's quality endpoint run on a user's pairs.
+
+use mercator_models::embed::{cosine, Embedder};
+use mercator_models::generate::TokenScorer;
+use serde::{Deserialize, Serialize};
+
+use crate::qe::{self, Signals, Weights};
+
+/// Pairs embedded per batch by [`meaning_cosines`] (two texts each).
+const MEANING_BATCH: usize = 16;
+
+/// A source text and a translation of it.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct TranslationPair {
+    pub source: String,
+    pub translation: String,
+    /// ISO 639-1 code of the source text.
+    pub source_lang: String,
+    /// ISO 639-1 code of the translation.
+    pub target_lang: String,
+}
+
+/// Models that add signals to the text checks; both optional.
+#[derive(Clone, Copy, Default)]
+pub struct QeModels<'a> {
+    /// A language model: the `lm_surprise` and `lm_worst_token` signals.
+    pub scorer: Option<&'a dyn TokenScorer>,
+    /// A multilingual embedding model: the `meaning_drift` signal.
+    pub embedder: Option<&'a Embedder>,
+}
+
+/// Quality estimate of one pair.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PairScore {
+    /// 0 (unusable) to 100 (no problem found).
+    pub score: f64,
+    /// Names of the problems found, as in a catalog's `qe_flags`.
+    pub flags: Vec<String>,
+    pub signals: Signals,
+    /// Protected spans of the source (URLs, placeholders, model numbers)
+    /// that the translation lacks.
+    pub missing_spans: Vec<String>,
+    /// Links and emails of the translation that the source lacks.
+    pub new_links: Vec<String>,
+}
+
+/// Scores every pair with the text checks and the given models.
+pub fn score_pairs(
+    pairs: &[TranslationPair],
+    models: QeModels<'_>,
+    weights: &Weights,
+) -> Vec<PairScore> {
+    let mut checks: Vec<qe::PairCheck> = pairs
+        .iter()
+        .map(|pair| {
+            qe::check_pair(
+                &pair.source,
+                &pair.translation,
+                &pair.source_lang,
+                &pair.target_lang,
+            )
+        })
+        .collect();
+    let mut skipped = vec![false; pairs.len()];
+
+    if let Some(scorer) = models.scorer {
+        for ((pair, check), skipped) in pairs.iter().zip(&mut checks).zip(&mut skipped) {
+            let (prompt, continuation) = qe::lm_prompt(
+                &plain_text(&pair.source),
+                &pair.source_lang,
+                &plain_text(&pair.translation),
+                &pair.target_lang,
+            );
+            match scorer.continuation_logprobs(&prompt, &continuation) {
+                Ok(logprobs) => qe::set_lm_signals(&mut check.signals, &logprobs),
+                Err(err) => {
+                    tracing::warn!(error = %err, "scoring model skipped a pair");
+                    *skipped = true;
+                }
+            }
+        }
+    }
+    if let Some(embedder) = models.embedder {
+        let texts: Vec<(String, String)> = pairs
+            .iter()
+            .map(|pair| (plain_text(&pair.source), plain_text(&pair.translation)))
+            .collect();
+        let cosines = meaning_cosines(embedder, &texts);
+        for ((check, cosine), skipped) in checks.iter_mut().zip(cosines).zip(&mut skipped) {
+            match cosine {
+                Ok(cosine) => check.signals.meaning_drift = qe::meaning_drift(f64::from(cosine)),
+                Err(_) => *skipped = true,
+            }
+        }
+    }
+
+    checks
+        .into_iter()
+        .zip(skipped)
+        .map(|(mut check, skipped)| {
+            check.rescore(weights);
+            let mut flags: Vec<String> = check.flags.iter().map(|f| f.to_string()).collect();
+            if skipped {
+                flags.push("qe_model_skipped".to_string());
+            }
+            PairScore {
+                score: (check.score * 10.0).round() / 10.0,
+                flags,
+                signals: check.signals,
+                missing_spans: check.missing_spans,
+                new_links: check.new_links,
+            }
+        })
+        .collect()
+}
+
+/// Cosine of the embeddings of each (source, translation), with the
+/// model's sentence-similarity prompt, or why it could not be computed: a
+/// batch the model failed on, or a text longer than the model reads, whose
+/// end would go unchecked.
+pub fn meaning_cosines(
+    embedder: &Embedder,
+    pairs: &[(String, String)],
+) -> Vec<Result<f32, String>> {
+    let prompt = embedder.prompt("STS").unwrap_or("");
+    let mut results: Vec<Option<Result<f32, String>>> = vec![None; pairs.len()];
+    let mut todo = Vec::with_capacity(pairs.len());
+    for (index, (source, translation)) in pairs.iter().enumerate() {
+        let too_long = [source, translation]
+            .into_iter()
+            .find(|text| embedder.truncates(&format!("{prompt}{text}")));
+        match too_long {
+            Some(text) => {
+                results[index] = Some(Err(format!(
+                    "a text of {} characters is longer than the embedding model's {} tokens",
+                    text.chars().count(),
+                    embedder.max_tokens()
+                )));
+            }
+            None => todo.push(index),
+        }
+    }
+    for batch in todo.chunks(MEANING_BATCH) {
+        let texts: Vec<&str> = batch
+            .iter()
+            .flat_map(|&index| [pairs[index].0.as_str(), pairs[index].1.as_str()])
+            .collect();
+        match embedder.embed_prompted(prompt, &texts, MEANING_BATCH * 2) {
+            Ok(vectors) => {
+                for (&index, pair) in batch.iter().zip(vectors.chunks(2)) {
+                    results[index] = Some(Ok(cosine(&pair[0], &pair[1])));
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, pairs = batch.len(), "embedding model skipped a batch");
+                for &index in batch {
+                    results[index] = Some(Err(err.to_string()));
+                }
+            }
+        }
+    }
+    for (index, result) in results.iter().enumerate() {
+        if let Some(Err(message)) = result {
+            tracing::debug!(pair = index, reason = %message, "meaning not compared");
+        }
+    }
+    results
+        .into_iter()
+        .map(|result| result.expect("each pair has a cosine or a reason"))
+        .collect()
+}
+
+/// Sentences in four languages and their English translations, to tell a
+/// multilingual embedding model from an English-only one.
+const PROBE: [(&str, &str); 4] = [
+    (
+        "The red mug is broken and I want my money back.",
+        "La taza roja está rota y quiero que me devuelvan el dinero.",
+    ),
+    (
+        "Where is my parcel? It was due on Monday.",
+        "Wo ist mein Paket? Es sollte am Montag ankommen.",
+    ),
+    (
+        "This lamp gives a warm light in the evening.",
+        "Cette lampe donne une lumière chaude le soir.",
+    ),
+    (
+        "Please send the invoice to my office address.",
+        "Por favor, envie a fatura para o endereço do meu escritório.",
+    ),
+];
+
+/// Margin by which a sentence must be closer to its translation than to
+/// the other sentences' translations, on average.
+const PROBE_MARGIN: f32 = 0.2;
+
+/// Checks that `embedder` maps translations close to each other: a model
+/// trained on English only gives meaningless `meaning_drift`. Returns the
+/// measured margin, or an error that gives it.
+pub fn check_multilingual(embedder: &Embedder) -> Result<f32, String> {
+    let pairs: Vec<(String, String)> = PROBE
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    let prompt = embedder.prompt("STS").unwrap_or("");
+    let texts: Vec<&str> = PROBE.iter().flat_map(|(a, b)| [*a, *b]).collect();
+    let vectors = embedder
+        .embed_prompted(prompt, &texts, texts.len())
+        .map_err(|err| format!("cannot embed the probe sentences: {err}"))?;
+    let (mut matched, mut other) = (0.0f32, 0.0f32);
+    for i in 0..pairs.len() {
+        for j in 0..pairs.len() {
+            let similarity = cosine(&vectors[2 * i], &vectors[2 * j + 1]);
+            if i == j {
+                matched += similarity;
+            } else {
+                other += similarity;
+            }
+        }
+    }
+    let n = pairs.len() as f32;
+    let margin = matched / n - other / (n * (n - 1.0));
+    if margin < PROBE_MARGIN {
+        return Err(format!(
+            "the model does not place translations near each other (a sentence is only \
+             {margin:.2} closer to its Spanish, German, French or Portuguese translation than to \
+             unrelated ones; {PROBE_MARGIN} is needed), so it is not multilingual"
+        ));
+    }
+    Ok(margin)
+}
+
+/// Text without markup, with white space collapsed.
+fn plain_text(text: &str) -> String {
+    qe::strip_markup(text)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(source: &str, translation: &str) -> TranslationPair {
+        TranslationPair {
+            source: source.to_string(),
+            translation: translation.to_string(),
+            source_lang: "en".to_string(),
+            target_lang: "es".to_string(),
+        }
+    }
+
+    #[test]
+    fn text_checks_rank_broken_translations_lower() {
+        let pairs = [
+            pair(
+                "<p>The <b>red mug</b> holds 350 ml.</p>",
+                "<p>La <b>taza roja</b> tiene capacidad para 350 ml.</p>",
+            ),
+            pair(
+                "<p>The <b>red mug</b> holds 350 ml.</p>",
+                "<p>La taza roja tiene capacidad para 250 ml.</p>",
+            ),
+            pair("The red mug holds 350 ml.", "The red mug holds 350 ml."),
+        ];
+        let scores = score_pairs(&pairs, QeModels::default(), &Weights::default());
+        assert!(scores[0].flags.is_empty(), "{:?}", scores[0]);
+        assert!(scores[0].score > 90.0, "{:?}", scores[0]);
+        assert!(scores[1].flags.contains(&"number_mismatch".to_string()));
+        assert!(scores[1].flags.contains(&"tag_problems".to_string()));
+        assert!(scores[2].flags.contains(&"untranslated".to_string()));
+        assert!(scores[1].score < scores[0].score, "{:?}", scores[1]);
+        assert!(scores[2].score < 70.0, "{:?}", scores[2]);
+    }
+}
