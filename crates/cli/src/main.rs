@@ -80,6 +80,14 @@ pub struct Global {
 }
 
 fn main() -> ExitCode {
+    // Output piped into `head` and the like ends quietly when the reader
+    // closes, as with other command-line tools, instead of panicking.
+    #[cfg(unix)]
+    // SAFETY: restores the default disposition of SIGPIPE before any
+    // thread starts; no handler runs Rust code.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     init_logging(cli.quiet);
     let global_json = cli.json;

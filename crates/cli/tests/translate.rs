@@ -184,6 +184,22 @@ fn review_corrections_win_next_time() {
     assert!(stderr.contains("tag <script>"), "{stderr}");
     assert!(stderr.contains("line "), "{stderr}");
 
+    // So is one that adds an attribute, such as an event handler.
+    let handler = dir.path().join("handler.csv");
+    let text = std::fs::read_to_string(&export).unwrap().replace(
+        "Bolsa de agua caliente de lana roja",
+        "<b onclick=\"alert(1)\">Bolsa</b>",
+    );
+    std::fs::write(&handler, text).unwrap();
+    let rejected = mercator(&data)
+        .args(["translate", "review", "--import"])
+        .arg(&handler)
+        .output()
+        .unwrap();
+    assert!(!rejected.status.success());
+    let stderr = String::from_utf8_lossy(&rejected.stderr);
+    assert!(stderr.contains("attribute \"onclick\""), "{stderr}");
+
     // So is one that drops a placeholder of the source.
     let dropped = dir.path().join("dropped.csv");
     let text = std::fs::read_to_string(&export).unwrap().replace(
@@ -562,6 +578,20 @@ fn score_rates_outside_translations() {
         message.contains("bad.jsonl line 2, field target_lang: \"zz\""),
         "{message}"
     );
+    let no_translation = dir.path().join("sources.csv");
+    std::fs::write(&no_translation, "id,source\n1,Wooden chair\n").unwrap();
+    let failed = mercator(&data)
+        .args(["translate", "score", "--to", "es"])
+        .arg(&no_translation)
+        .output()
+        .unwrap();
+    assert!(!failed.status.success());
+    let message = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        message.contains("line 2, field translation: missing"),
+        "{message}"
+    );
+
     let no_target = mercator(&data)
         .args(["translate", "score"])
         .arg(&pairs)

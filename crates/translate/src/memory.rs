@@ -195,6 +195,7 @@ impl Memory {
             let similarity = similarity(&source_key, &candidate);
             if similarity >= FUZZY_THRESHOLD
                 && best.as_ref().is_none_or(|b| similarity > b.similarity)
+                && anchors(&candidate) == anchors(&source_key)
             {
                 best = Some(MemoryMatch {
                     target,
@@ -270,6 +271,7 @@ impl Memory {
             let similarity = similarity(&source_key, candidate);
             if similarity >= FUZZY_THRESHOLD
                 && best.as_ref().is_none_or(|b| similarity > b.similarity)
+                && anchors(candidate) == anchors(&source_key)
             {
                 best = Some(MemoryMatch {
                     target: target.clone(),
@@ -452,6 +454,19 @@ fn review_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ReviewItem> {
     })
 }
 
+/// Masked spans and numbers of a segment key, in order. A fuzzy match
+/// must have the same ones: its translation carries the other segment's
+/// numbers and mask tokens, which would restore the wrong URL, measure or
+/// quantity.
+fn anchors(key: &str) -> Vec<&str> {
+    static ANCHOR: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    ANCHOR
+        .get_or_init(|| regex::Regex::new(r"⟦\s*\d+\s*⟧|\d+(?:[.,]\d+)*").expect("valid regex"))
+        .find_iter(key)
+        .map(|found| found.as_str())
+        .collect()
+}
+
 /// The unknown words stored one per line.
 fn split_words(stored: &str) -> Vec<String> {
     stored.lines().map(str::to_string).collect()
@@ -497,6 +512,31 @@ mod tests {
         assert!(fuzzy.similarity < 1.0);
         assert_eq!(fuzzy.unknown_words, ["fast"]);
         assert!(memory.segment(&pair, "A blue boat.").unwrap().is_none());
+
+        // A near match with other numbers or mask tokens is not reused.
+        memory
+            .store_segments(
+                &pair,
+                "apertium",
+                &[EngineSegment {
+                    source: "A box of 24 red pencils, see ⟦1⟧.".into(),
+                    target: "Una caja de 24 lápices rojos, ve ⟦1⟧.".into(),
+                    unknown_words: Vec::new(),
+                }],
+            )
+            .unwrap();
+        assert!(memory
+            .segment(&pair, "A box of 12 red pencils, see ⟦1⟧.")
+            .unwrap()
+            .is_none());
+        assert!(memory
+            .segment(&pair, "A box of 24 red pencils, see ⟦2⟧.")
+            .unwrap()
+            .is_none());
+        assert!(memory
+            .segment(&pair, "A box of 24 red pencils, see ⟦1⟧!")
+            .unwrap()
+            .is_some());
     }
 
     #[test]

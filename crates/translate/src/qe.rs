@@ -309,6 +309,10 @@ fn lingua_language(code: &str) -> Option<lingua::Language> {
     })
 }
 
+/// `length_deviation` of an empty output for a source with words: enough
+/// to put it far below the review threshold.
+const EMPTY_OUTPUT_DEVIATION: f64 = 3.0;
+
 /// Inputs of the text checks of one segment.
 pub struct Segment<'a> {
     /// Source text; mask tokens are ignored.
@@ -362,8 +366,9 @@ pub fn text_signals(segment: &Segment<'_>) -> Signals {
         let deviation = (ratio / segment.expected_length_ratio).ln().abs();
         // Ratios within a factor of 1.5 of the expected one are normal.
         signals.length_deviation = (deviation - 0.4).max(0.0);
-    } else if source_chars >= 10 {
-        signals.length_deviation = 1.0;
+    } else if source.trim().chars().any(char::is_alphanumeric) && output.trim().is_empty() {
+        // Nothing came out for a real text: all of it is missing.
+        signals.length_deviation = EMPTY_OUTPUT_DEVIATION;
     }
 
     signals.repetition = repetition(&source_words, &output_words);
@@ -499,6 +504,13 @@ pub fn check_pair(
     target_lang: &str,
 ) -> PairCheck {
     let (source_text, translation_text) = (strip_markup(source), strip_markup(translation));
+    // Measures and sizes converted for the target ("10.5 inches" to "26,7
+    // cm") are what a correct translation holds, so the numbers are
+    // compared with the source as the pipeline would localize it.
+    let source_text = match crate::lang::Language::lookup(target_lang) {
+        Some(target) => localized(&source_text, target),
+        None => source_text,
+    };
     let ratio = |code: &str| {
         crate::lang::Language::lookup(code).map_or(1.1, |l| l.length_ratio_from_english)
     };
@@ -541,6 +553,26 @@ pub fn check_pair(
     };
     check.rescore(&Weights::default());
     check
+}
+
+/// `text` with the locale rules of `target` applied: measures in metric
+/// units, US and UK sizes on the EU chart.
+fn localized(text: &str, target: &crate::lang::Language) -> String {
+    let rates = crate::locale::RateTable::default();
+    let mut spans = crate::locale::detect(text, target, text, &rates);
+    spans.sort_by_key(|span| span.start);
+    let mut out = String::with_capacity(text.len());
+    let mut cursor = 0;
+    for span in spans {
+        if span.start < cursor {
+            continue;
+        }
+        out.push_str(&text[cursor..span.start]);
+        out.push_str(&span.replacement);
+        cursor = span.end;
+    }
+    out.push_str(&text[cursor..]);
+    out
 }
 
 /// `text` with every tag replaced by a space.
@@ -613,6 +645,33 @@ mod tests {
         assert!(check.new_links.is_empty());
         assert!(check.flags.is_empty(), "{:?}", check.flags);
         assert!(check.score > 90.0, "{}", check.score);
+    }
+
+    #[test]
+    fn pair_check_accepts_localized_measures_and_sizes() {
+        for (source, translation) in [
+            ("Height: 10.5 inches", "Altura: 26,7 cm"),
+            (
+                "Men's running shoe, US size 9",
+                "Zapatilla de hombre, EU 42 (US 9)",
+            ),
+        ] {
+            let check = check_pair(source, translation, "en", "es");
+            assert_eq!(check.signals.number_mismatch, 0.0, "{source}");
+        }
+        let wrong = check_pair("Height: 10.5 inches", "Altura: 30 cm", "en", "es");
+        assert!(wrong.signals.number_mismatch > 0.0);
+    }
+
+    #[test]
+    fn empty_translation_scores_low() {
+        let check = check_pair("Wooden chair", "", "en", "es");
+        assert!(check.score < 20.0, "{}", check.score);
+        assert!(
+            check.flags.contains(&"length_deviation"),
+            "{:?}",
+            check.flags
+        );
     }
 
     #[test]

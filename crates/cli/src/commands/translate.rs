@@ -695,6 +695,12 @@ fn import_review(memory: &mut Memory, path: &Path) -> anyhow::Result<Vec<Importe
                  columns are not shifted"
             );
         }
+        if let Some(name) = new_attribute(&item.source, correction) {
+            bail!(
+                "{path_text} line {line}, field correction: attribute {name:?} is not in the \
+                 source of review item {id}; keep the source's markup and change only its text"
+            );
+        }
         if let Some(tag) = new_tag(&item.source, correction) {
             bail!(
                 "{path_text} line {line}, field correction: tag <{tag}> is not in the source of \
@@ -754,6 +760,34 @@ fn new_tag(source: &str, correction: &str) -> Option<String> {
     };
     let known = tag_names(source);
     tag_names(correction)
+        .into_iter()
+        .find(|name| !known.contains(name))
+}
+
+/// Finds the first attribute name in the tags of `correction` that no tag
+/// of `source` uses, such as an `onclick` handler added to a paragraph.
+fn new_attribute(source: &str, correction: &str) -> Option<String> {
+    static TAG: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    static ATTRIBUTE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let tag = TAG.get_or_init(|| regex::Regex::new(r"<[A-Za-z][^>]*>").expect("valid regex"));
+    let attribute = ATTRIBUTE.get_or_init(|| {
+        regex::Regex::new(
+            r#"\s([A-Za-z_:@][-A-Za-z0-9_:.@]*)\s*(?:=\s*(?:"[^"]*"|'[^']*'|[^\s>]*))?"#,
+        )
+        .expect("valid regex")
+    });
+    let names = |text: &str| -> Vec<String> {
+        tag.find_iter(text)
+            .flat_map(|found| {
+                attribute
+                    .captures_iter(found.as_str())
+                    .map(|caps| caps[1].to_ascii_lowercase())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let known = names(source);
+    names(correction)
         .into_iter()
         .find(|name| !known.contains(name))
 }

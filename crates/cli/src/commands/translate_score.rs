@@ -209,8 +209,14 @@ fn read_pairs(
     let mut ids = Vec::with_capacity(rows.len());
     let mut pairs = Vec::with_capacity(rows.len());
     for (line, mut fields) in rows {
+        let Some(translation) = fields.remove("translation") else {
+            bail!(
+                "{name} {place} {line}, field translation: missing; every row needs the source \
+                 text and its translation (an empty translation is scored as missing text)"
+            );
+        };
         let mut take = |field: &str| fields.remove(field).unwrap_or_default();
-        let (source, translation) = (take("source"), take("translation"));
+        let source = take("source");
         if source.trim().is_empty() {
             bail!(
                 "{name} {place} {line}, field source: empty or missing; every row needs the \
