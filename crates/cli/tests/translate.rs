@@ -654,6 +654,8 @@ fn serve_translates_and_scores() {
     assert!(reply.body["listings"][1]["qe_flags"]
         .to_string()
         .contains("engine_error"));
+    let reason = reply.body["listings"][1]["fields"][0]["errors"][0].to_string();
+    assert!(reason.contains("no pair de-es"), "{reason}");
     assert!(reply.body["queued_for_review"].as_u64().unwrap() >= 1);
 
     let quality = common::request(
@@ -662,7 +664,7 @@ fn serve_translates_and_scores() {
         "/v1/translations/quality",
         Some(&key),
         r#"{"pairs": [
-            {"source": "The red mug holds 350 ml.", "translation": "La taza roja tiene capacidad para 350 ml.", "target_lang": "es"},
+            {"id": "mug-es", "source": "The red mug holds 350 ml.", "translation": "La taza roja tiene capacidad para 350 ml.", "target_lang": "es"},
             {"source": "The red mug holds 350 ml.", "translation": "The red mug holds 350 ml.", "target_lang": "es"}
         ]}"#,
     );
@@ -670,6 +672,8 @@ fn serve_translates_and_scores() {
     let scores = quality.body["scores"].as_array().unwrap();
     assert!(scores[0]["score"].as_f64().unwrap() > scores[1]["score"].as_f64().unwrap());
     assert!(scores[1]["flags"].to_string().contains("untranslated"));
+    assert_eq!(scores[0]["id"], "mug-es");
+    assert_eq!(scores[1]["id"], "2");
 
     for (path, body, expected) in [
         (

@@ -195,6 +195,7 @@ pub fn document() -> Value {
                         "type": "object", "additionalProperties": false,
                         "required": ["source", "translation", "target_lang"],
                         "properties": {
+                            "id": { "type": "string", "description": "Echoed in the reply; the 1-based position by default" },
                             "source": { "type": "string" },
                             "translation": { "type": "string" },
                             "source_lang": { "type": "string", "default": "en" },

@@ -85,6 +85,8 @@ struct ScoreRequest {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PairBody {
+    /// Echoed in the reply, to match scores with the caller's rows.
+    id: Option<String>,
     source: String,
     translation: String,
     #[serde(default = "default_from")]
@@ -177,11 +179,20 @@ fn run_translation(
                 "listing": listing.translated,
                 "qe_score": listing.score,
                 "qe_flags": listing.flags,
-                "fields": listing.fields.iter().map(|field| json!({
-                    "field": field.field,
-                    "score": field.score,
-                    "flags": field.flags,
-                })).collect::<Vec<_>>(),
+                "fields": listing.fields.iter().map(|field| {
+                    let mut errors: Vec<&str> = field
+                        .segments
+                        .iter()
+                        .filter_map(|segment| segment.error.as_deref())
+                        .collect();
+                    errors.dedup();
+                    json!({
+                        "field": field.field,
+                        "score": field.score,
+                        "flags": field.flags,
+                        "errors": errors,
+                    })
+                }).collect::<Vec<_>>(),
                 "glossary": listing.glossary,
             })
         })
@@ -210,7 +221,9 @@ pub async fn quality(
         )));
     }
     let mut pairs = Vec::with_capacity(request.pairs.len());
+    let mut ids = Vec::with_capacity(request.pairs.len());
     for (index, pair) in request.pairs.into_iter().enumerate() {
+        ids.push(pair.id.unwrap_or_else(|| (index + 1).to_string()));
         if pair.source.trim().is_empty() {
             return Err(ApiError::bad_request(format!(
                 "pairs[{index}].source is empty; send the text that was translated"
@@ -239,8 +252,27 @@ pub async fn quality(
             scorer: None,
             embedder: service.embedder.as_ref(),
         };
-        score::score_pairs(&pairs, models, &Weights::default())
+        let scores = score::score_pairs(&pairs, models, &Weights::default());
+        (pairs, scores)
     });
-    let scores = task.await.map_err(ApiError::internal)?;
+    let (pairs, scores) = task.await.map_err(ApiError::internal)?;
+    let scores: Vec<serde_json::Value> = ids
+        .into_iter()
+        .zip(&pairs)
+        .zip(scores)
+        .map(|((id, pair), score)| {
+            let mut value = json!({
+                "id": id,
+                "source_lang": pair.source_lang,
+                "target_lang": pair.target_lang,
+            });
+            if let (Some(object), Ok(serde_json::Value::Object(fields))) =
+                (value.as_object_mut(), serde_json::to_value(score))
+            {
+                object.extend(fields);
+            }
+            value
+        })
+        .collect();
     Ok(Json(json!({ "scores": scores })))
 }
