@@ -739,7 +739,7 @@ fn translate_with_embedding_qe_model_adds_meaning_drift() {
 }
 
 /// `translate score --qe-model` compares meaning across languages: a
-/// translation that says something else drifts further than a faithful
+/// translation that means something else drifts further than a faithful
 /// one, a text longer than the model reads is marked unchecked, and an
 /// English-only embedding model is refused.
 #[test]

@@ -167,53 +167,44 @@ fn review_corrections_win_next_time() {
     }
     writer.flush().unwrap();
 
+    // Imports `export` with `from` replaced by `to`; expects a rejection and
+    // returns its message.
+    let rejected_import = |name: &str, from: &str, to: &str| -> String {
+        let file = dir.path().join(name);
+        let text = std::fs::read_to_string(&export).unwrap().replace(from, to);
+        std::fs::write(&file, text).unwrap();
+        let output = mercator(&data)
+            .args(["translate", "review", "--import"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{name} was imported");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+
     // A correction that adds markup the source lacks is rejected whole.
-    let hostile = dir.path().join("hostile.csv");
-    let text = std::fs::read_to_string(&export).unwrap().replace(
+    let stderr = rejected_import(
+        "hostile.csv",
         "Bolsa de agua caliente de lana roja",
         "Bolsa <script>alert(1)</script>",
     );
-    std::fs::write(&hostile, text).unwrap();
-    let rejected = mercator(&data)
-        .args(["translate", "review", "--import"])
-        .arg(&hostile)
-        .output()
-        .unwrap();
-    assert!(!rejected.status.success());
-    let stderr = String::from_utf8_lossy(&rejected.stderr);
     assert!(stderr.contains("tag <script>"), "{stderr}");
     assert!(stderr.contains("line "), "{stderr}");
 
     // So is one that adds an attribute, such as an event handler.
-    let handler = dir.path().join("handler.csv");
-    let text = std::fs::read_to_string(&export).unwrap().replace(
+    let stderr = rejected_import(
+        "handler.csv",
         "Bolsa de agua caliente de lana roja",
         "<b onclick=\"alert(1)\">Bolsa</b>",
     );
-    std::fs::write(&handler, text).unwrap();
-    let rejected = mercator(&data)
-        .args(["translate", "review", "--import"])
-        .arg(&handler)
-        .output()
-        .unwrap();
-    assert!(!rejected.status.success());
-    let stderr = String::from_utf8_lossy(&rejected.stderr);
     assert!(stderr.contains("attribute \"onclick\""), "{stderr}");
 
     // So is one that drops a placeholder of the source.
-    let dropped = dir.path().join("dropped.csv");
-    let text = std::fs::read_to_string(&export).unwrap().replace(
+    let stderr = rejected_import(
+        "dropped.csv",
         "Gift card for {name} and friends",
         "Tarjeta regalo para amigos",
     );
-    std::fs::write(&dropped, text).unwrap();
-    let rejected = mercator(&data)
-        .args(["translate", "review", "--import"])
-        .arg(&dropped)
-        .output()
-        .unwrap();
-    assert!(!rejected.status.success());
-    let stderr = String::from_utf8_lossy(&rejected.stderr);
     assert!(stderr.contains("\"{name}\""), "{stderr}");
     assert!(stderr.contains("field correction"), "{stderr}");
 

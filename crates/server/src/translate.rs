@@ -167,7 +167,10 @@ fn run_translation(
     }
     let run = pipeline
         .translate(&request.listings, &request.to, &mut |_| {})
-        .map_err(|err| ApiError::bad_request(err.to_string()))?;
+        .map_err(|err| {
+            tracing::warn!(error = %err, target = %request.to, "translation request failed");
+            ApiError::bad_request(err.to_string())
+        })?;
     tracing::info!(target = %run.target_lang, listings = run.listings.len(), "listings translated");
 
     let listings: Vec<serde_json::Value> = run

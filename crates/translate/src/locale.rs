@@ -279,9 +279,10 @@ fn list_entries(list: &str) -> Vec<ListEntry> {
         .collect()
 }
 
-/// The EU size (or range) that every convertible entry of a list agrees
-/// on within one size, or `None` when an entry is off the charts, a range
-/// runs backwards, or the entries contradict each other ("US 9 / UK 5").
+/// Returns the EU size (or range) that every convertible entry of a list
+/// agrees on within one size. It is `None` when an entry is off the
+/// charts, a range runs backwards, or the entries contradict each other
+/// ("US 9 / UK 5").
 fn list_eu_size(entries: &[ListEntry], shoes: bool, men: bool) -> Option<(f64, Option<f64>)> {
     let mut agreed: Option<(f64, Option<f64>)> = None;
     for entry in entries {

@@ -454,10 +454,10 @@ fn review_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ReviewItem> {
     })
 }
 
-/// Masked spans and numbers of a segment key, in order. A fuzzy match
-/// must have the same ones: its translation carries the other segment's
-/// numbers and mask tokens, which would restore the wrong URL, measure or
-/// quantity.
+/// Lists the masked spans and numbers of a segment key, in order. A fuzzy
+/// match must have the same ones, because its translation carries the
+/// other segment's numbers and mask tokens, which would restore the wrong
+/// URL, measure or quantity.
 fn anchors(key: &str) -> Vec<&str> {
     static ANCHOR: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     ANCHOR
@@ -467,7 +467,7 @@ fn anchors(key: &str) -> Vec<&str> {
         .collect()
 }
 
-/// The unknown words stored one per line.
+/// Splits the stored unknown words, one per line.
 fn split_words(stored: &str) -> Vec<String> {
     stored.lines().map(str::to_string).collect()
 }

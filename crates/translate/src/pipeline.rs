@@ -735,7 +735,7 @@ mod tests {
     }
 
     #[test]
-    fn listing_in_a_language_the_engine_lacks_fails_alone() {
+    fn unsupported_language_listing_fails_alone() {
         let engine = UppercaseTestEngine;
         let mut pipeline = Pipeline::new(&engine, None, Options::default());
         let mut german = listing("Roter Becher", "Aus Steingut.");

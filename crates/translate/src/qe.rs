@@ -493,10 +493,10 @@ impl PairCheck {
     }
 }
 
-/// Checks a translation made anywhere (an engine's, a person's) against
-/// its source with the text checks, after removing markup; compares the
-/// markup; and lists the protected spans of the source it dropped and the
-/// links it added, which count as span problems.
+/// Checks a translation made anywhere (by an engine or a person) against
+/// its source with the text checks, after removing markup. It also
+/// compares the markup and lists the dropped protected spans and the added
+/// links, which count as span problems.
 pub fn check_pair(
     source: &str,
     translation: &str,

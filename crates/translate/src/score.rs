@@ -117,10 +117,10 @@ pub fn score_pairs(
         .collect()
 }
 
-/// Cosine of the embeddings of each (source, translation), with the
-/// model's sentence-similarity prompt, or why it could not be computed: a
-/// batch the model failed on, or a text longer than the model reads, whose
-/// end would go unchecked.
+/// Computes the cosine of the embeddings of each (source, translation)
+/// with the model's sentence-similarity prompt. A pair gets the reason
+/// instead when the model failed on its batch or a text is longer than the
+/// model reads, since its end would go unchecked.
 pub fn meaning_cosines(
     embedder: &Embedder,
     pairs: &[(String, String)],
@@ -134,11 +134,13 @@ pub fn meaning_cosines(
             .find(|text| embedder.truncates(&format!("{prompt}{text}")));
         match too_long {
             Some(text) => {
-                results[index] = Some(Err(format!(
+                let message = format!(
                     "a text of {} characters is longer than the embedding model's {} tokens",
                     text.chars().count(),
                     embedder.max_tokens()
-                )));
+                );
+                tracing::debug!(pair = index, reason = %message, "meaning not compared");
+                results[index] = Some(Err(message));
             }
             None => todo.push(index),
         }
@@ -160,11 +162,6 @@ pub fn meaning_cosines(
                     results[index] = Some(Err(err.to_string()));
                 }
             }
-        }
-    }
-    for (index, result) in results.iter().enumerate() {
-        if let Some(Err(message)) = result {
-            tracing::debug!(pair = index, reason = %message, "meaning not compared");
         }
     }
     results
@@ -202,18 +199,14 @@ const PROBE_MARGIN: f32 = 0.2;
 /// trained on English only gives meaningless `meaning_drift`. Returns the
 /// measured margin, or an error that gives it.
 pub fn check_multilingual(embedder: &Embedder) -> Result<f32, String> {
-    let pairs: Vec<(String, String)> = PROBE
-        .iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect();
     let prompt = embedder.prompt("STS").unwrap_or("");
     let texts: Vec<&str> = PROBE.iter().flat_map(|(a, b)| [*a, *b]).collect();
     let vectors = embedder
         .embed_prompted(prompt, &texts, texts.len())
         .map_err(|err| format!("cannot embed the probe sentences: {err}"))?;
     let (mut matched, mut other) = (0.0f32, 0.0f32);
-    for i in 0..pairs.len() {
-        for j in 0..pairs.len() {
+    for i in 0..PROBE.len() {
+        for j in 0..PROBE.len() {
             let similarity = cosine(&vectors[2 * i], &vectors[2 * j + 1]);
             if i == j {
                 matched += similarity;
@@ -222,7 +215,7 @@ pub fn check_multilingual(embedder: &Embedder) -> Result<f32, String> {
             }
         }
     }
-    let n = pairs.len() as f32;
+    let n = PROBE.len() as f32;
     let margin = matched / n - other / (n * (n - 1.0));
     if margin < PROBE_MARGIN {
         return Err(format!(

@@ -253,8 +253,8 @@ fn read_pairs(
     Ok((ids, pairs))
 }
 
-/// The ISO 639-1 code of `code`, or an error that names `place` and lists
-/// the supported codes.
+/// Returns the ISO 639-1 code of `code`, or an error that names `place` and
+/// lists the supported codes.
 fn checked_code(code: &str, place: &str) -> anyhow::Result<String> {
     match Language::lookup(code.trim()) {
         Some(language) => Ok(language.code.to_string()),

@@ -250,8 +250,8 @@ impl Embedder {
         self.max_tokens
     }
 
-    /// Whether `text` is longer than [`Embedder::max_tokens`], so that its
-    /// end would not be embedded.
+    /// Tells whether `text` is longer than [`Embedder::max_tokens`], so that
+    /// its end would not be embedded.
     pub fn truncates(&self, text: &str) -> bool {
         self.tokenizer
             .encode(text, true)
