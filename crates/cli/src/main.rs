@@ -8,6 +8,7 @@ mod commands;
 mod progress;
 mod report;
 mod sample;
+mod spreadsheet;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -107,7 +107,7 @@ fn review_corrections_win_next_time() {
     std::fs::write(
         &catalog,
         "sku,title,description\nW1,RED WOOLLY HOTTIE WHITE HEART,\nW2,Blue glass vase,\n\
-         W3,Gift card for {name} and friends,\n",
+         W3,Gift card for {name} and woolly friends,\nW4,=1+1 WOOLLY HOTTIE,\n",
     )
     .unwrap();
 
@@ -134,6 +134,9 @@ fn review_corrections_win_next_time() {
     assert!(rows
         .iter()
         .any(|row| row["sku"] == "W1" && row["field"] == "title"));
+    // A spreadsheet would run a cell starting with "=" as a formula.
+    let formula = rows.iter().find(|row| row["sku"] == "W4").unwrap();
+    assert_eq!(formula["source"], "'=1+1 WOOLLY HOTTIE", "{formula:?}");
     let mut writer = csv::Writer::from_path(&export).unwrap();
     writer
         .write_record([
@@ -150,7 +153,9 @@ fn review_corrections_win_next_time() {
         let correction = match (row["sku"].as_str(), row["field"].as_str()) {
             ("W1", "title") => "Bolsa de agua caliente de lana roja",
             // Stored, but the checks flag it as still in English.
-            ("W3", "title") => "Gift card for {name} and friends",
+            ("W3", "title") => "Gift card for {name} and woolly friends",
+            // As a spreadsheet keeps it: the apostrophe marks text.
+            ("W4", "title") => "'=1+1 OFERTA",
             _ => "",
         };
         writer
@@ -189,7 +194,23 @@ fn review_corrections_win_next_time() {
         "Bolsa <script>alert(1)</script>",
     );
     assert!(stderr.contains("tag <script>"), "{stderr}");
-    assert!(stderr.contains("line "), "{stderr}");
+    let w1_line = 2 + rows.iter().position(|row| row["sku"] == "W1").unwrap();
+    assert!(stderr.contains(&format!("line {w1_line},")), "{stderr}");
+
+    // Spreadsheets save with \r\n line ends; the line is still the right one.
+    let crlf = dir.path().join("crlf.csv");
+    let text = std::fs::read_to_string(&export)
+        .unwrap()
+        .replace("Bolsa de agua caliente de lana roja", "Bolsa <script>")
+        .replace('\n', "\r\n");
+    std::fs::write(&crlf, text).unwrap();
+    let output = mercator(&data)
+        .args(["translate", "review", "--import"])
+        .arg(&crlf)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&format!("line {w1_line},")), "{stderr}");
 
     // So is one that adds an attribute, such as an event handler.
     let stderr = rejected_import(
@@ -202,7 +223,7 @@ fn review_corrections_win_next_time() {
     // So is one that drops a placeholder of the source.
     let stderr = rejected_import(
         "dropped.csv",
-        "Gift card for {name} and friends",
+        "Gift card for {name} and woolly friends",
         "Tarjeta regalo para amigos",
     );
     assert!(stderr.contains("\"{name}\""), "{stderr}");
@@ -214,8 +235,8 @@ fn review_corrections_win_next_time() {
             .arg(&export),
     );
     let report: serde_json::Value = serde_json::from_slice(&imported.stdout).unwrap();
-    assert_eq!(report["imported"], 2, "{report}");
-    // The English copy (line 3 of the CSV) is flagged as untranslated and
+    assert_eq!(report["imported"], 3, "{report}");
+    // The English copy is flagged as untranslated and
     // scores below the review threshold; the Spanish title is not.
     let flagged = report["flagged"].as_array().unwrap();
     let untranslated: Vec<&serde_json::Value> = flagged
@@ -228,7 +249,8 @@ fn review_corrections_win_next_time() {
         })
         .collect();
     assert_eq!(untranslated.len(), 1, "{report}");
-    assert_eq!(untranslated[0]["line"], 3, "{report}");
+    let w3_line = 2 + rows.iter().position(|row| row["sku"] == "W3").unwrap();
+    assert_eq!(untranslated[0]["line"], w3_line, "{report}");
     assert!(
         untranslated[0]["score"].as_f64().unwrap() < 70.0,
         "{report}"
@@ -236,11 +258,15 @@ fn review_corrections_win_next_time() {
 
     let second = translate("70");
     assert_eq!(second[0]["title"], "Bolsa de agua caliente de lana roja");
+    assert_eq!(second[3]["title"], "=1+1 OFERTA");
     assert!(second[0]["qe_flags"].contains("human"), "{:?}", second[0]);
     assert_eq!(second[1]["title"], first[1]["title"]);
     // The stored English copy wins too, but keeps its flag and low score,
     // so it is queued again instead of trusted.
-    assert_eq!(second[2]["title"], "Gift card for {name} and friends");
+    assert_eq!(
+        second[2]["title"],
+        "Gift card for {name} and woolly friends"
+    );
     assert!(
         second[2]["qe_flags"].contains("untranslated"),
         "{:?}",
@@ -508,8 +534,8 @@ fn score_rates_outside_translations() {
         "id,source,translation\n\
          good,<p>The <b>red mug</b> holds 350 ml.</p>,<p>La <b>taza roja</b> tiene capacidad para 350 ml.</p>\n\
          number,The red mug holds 350 ml.,La taza roja tiene capacidad para 250 ml.\n\
-         english,Gift card for {name} and friends,Gift card for {name} and friends\n\
-         dropped,Gift card for {name} and friends,Tarjeta regalo para amigos\n",
+         english,Gift card for {name} and woolly friends,Gift card for {name} and woolly friends\n\
+         dropped,Gift card for {name} and woolly friends,Tarjeta regalo para amigos\n",
     )
     .unwrap();
     let out = dir.path().join("scored.csv");

@@ -161,6 +161,19 @@ fn unparseable_values_are_rejected_and_counted() {
 }
 
 #[test]
+fn rejections_name_the_right_line_in_spreadsheet_files() {
+    // Spreadsheets save CSV with \r\n line ends; a blank line follows the sale.
+    let bad_quantity =
+        "536365,71053,WHITE METAL LANTERN,six,2010-12-01 08:26:00,3.39,17850,United Kingdom";
+    let text = csv(&[SALE, "", bad_quantity]).replace('\n', "\r\n");
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_file(dir.path(), "orders.csv", &text);
+    let mut store = Store::open(&dir.path().join("data")).unwrap();
+    let summary = ingest(&mut store, &path, &IngestOptions::default()).unwrap();
+    assert_eq!(summary.rejections[0].location.to_string(), "line 4");
+}
+
+#[test]
 fn buckets_add_up_to_rows() {
     let rows = [
         SALE,

@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+use mercator_data::ingest::lines::{describe_error, unclosed_quote, LineIndex, UNCLOSED_QUOTE};
 use mercator_data::OrderLine;
 use serde::{Deserialize, Serialize};
 
@@ -96,9 +97,18 @@ const KNOWN_COLUMNS: &[&str] = &[
 
 /// Parses a CSV catalog; `path` names the file in errors.
 pub fn parse_csv(path: &Path, text: &str) -> Result<Vec<Listing>, CatalogError> {
+    let text = text.trim_start_matches('\u{feff}');
+    if let Some(line) = unclosed_quote(text.as_bytes()) {
+        return Err(CatalogError::InvalidRow {
+            path: path.to_path_buf(),
+            line,
+            message: UNCLOSED_QUOTE.to_string(),
+        });
+    }
+    let mut lines = LineIndex::of(text.as_bytes());
     let mut reader = csv::ReaderBuilder::new()
         .flexible(false)
-        .from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+        .from_reader(text.as_bytes());
     let headers: Vec<String> = reader
         .headers()
         .map_err(|err| CatalogError::InvalidRow {
@@ -121,12 +131,15 @@ pub fn parse_csv(path: &Path, text: &str) -> Result<Vec<Listing>, CatalogError> 
 
     let mut listings = Vec::new();
     for record in reader.records() {
-        let record = record.map_err(|err| CatalogError::InvalidRow {
-            path: path.to_path_buf(),
-            line: err.position().map_or(0, |p| p.line()),
-            message: format!("{err}; quote fields that contain commas or line breaks"),
+        let record = record.map_err(|err| {
+            let (line, message) = describe_error(&err, &mut lines);
+            CatalogError::InvalidRow {
+                path: path.to_path_buf(),
+                line,
+                message,
+            }
         })?;
-        let line = record.position().map_or(0, |p| p.line());
+        let line = lines.line_of(record.position());
         let field = |name: &str| {
             headers
                 .iter()

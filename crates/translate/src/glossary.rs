@@ -10,6 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use mercator_data::ingest::lines::{describe_error, unclosed_quote, LineIndex, UNCLOSED_QUOTE};
 
 use crate::lang::normalize_code;
 use crate::protect::{Span, SpanKind};
@@ -76,14 +77,24 @@ impl Glossary {
             .has_headers(false)
             .from_reader(text.as_bytes());
         let mut entries = Vec::new();
-        for (index, record) in reader.records().enumerate() {
-            let line = index as u64 + 1;
-            let record = record.map_err(|err| GlossaryError::Csv {
+        if let Some(line) = unclosed_quote(text.as_bytes()) {
+            return Err(GlossaryError::Csv {
                 path: path.to_path_buf(),
-                line: err.position().map_or(line, |p| p.line()),
-                message: err.to_string(),
+                line,
+                message: UNCLOSED_QUOTE.to_string(),
+            });
+        }
+        let mut lines = LineIndex::of(text.as_bytes());
+        for (index, record) in reader.records().enumerate() {
+            let record = record.map_err(|err| {
+                let (line, message) = describe_error(&err, &mut lines);
+                GlossaryError::Csv {
+                    path: path.to_path_buf(),
+                    line,
+                    message,
+                }
             })?;
-            let line = record.position().map_or(line, |p| p.line());
+            let line = lines.line_of(record.position());
             if index == 0
                 && record
                     .get(0)

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
+use mercator_data::ingest::lines::{describe_error, unclosed_quote, LineIndex, UNCLOSED_QUOTE};
 use mercator_models::embed::Embedder;
 use mercator_models::generate::openai::OpenAiGenerator;
 use mercator_models::generate::{TextGenerator, TokenScorer};
@@ -29,6 +30,7 @@ use mercator_translate::{qe, report};
 
 use crate::commands::ingest::{ingest_orders, open_store, ReadOptions};
 use crate::commands::translate_score::{self, ScoreArgs};
+use crate::spreadsheet::{from_cell, to_cell};
 use crate::{progress, sample, Global};
 
 #[derive(Debug, Args)]
@@ -584,15 +586,17 @@ fn execute_review(global: &Global, args: ReviewArgs) -> anyhow::Result<()> {
         let mut writer = csv::Writer::from_writer(Vec::new());
         writer.write_record(REVIEW_COLUMNS)?;
         for item in &items {
+            // Reviewers open this file in a spreadsheet: no cell may run
+            // as a formula there.
             writer.write_record([
                 item.id.to_string(),
-                item.sku.clone(),
+                to_cell(&item.sku).into_owned(),
                 item.field.clone(),
                 item.target_lang.clone(),
                 format!("{:.1}", item.score),
                 item.flags.clone(),
-                item.source.clone(),
-                item.translation.clone(),
+                to_cell(&item.source).into_owned(),
+                to_cell(&item.translation).into_owned(),
                 String::new(),
             ])?;
         }
@@ -646,8 +650,12 @@ const MAX_CORRECTION_GROWTH: usize = 4;
 /// source lacks is rejected, and then nothing is stored.
 fn import_review(memory: &mut Memory, path: &Path) -> anyhow::Result<Vec<ImportedCorrection>> {
     let path_text = path.display();
-    let mut reader =
-        csv::Reader::from_path(path).with_context(|| format!("cannot read {path_text}"))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {path_text}"))?;
+    if let Some(line) = unclosed_quote(text.as_bytes()) {
+        bail!("{path_text} line {line}: {UNCLOSED_QUOTE}");
+    }
+    let mut lines = LineIndex::of(text.as_bytes());
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
     let headers = reader
         .headers()
         .with_context(|| format!("{path_text} line 1: invalid CSV header"))?
@@ -664,9 +672,12 @@ fn import_review(memory: &mut Memory, path: &Path) -> anyhow::Result<Vec<Importe
     let mut corrections = Vec::new();
     let mut lines_by_id: HashMap<i64, u64> = HashMap::new();
     for record in reader.records() {
-        let record = record.with_context(|| format!("{path_text}: invalid CSV row"))?;
-        let line = record.position().map_or(0, |p| p.line());
-        let correction = record.get(correction_column).unwrap_or("").trim();
+        let record = record.map_err(|err| {
+            let (line, message) = describe_error(&err, &mut lines);
+            anyhow::anyhow!("{path_text} line {line}: {message}")
+        })?;
+        let line = lines.line_of(record.position());
+        let correction = from_cell(record.get(correction_column).unwrap_or("").trim());
         if correction.is_empty() {
             continue;
         }

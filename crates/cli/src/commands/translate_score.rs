@@ -7,10 +7,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use clap::Args;
+use mercator_data::ingest::lines::{describe_error, unclosed_quote, LineIndex, UNCLOSED_QUOTE};
 use mercator_translate::lang::{Language, LANGUAGES};
 use mercator_translate::qe::Weights;
 use mercator_translate::score::{self, PairScore, QeModels, TranslationPair};
 
+use crate::spreadsheet::{from_cell, to_cell};
 use crate::Global;
 
 #[derive(Debug, Args)]
@@ -137,6 +139,10 @@ fn read_pairs(
     let mut rows: Vec<(u64, HashMap<String, String>)> = Vec::new();
     match extension.as_str() {
         "csv" => {
+            if let Some(line) = unclosed_quote(text.as_bytes()) {
+                bail!("{name} line {line}: {UNCLOSED_QUOTE}");
+            }
+            let mut lines = LineIndex::of(text.as_bytes());
             let mut reader = csv::Reader::from_reader(text.as_bytes());
             let headers: Vec<String> = reader
                 .headers()
@@ -145,12 +151,15 @@ fn read_pairs(
                 .map(|h| h.trim().to_string())
                 .collect();
             for record in reader.records() {
-                let record = record.with_context(|| format!("{name}: invalid CSV row"))?;
-                let line = record.position().map_or(0, |p| p.line());
+                let record = record.map_err(|err| {
+                    let (line, message) = describe_error(&err, &mut lines);
+                    anyhow::anyhow!("{name} line {line}: {message}")
+                })?;
+                let line = lines.line_of(record.position());
                 let fields = headers
                     .iter()
                     .cloned()
-                    .zip(record.iter().map(str::to_string))
+                    .zip(record.iter().map(|cell| from_cell(cell).to_string()))
                     .collect();
                 rows.push((line, fields));
             }
@@ -268,7 +277,8 @@ fn checked_code(code: &str, place: &str) -> anyhow::Result<String> {
     }
 }
 
-/// Writes the rows' pairs with id, qe_score and qe_flags.
+/// Writes the rows' pairs with id, qe_score and qe_flags; cells that a
+/// spreadsheet would run as formulas start with an apostrophe.
 fn write_csv(path: &Path, rows: &[ScoredRow], pairs: &[TranslationPair]) -> anyhow::Result<()> {
     let mut writer =
         csv::Writer::from_path(path).with_context(|| format!("cannot write {}", path.display()))?;
@@ -283,11 +293,11 @@ fn write_csv(path: &Path, rows: &[ScoredRow], pairs: &[TranslationPair]) -> anyh
     ])?;
     for (row, pair) in rows.iter().zip(pairs) {
         writer.write_record([
-            row.id.as_str(),
+            to_cell(&row.id).as_ref(),
             &pair.source_lang,
             &pair.target_lang,
-            &pair.source,
-            &pair.translation,
+            &to_cell(&pair.source),
+            &to_cell(&pair.translation),
             &format!("{:.1}", row.score.score),
             &row.score.flags.join(" "),
         ])?;

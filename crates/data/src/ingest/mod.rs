@@ -7,6 +7,7 @@
 //! the store as it was.
 
 pub mod error;
+pub mod lines;
 pub mod mapping;
 pub mod reader;
 pub mod values;

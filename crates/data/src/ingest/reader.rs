@@ -8,13 +8,14 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::reader::RowIter;
 use parquet::record::Field as ParquetField;
 
 use super::error::{IngestError, RowLocation};
+use super::lines::{IndexingReader, LineIndex};
 
 /// One data row: its place in the file and its values in header order.
 /// A value is `None` when the row is shorter than the header or the cell is null.
@@ -32,7 +33,8 @@ pub enum RowReader {
 /// Rows of a plain or gzip-compressed CSV file.
 pub struct CsvRows {
     path: PathBuf,
-    reader: csv::Reader<Box<dyn Read>>,
+    reader: csv::Reader<IndexingReader<Box<dyn Read>>>,
+    lines: Arc<Mutex<LineIndex>>,
     record: csv::ByteRecord,
     header: Vec<String>,
     gzip: bool,
@@ -125,6 +127,7 @@ impl CsvRows {
         } else {
             Box::new(counting)
         };
+        let (input, lines) = IndexingReader::new(input);
         let reader = csv::ReaderBuilder::new()
             .flexible(true)
             .has_headers(false)
@@ -132,6 +135,7 @@ impl CsvRows {
         let mut rows = CsvRows {
             path: path.to_path_buf(),
             reader,
+            lines,
             record: csv::ByteRecord::new(),
             header: Vec::new(),
             gzip,
@@ -155,19 +159,27 @@ impl CsvRows {
         Ok(rows)
     }
 
+    /// Line of the record that began at `position`.
+    fn line_of(&self, position: Option<&csv::Position>) -> u64 {
+        self.lines
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .line_of(position)
+    }
+
     fn read_record(&mut self) -> Result<bool, IngestError> {
         match self.reader.read_byte_record(&mut self.record) {
             Ok(more) => {
-                if let Some(position) = self.record.position() {
-                    self.last_line = position.line();
+                if more {
+                    self.last_line = self.line_of(self.record.position());
                 }
                 Ok(more)
             }
             Err(err) => {
-                let line = err
-                    .position()
-                    .map(|p| p.line())
-                    .unwrap_or(self.last_line + 1);
+                let line = match err.position() {
+                    Some(position) => self.line_of(Some(position)),
+                    None => self.last_line + 1,
+                };
                 let path = self.path.clone();
                 Err(match err.into_kind() {
                     csv::ErrorKind::Io(source) if self.gzip => IngestError::Decompress {
