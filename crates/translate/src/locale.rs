@@ -101,51 +101,206 @@ pub fn detect(text: &str, target: &Language, context: &str, rates: &RateTable) -
 /// Imperial unit: (canonical name, regex alternative).
 const UNITS: &str = r#"fl\.?\s?oz\.?|fluid\s+ounces?|inch(?:es)?|in\.|"|″|feet|foot|ft\.?|pounds?|lbs?\.?|ounces?|oz\.?|gallons?|gal\.?|°\s?F|º\s?F|degrees\s+Fahrenheit"#;
 
+/// A quantity: "10.5", "10,5", "1/2", "1 1/2" or "1-1/2".
+const QUANTITY: &str = r"(?:\d+[\s-]\d+/\d+|\d+/\d+|\d+(?:[.,]\d+)?)";
+
 fn measure_regex() -> &'static Regex {
     static MEASURE: OnceLock<Regex> = OnceLock::new();
     MEASURE.get_or_init(|| {
-        let number = r"\d+(?:[.,]\d+)?";
         Regex::new(&format!(
-            r#"(?i)\b({number}(?:\s*[x×]\s*{number})*)\s*-?\s*({UNITS})(?:\b|\s|$|[.,;:)])"#
+            r#"(?i)\b({QUANTITY}(?:\s*[x×]\s*{QUANTITY})*)\s*-?\s*({UNITS})(?:\b|\s|$|[.,;:)])"#
         ))
         .expect("valid regex")
     })
 }
 
+/// Ends a measure: a word boundary, space, the end, or punctuation.
+const MEASURE_END: &str = r"(?:\b|\s|$|[.,;:)])";
+
+/// Two-unit measures: "2 lb 3 oz", "5 ft 10 in", "1 gal 2 fl oz", with
+/// "and", "&", a comma or hyphens between. Groups: the larger unit's count,
+/// the smaller unit's count and the smaller unit; the number is how many
+/// of the smaller unit make one of the larger.
+fn compound_regexes() -> &'static [(Regex, f64)] {
+    static COMPOUND: OnceLock<Vec<(Regex, f64)>> = OnceLock::new();
+    COMPOUND.get_or_init(|| {
+        [
+            (r"pounds?|lbs?\.?", r"ounces?|oz\.?", 16.0),
+            (r"feet|foot|ft\.?|'|′", r#"inch(?:es)?|in\.?|"|″"#, 12.0),
+            (r"gallons?|gal\.?", r"fl\.?\s?oz\.?|fluid\s+ounces?", 128.0),
+        ]
+        .into_iter()
+        .map(|(large, small, per)| {
+            let pattern = format!(
+                r"(?i)\b(\d+)\s*-?\s*(?:{large})\s*(?:,|&|and)?\s*({QUANTITY})\s*-?\s*({small}){MEASURE_END}"
+            );
+            (Regex::new(&pattern).expect("valid regex"), per)
+        })
+        .collect()
+    })
+}
+
+/// Dimensions that repeat their unit: "2 in x 4 in", "3 ft × 5 ft × 2 ft".
+/// A bare "in" counts here, where "x" follows it, though "2 in stock"
+/// stays as it is.
+fn dimension_regexes() -> &'static [Regex] {
+    static DIMENSION: OnceLock<Vec<Regex>> = OnceLock::new();
+    DIMENSION.get_or_init(|| {
+        [r#"inch(?:es)?|in\.?|"|″"#, r"feet|foot|ft\.?"]
+            .into_iter()
+            .map(|unit| {
+                let part = format!(r"{QUANTITY}\s*(?:{unit})");
+                Regex::new(&format!(
+                    r"(?i)\b({part}(?:\s*[x×]\s*{part})+)(?:\b|\s|$|[.,;:)])"
+                ))
+                .expect("valid regex")
+            })
+            .collect()
+    })
+}
+
+/// A metric value in parentheses right after a measure: " (1.8 m)".
+fn metric_note_regex() -> &'static Regex {
+    static NOTE: OnceLock<Regex> = OnceLock::new();
+    NOTE.get_or_init(|| {
+        Regex::new(r"^\s*\(\s*(\d+(?:[.,]\d+)?)\s*(mm|cm|m|km|mg|g|kg|ml|cl|l|L|°C)\s*\)")
+            .expect("valid regex")
+    })
+}
+
 fn measures(text: &str, target: &Language) -> Vec<Span> {
-    let mut spans = Vec::new();
+    let mut spans: Vec<Span> = Vec::new();
+    for (regex, per) in compound_regexes() {
+        for caps in regex.captures_iter(text) {
+            let large: f64 = caps[1].parse().unwrap_or(0.0);
+            let Some(small) = quantity(&caps[2]) else {
+                continue;
+            };
+            let unit = caps.get(3).expect("group 3");
+            let total = format!("{}", large * per + small);
+            let Some(rewritten) = convert(&total, unit.as_str(), target) else {
+                continue;
+            };
+            let start = caps.get(1).expect("group 1").start();
+            spans.push(measure_span(text, target, start, unit, rewritten));
+        }
+    }
+    for regex in dimension_regexes() {
+        for caps in regex.captures_iter(text) {
+            let whole = caps.get(1).expect("group 1");
+            if overlaps(&spans, whole.start(), whole.end()) {
+                continue;
+            }
+            let parts: Vec<&str> = whole.as_str().split(['x', 'X', '×']).collect();
+            let unit_of = |part: &str| {
+                part.trim()
+                    .trim_start_matches(|c: char| c.is_ascii_digit() || " .,/-".contains(c))
+                    .to_string()
+            };
+            let unit = unit_of(parts.last().expect("one part or more"));
+            let numbers: Vec<String> = parts
+                .iter()
+                .map(|part| {
+                    let part = part.trim();
+                    part[..part.len() - unit_of(part).len()].trim().to_string()
+                })
+                .collect();
+            let unit = if unit.to_ascii_lowercase().starts_with('f') {
+                "feet"
+            } else {
+                "inches"
+            };
+            let Some(rewritten) = convert(&numbers.join(" x "), unit, target) else {
+                continue;
+            };
+            spans.push(measure_span(text, target, whole.start(), whole, rewritten));
+        }
+    }
+    let fixed = spans.len();
     for caps in measure_regex().captures_iter(text) {
         let numbers = caps.get(1).expect("group 1");
         let unit = caps.get(2).expect("group 2");
+        if overlaps(&spans[..fixed], numbers.start(), unit.end()) {
+            continue;
+        }
         let Some(rewritten) = convert(numbers.as_str(), unit.as_str(), target) else {
             continue;
         };
-        // A period after an abbreviated unit that also ends the sentence
-        // stays in the text, so the sentence keeps its full stop.
-        let rest = text[unit.end()..].trim_start();
-        let ends_sentence = rest.is_empty() || rest.starts_with(|c: char| c.is_uppercase());
-        let end = if unit.as_str().ends_with('.') && ends_sentence {
-            unit.end() - 1
-        } else {
-            unit.end()
-        };
-        spans.push(Span {
-            start: numbers.start(),
-            end,
-            kind: SpanKind::Measure,
-            replacement: rewritten,
-        });
+        spans.push(measure_span(text, target, numbers.start(), unit, rewritten));
     }
     spans
+}
+
+/// A measure span from `start` to the end of `unit`. When the source
+/// already gives the metric value in parentheses ("6 ft (1.8 m)"), that
+/// value replaces both, in the target's number format.
+fn measure_span(
+    text: &str,
+    target: &Language,
+    start: usize,
+    unit: regex::Match<'_>,
+    converted: String,
+) -> Span {
+    if let Some(note) = metric_note_regex().captures(&text[unit.end()..]) {
+        let decimals = note[1].split_once(['.', ',']).map_or(0, |(_, d)| d.len());
+        if let Some(value) = quantity(&note[1]) {
+            return Span {
+                start,
+                end: unit.end() + note.get(0).expect("whole match").end(),
+                kind: SpanKind::Measure,
+                replacement: format!("{} {}", target.format_number(value, decimals), &note[2]),
+            };
+        }
+    }
+    Span {
+        start,
+        end: unit_end(text, unit),
+        kind: SpanKind::Measure,
+        replacement: converted,
+    }
+}
+
+/// Whether any of `spans` overlaps `start..end`.
+fn overlaps(spans: &[Span], start: usize, end: usize) -> bool {
+    spans
+        .iter()
+        .any(|span| span.start < end && start < span.end)
+}
+
+/// Reads a quantity: "10.5", "10,5", "1/2", "1 1/2", "1-1/2".
+fn quantity(text: &str) -> Option<f64> {
+    let text = text.trim();
+    if let Some((whole, fraction)) = text.rsplit_once([' ', '-']) {
+        return Some(whole.trim().parse::<f64>().ok()? + quantity(fraction)?);
+    }
+    match text.split_once('/') {
+        Some((numerator, denominator)) => {
+            let denominator: f64 = denominator.parse().ok()?;
+            (denominator != 0.0).then_some(numerator.parse::<f64>().ok()? / denominator)
+        }
+        None => text.replace(',', ".").parse().ok(),
+    }
+}
+
+/// End of a measure span at `unit`. A period after an abbreviated unit
+/// that also ends the sentence stays in the text, so the sentence keeps its
+/// full stop.
+fn unit_end(text: &str, unit: regex::Match<'_>) -> usize {
+    let rest = text[unit.end()..].trim_start();
+    let ends_sentence = rest.is_empty() || rest.starts_with(|c: char| c.is_uppercase());
+    if unit.as_str().ends_with('.') && ends_sentence {
+        unit.end() - 1
+    } else {
+        unit.end()
+    }
 }
 
 /// Converts "10.5" + "inches" (or "10 x 20" + "in.") to metric text.
 fn convert(numbers: &str, unit: &str, target: &Language) -> Option<String> {
     let values: Vec<f64> = numbers
         .split(['x', 'X', '×'])
-        .map(|number| number.trim().replace(',', ".").parse::<f64>())
-        .collect::<Result<_, _>>()
-        .ok()?;
+        .map(quantity)
+        .collect::<Option<_>>()?;
     let unit = unit.to_ascii_lowercase().replace(char::is_whitespace, "");
 
     let (factor, offset, metric): (f64, f64, &str) =
@@ -194,14 +349,27 @@ fn convert(numbers: &str, unit: &str, target: &Language) -> Option<String> {
     })
 }
 
+/// A size or a range of sizes with the groups `from` and `to`.
+const SIZE_RANGE: &str =
+    r"(?P<from>\d{1,2}(?:[.,]5)?)(?:\s*(?:-|–|to)\s*(?P<to>\d{1,2}(?:[.,]5)?))?";
+
+/// A chart and a size without the word "size": "US 9", "UK 7-8". Only
+/// footwear listings are read this way, and only with the chart in
+/// capitals, so "give us 9 days" stays as it is.
+fn bare_size_regex() -> &'static Regex {
+    static BARE: OnceLock<Regex> = OnceLock::new();
+    BARE.get_or_init(|| {
+        Regex::new(&format!(r"\b(?P<system>US|UK)\s+{SIZE_RANGE}\b")).expect("valid regex")
+    })
+}
+
 /// Size phrases: "US size 9", "UK women's sizes 4-8", "size US 9",
 /// "size 9 (US)". Each has the named groups `system`, `from` and
 /// optionally `gender` and `to` (the end of a range).
 fn size_regexes() -> &'static [Regex] {
     static SIZE: OnceLock<Vec<Regex>> = OnceLock::new();
     SIZE.get_or_init(|| {
-        let number = r"\d{1,2}(?:[.,]5)?";
-        let range = format!(r"(?P<from>{number})(?:\s*(?:-|–|to)\s*(?P<to>{number}))?");
+        let range = SIZE_RANGE;
         [
             format!(r"(?i)\b(?P<system>US|UK)\s+(?:(?P<gender>women'?s|ladies|men'?s)\s+)?(?:shoe\s+)?sizes?\s+{range}\b"),
             format!(r"(?i)\bsizes?\s+(?P<system>US|UK)\s+{range}\b"),
@@ -342,6 +510,7 @@ fn sizes(text: &str, target: &Language, context: &str) -> Vec<Span> {
     // Most segments have no size; the listing's words are read only when
     // one does.
     let has_size = size_regexes().iter().any(|regex| regex.is_match(text))
+        || bare_size_regex().is_match(text)
         || eu_size_regex().is_match(text)
         || size_list_regex().is_match(text);
     if !has_size {
@@ -426,7 +595,8 @@ fn sizes(text: &str, target: &Language, context: &str) -> Vec<Span> {
             replacement,
         });
     }
-    for regex in size_regexes() {
+    let bare = shoes.then(bare_size_regex);
+    for regex in size_regexes().iter().chain(bare) {
         for caps in regex.captures_iter(text) {
             let whole = caps.get(0).expect("whole match");
             if overlaps(&spans, whole.start(), whole.end()) {
@@ -624,6 +794,37 @@ mod tests {
     }
 
     #[test]
+    fn two_unit_measures_become_one() {
+        assert_eq!(rewrite("Weight: 2 lb 3 oz", "es"), vec!["992 g"]);
+        assert_eq!(rewrite("weighs 3 lbs and 8 oz.", "es"), vec!["1,59 kg"]);
+        assert_eq!(rewrite("Model is 5 ft 10 in tall", "es"), vec!["177,8 cm"]);
+        assert_eq!(rewrite("Model is 5'10\" tall", "de"), vec!["177,8 cm"]);
+        for text in ["2 lb, 3 oz", "2-lb 3-oz", "2 lb & 3 oz", "2lb 3oz"] {
+            assert_eq!(rewrite(text, "es"), vec!["992 g"], "{text}");
+        }
+        assert_eq!(rewrite("1 gal 2 fl oz", "es"), vec!["3,84 l"]);
+    }
+
+    #[test]
+    fn fractions_dimensions_and_metric_notes() {
+        assert_eq!(rewrite("Jug 1/2 gal", "es"), vec!["1,89 l"]);
+        assert_eq!(rewrite("A 1 1/2 inch button", "es"), vec!["3,8 cm"]);
+        assert_eq!(rewrite("A 1-1/2 in. button", "es"), vec!["3,8 cm"]);
+        assert_eq!(rewrite("Board 2 in x 4 in", "es"), vec!["5,1 × 10,2 cm"]);
+        assert_eq!(rewrite("Rug 3 ft × 5 ft", "es"), vec!["0,91 × 1,52 m"]);
+        assert_eq!(rewrite("Frame 8\" x 10\"", "es"), vec!["20,3 × 25,4 cm"]);
+        // A metric value the source gives is kept, in the target's format.
+        assert_eq!(rewrite("Cable 6 ft (1.8 m)", "es"), vec!["1,8 m"]);
+        assert_eq!(rewrite("Bag 2 lb (907 g)", "de"), vec!["907 g"]);
+        let spanish = Language::lookup("es").unwrap();
+        let text = "Cable 6 ft (1.8 m) long";
+        let span = &detect(text, spanish, text, &RateTable::default())[0];
+        assert_eq!(&text[span.end..], " long");
+        // "in" without "x" after it stays a word.
+        assert!(rewrite("2 in stock, 3 in store", "es").is_empty());
+    }
+
+    #[test]
     fn measures_stay_for_english_and_bare_in() {
         assert!(rewrite("Height: 10.5 inches", "en").is_empty());
         assert!(rewrite("2 in stock", "es").is_empty());
@@ -656,6 +857,9 @@ mod tests {
                 "EU 36,5–39,5 (UK 4–7)",
             ),
             ("Women's boot in UK size 5.5, brown.", "EU 38 (UK 5,5)"),
+            // Footwear needs no "size" before the chart.
+            ("Men's sneaker, US 9.", "EU 42 (US 9)"),
+            ("Trail runners, UK 7-8", "EU 41–42 (UK 7–8)"),
         ];
         for (text, expected) in cases {
             assert_eq!(rewrite(text, "es"), vec![expected], "{text}");
@@ -669,10 +873,12 @@ mod tests {
             vec!["EU 39,5 (US 9)", "EU 42 (US 9)"]
         );
         // Reversed ranges, sizes off the charts, fractions the charts do
-        // not have, other charts and a bare "US 9" are left alone.
+        // not have, other charts, and "US 9" without "size" on anything
+        // but footwear or in lower case are left alone.
         for text in [
             "Men's sneaker in US sizes 11 to 8.",
-            "Men's sneaker, US 9.",
+            "Dress, US 8.",
+            "Give us 9 days to ship your new shoes.",
             "Women's shoes in US size 99.",
             "Women's shoes in US sizes 8 to 80.",
             "Women's shoes in US size 9.25.",
