@@ -232,6 +232,8 @@ fn online_retail(
                 source_lang: "en",
                 target_lang: "es",
                 expected_length_ratio: spanish.length_ratio_from_english,
+                // As in the pipeline: Apertium reports its unknown words.
+                identify_language: !engine.closed_vocabulary(),
             });
             signals.unknown_words =
                 *unknown as f64 / output.split_whitespace().count().max(1) as f64;
@@ -341,6 +343,7 @@ fn qe_calibration(data: &Path) -> Result<serde_json::Value, Box<dyn std::error::
                     source_lang: &source_lang,
                     target_lang: &target_lang,
                     expected_length_ratio: ratio,
+                    identify_language: true,
                 });
                 segments.push(MqmSegment {
                     lp: record[lp].to_string(),

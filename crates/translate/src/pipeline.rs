@@ -20,7 +20,7 @@ use crate::engine::{Engine, EngineError, EngineOutput};
 use crate::glossary::{Glossary, GlossaryMatcher};
 use crate::lang::{Language, LanguagePair};
 use crate::locale::RateTable;
-use crate::memory::{EngineSegment, Memory, MemoryError, ReviewItem};
+use crate::memory::{EngineSegment, Memory, MemoryError, MemoryMatch, ReviewItem};
 use crate::qe::{self, Signals, Weights};
 use crate::score::meaning_cosines;
 use mercator_models::embed::Embedder;
@@ -173,6 +173,10 @@ pub(crate) struct Unit {
     /// Cosine of the source's and the output's multilingual embeddings,
     /// or the error that kept the embedding model from computing it.
     pub cross_similarity: Option<Result<f32, String>>,
+    /// The output came from this run's engine, now or stored in memory, and
+    /// that engine's every word is in its dictionary or reported unknown
+    /// ([`Engine::closed_vocabulary`]).
+    pub closed_vocabulary: bool,
 }
 
 impl<'a> Pipeline<'a> {
@@ -353,6 +357,10 @@ impl<'a> Pipeline<'a> {
                 Some(memory) if !text.trim().is_empty() => memory.correction(pair, &text)?,
                 _ => None,
             };
+            let correction = match correction {
+                Some(found) if found.similarity < 1.0 => self.repair_correction(pair, &text, found),
+                exact => exact,
+            };
             let plan = match correction {
                 Some(found) => FieldPlan::Corrected {
                     source: text,
@@ -377,22 +385,65 @@ impl<'a> Pipeline<'a> {
         Ok(plans)
     }
 
+    /// Adapts a fuzzy correction to `text`: the engine translates the
+    /// corrected source and `text`, and the words its two outputs differ in
+    /// are changed in the correction. Markup, an engine failure or words
+    /// the correction does not share with the engine's output leave the
+    /// field to the engine (`None`).
+    fn repair_correction(
+        &self,
+        pair: &LanguagePair,
+        text: &str,
+        found: MemoryMatch,
+    ) -> Option<MemoryMatch> {
+        if text.contains('<') || found.source.contains('<') || !self.engine.supports(pair) {
+            return None;
+        }
+        let outputs = self
+            .engine
+            .translate(pair, &[found.source.clone(), text.to_string()])
+            .inspect_err(|err| tracing::warn!(error = %err, "cannot check a fuzzy correction"))
+            .ok()?;
+        match (outputs.first(), outputs.get(1)) {
+            (Some(Ok(old)), Some(Ok(new))) => {
+                let target = crate::memory::repair(&old.text, &new.text, &found.target)?;
+                Some(MemoryMatch { target, ..found })
+            }
+            _ => None,
+        }
+    }
+
     /// Fills every unit from memory or the engine, then back-translates.
     fn fill_units(&mut self, units: &mut [Unit]) -> Result<(), PipelineError> {
+        // Fuzzy matches wait for the engine's translations of both sources,
+        // which tell what to change in the stored translation.
+        let mut fuzzy: HashMap<usize, MemoryMatch> = HashMap::new();
         if let Some(memory) = self.memory.as_deref_mut() {
-            for unit in units.iter_mut().filter(|unit| unit.sentence) {
-                if let Some(found) = memory.segment(&unit.pair, &unit.text)? {
-                    unit.origin = match (found.human, found.similarity >= 1.0) {
-                        (true, _) => Origin::Human,
-                        (false, true) => Origin::Memory,
-                        (false, false) => Origin::MemoryFuzzy,
-                    };
-                    unit.similarity = found.similarity;
-                    unit.output = Some(Ok(EngineOutput {
-                        text: found.target,
-                        unknown_words: found.unknown_words,
-                    }));
+            for (index, unit) in units.iter_mut().enumerate() {
+                if !unit.sentence {
+                    continue;
                 }
+                let Some(found) = memory.segment(&unit.pair, &unit.text)? else {
+                    continue;
+                };
+                if found.similarity < 1.0 {
+                    fuzzy.insert(index, found);
+                    continue;
+                }
+                unit.origin = if found.human {
+                    Origin::Human
+                } else {
+                    Origin::Memory
+                };
+                // Stored by this closed-vocabulary engine, with its unknown
+                // words: scored as when it came fresh.
+                unit.closed_vocabulary =
+                    found.engine == self.engine.name() && self.engine.closed_vocabulary();
+                unit.similarity = found.similarity;
+                unit.output = Some(Ok(EngineOutput {
+                    text: found.target,
+                    unknown_words: found.unknown_words,
+                }));
             }
         }
 
@@ -417,17 +468,21 @@ impl<'a> Pipeline<'a> {
                 continue;
             }
             let mut distinct: Vec<String> = Vec::new();
-            let mut slot: HashMap<&str, usize> = HashMap::new();
-            for &index in &indices {
-                let text = units[index].text.as_str();
-                if !slot.contains_key(text) {
-                    slot.insert(text, distinct.len());
+            let mut slot: HashMap<String, usize> = HashMap::new();
+            let mut position_of = |text: &str| -> usize {
+                *slot.entry(text.to_string()).or_insert_with(|| {
                     distinct.push(text.to_string());
-                }
-            }
+                    distinct.len() - 1
+                })
+            };
             let positions: Vec<usize> = indices
                 .iter()
-                .map(|&i| slot[units[i].text.as_str()])
+                .map(|&i| position_of(&units[i].text))
+                .collect();
+            // The stored sources of fuzzy matches go in the same call.
+            let old_positions: HashMap<usize, usize> = indices
+                .iter()
+                .filter_map(|i| fuzzy.get(i).map(|found| (*i, position_of(&found.source))))
                 .collect();
             tracing::debug!(pair = %pair, segments = distinct.len(), engine = self.engine.name(), "engine batch");
             let outputs = self.engine.translate(&pair, &distinct)?;
@@ -436,11 +491,33 @@ impl<'a> Pipeline<'a> {
                     output.text = tidy_spaces(&units[index].text, &output.text);
                     output
                 });
+                let repaired = match (&output, fuzzy.remove(&index), old_positions.get(&index)) {
+                    (Ok(new), Some(found), Some(&old)) => match &outputs[old] {
+                        Ok(old) => crate::memory::repair(&old.text, &new.text, &found.target)
+                            .map(|text| (text, found)),
+                        Err(_) => None,
+                    },
+                    _ => None,
+                };
+                if let Some((text, found)) = repaired {
+                    units[index].origin = if found.human {
+                        Origin::Human
+                    } else {
+                        Origin::MemoryFuzzy
+                    };
+                    units[index].similarity = found.similarity;
+                    units[index].output = Some(Ok(EngineOutput {
+                        text,
+                        unknown_words: found.unknown_words,
+                    }));
+                    continue;
+                }
                 units[index].origin = if output.is_ok() {
                     Origin::Engine
                 } else {
                     Origin::Failed
                 };
+                units[index].closed_vocabulary = self.engine.closed_vocabulary();
                 if let Err(message) = &output {
                     tracing::warn!(pair = %pair, error = %message, "segment failed");
                 }

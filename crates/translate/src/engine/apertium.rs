@@ -135,6 +135,10 @@ impl Engine for Apertium {
         "apertium"
     }
 
+    fn closed_vocabulary(&self) -> bool {
+        true
+    }
+
     fn pairs(&self) -> Vec<LanguagePair> {
         self.modes.iter().map(|(pair, _)| pair.clone()).collect()
     }

@@ -74,6 +74,16 @@ pub trait Engine: Send + Sync {
     fn supports(&self, pair: &LanguagePair) -> bool {
         self.pairs().contains(pair)
     }
+
+    /// Whether every output word comes from the engine's target-language
+    /// dictionary or is reported in [`EngineOutput::unknown_words`], as
+    /// with a rule-based engine. The quality estimate then takes the
+    /// output's language from the unknown words instead of identifying it
+    /// again; neural engines can drift into another language and say
+    /// `false`.
+    fn closed_vocabulary(&self) -> bool {
+        false
+    }
 }
 
 /// Names of the engines this crate builds, for `--engine` help and errors.

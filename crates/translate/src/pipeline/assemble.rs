@@ -270,6 +270,7 @@ impl FieldState<'_> {
             source_lang: &unit.pair.source,
             target_lang: &unit.pair.target,
             expected_length_ratio: self.target.length_ratio_from_english,
+            identify_language: !unit.closed_vocabulary,
         });
         let source_ids = protect::token_ids(source);
         let (_, issues) = protect::restore(&output, &run.table, &source_ids);

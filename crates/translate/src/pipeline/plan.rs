@@ -242,6 +242,7 @@ fn push_unit(units: &mut Vec<Unit>, pair: &LanguagePair, text: &str, sentence: b
         back_translation: None,
         lm_score: None,
         cross_similarity: None,
+        closed_vocabulary: false,
     });
     units.len() - 1
 }
