@@ -86,10 +86,15 @@ pub enum MemoryError {
 /// A segment found in the translation memory.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemoryMatch {
+    /// Source text of the stored entry; differs from the text looked up
+    /// when the match is fuzzy.
+    pub source: String,
     pub target: String,
     /// 1.0 for an exact match.
     pub similarity: f64,
     pub human: bool,
+    /// Engine that produced `target`; empty for a person's translation.
+    pub engine: String,
     /// Words the engine marked unknown when it produced `target`.
     pub unknown_words: Vec<String>,
 }
@@ -116,9 +121,16 @@ pub struct ReviewItem {
     pub flags: String,
 }
 
-/// A segment held for fuzzy lookup: (key, target, from a human, unknown
-/// words).
-type CachedSegment = (String, String, bool, String);
+/// A segment held for fuzzy lookup.
+struct CachedSegment {
+    key: String,
+    source: String,
+    target: String,
+    human: bool,
+    /// Unknown words as stored, one per line.
+    unknown_words: String,
+    engine: String,
+}
 
 /// Handle on `translate.db`.
 pub struct Memory {
@@ -166,41 +178,50 @@ impl Memory {
         source: &str,
     ) -> Result<Option<MemoryMatch>, MemoryError> {
         let source_key = key(source);
-        let exact: Option<String> = self
+        let exact: Option<(String, String)> = self
             .conn
             .query_row(
-                "SELECT target FROM corrections WHERE source_lang = ?1 AND target_lang = ?2 AND source_key = ?3",
+                "SELECT source, target FROM corrections WHERE source_lang = ?1 AND target_lang = ?2 AND source_key = ?3",
                 params![pair.source, pair.target, source_key],
-                |row| row.get(0),
+                |row| Ok((row.get(0)?, row.get(1)?)),
             )
             .optional()?;
-        if let Some(target) = exact {
+        if let Some((stored_source, target)) = exact {
             return Ok(Some(MemoryMatch {
+                source: stored_source,
                 target,
                 similarity: 1.0,
                 human: true,
+                engine: String::new(),
                 unknown_words: Vec::new(),
             }));
         }
 
         let mut statement = self.conn.prepare_cached(
-            "SELECT source_key, target FROM corrections WHERE source_lang = ?1 AND target_lang = ?2",
+            "SELECT source_key, source, target FROM corrections
+             WHERE source_lang = ?1 AND target_lang = ?2",
         )?;
         let rows = statement.query_map(params![pair.source, pair.target], |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+            ))
         })?;
         let mut best: Option<MemoryMatch> = None;
         for row in rows {
-            let (candidate, target) = row?;
+            let (candidate, stored_source, target) = row?;
             let similarity = similarity(&source_key, &candidate);
             if similarity >= FUZZY_THRESHOLD
                 && best.as_ref().is_none_or(|b| similarity > b.similarity)
                 && anchors(&candidate) == anchors(&source_key)
             {
                 best = Some(MemoryMatch {
+                    source: stored_source,
                     target,
                     similarity,
                     human: true,
+                    engine: String::new(),
                     unknown_words: Vec::new(),
                 });
             }
@@ -216,21 +237,32 @@ impl Memory {
         source: &str,
     ) -> Result<Option<MemoryMatch>, MemoryError> {
         let source_key = key(source);
-        let exact: Option<(String, String, String)> = self
+        let exact: Option<(String, String, String, String, String)> = self
             .conn
             .query_row(
-                "SELECT target, origin, unknown_words FROM tm_segments
+                "SELECT source, target, origin, unknown_words, engine FROM tm_segments
                  WHERE source_lang = ?1 AND target_lang = ?2 AND source_key = ?3
                  ORDER BY origin = 'human' DESC LIMIT 1",
                 params![pair.source, pair.target, source_key],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                |row| {
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                    ))
+                },
             )
             .optional()?;
-        if let Some((target, origin, unknown)) = exact {
+        if let Some((stored_source, target, origin, unknown, engine)) = exact {
+            let human = origin == "human";
             return Ok(Some(MemoryMatch {
+                source: stored_source,
                 target,
                 similarity: 1.0,
-                human: origin == "human",
+                human,
+                engine: if human { String::new() } else { engine },
                 unknown_words: split_words(&unknown),
             }));
         }
@@ -241,17 +273,19 @@ impl Memory {
             .is_none_or(|(cached, _)| cached != pair)
         {
             let mut statement = self.conn.prepare(
-                "SELECT source_key, target, origin, unknown_words FROM tm_segments
+                "SELECT source_key, source, target, origin, unknown_words, engine FROM tm_segments
                  WHERE source_lang = ?1 AND target_lang = ?2",
             )?;
             let rows = statement
                 .query_map(params![pair.source, pair.target], |row| {
-                    Ok((
-                        row.get(0)?,
-                        row.get(1)?,
-                        row.get::<_, String>(2)? == "human",
-                        row.get(3)?,
-                    ))
+                    Ok(CachedSegment {
+                        key: row.get(0)?,
+                        source: row.get(1)?,
+                        target: row.get(2)?,
+                        human: row.get::<_, String>(3)? == "human",
+                        unknown_words: row.get(4)?,
+                        engine: row.get(5)?,
+                    })
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
             self.fuzzy_cache = Some((pair.clone(), rows));
@@ -259,25 +293,31 @@ impl Memory {
         let (_, entries) = self.fuzzy_cache.as_ref().expect("cache filled above");
         let length = source_key.chars().count() as f64;
         let mut best: Option<MemoryMatch> = None;
-        for (candidate, target, human, unknown) in entries {
+        for entry in entries {
             // Strings whose lengths differ by more than the threshold allows
             // cannot reach it; skip them before the edit distance.
-            let candidate_length = candidate.chars().count() as f64;
+            let candidate_length = entry.key.chars().count() as f64;
             if (candidate_length - length).abs()
                 > (1.0 - FUZZY_THRESHOLD) * length.max(candidate_length)
             {
                 continue;
             }
-            let similarity = similarity(&source_key, candidate);
+            let similarity = similarity(&source_key, &entry.key);
             if similarity >= FUZZY_THRESHOLD
                 && best.as_ref().is_none_or(|b| similarity > b.similarity)
-                && anchors(candidate) == anchors(&source_key)
+                && anchors(&entry.key) == anchors(&source_key)
             {
                 best = Some(MemoryMatch {
-                    target: target.clone(),
+                    source: entry.source.clone(),
+                    target: entry.target.clone(),
                     similarity,
-                    human: *human,
-                    unknown_words: split_words(unknown),
+                    human: entry.human,
+                    engine: if entry.human {
+                        String::new()
+                    } else {
+                        entry.engine.clone()
+                    },
+                    unknown_words: split_words(&entry.unknown_words),
                 });
             }
         }
@@ -472,6 +512,85 @@ fn split_words(stored: &str) -> Vec<String> {
     stored.lines().map(str::to_string).collect()
 }
 
+/// Adapts the stored translation of a fuzzy match to the new source.
+///
+/// `old_output` and `new_output` are the engine's translations of the
+/// stored source and of the new one. Where they differ (a run of words
+/// between a common beginning and end: "mujer" against "hombre"), the same
+/// words of `stored` are replaced, so a correction of "Women's red shirt"
+/// serves "Men's red shirt" without keeping "mujer". The differing words
+/// must occur exactly once in `stored` next to a word that stands beside
+/// them in the engine's output, or alone if one of them has five letters
+/// or more. Otherwise, or when nothing but an insertion differs, it returns
+/// `None`: the stored translation cannot be trusted for the new source.
+pub fn repair(old_output: &str, new_output: &str, stored: &str) -> Option<String> {
+    let old: Vec<&str> = old_output.split_whitespace().collect();
+    let new: Vec<&str> = new_output.split_whitespace().collect();
+    let same = |a: &&str, b: &&str| a.to_lowercase() == b.to_lowercase();
+    let prefix = old.iter().zip(&new).take_while(|(a, b)| same(a, b)).count();
+    let suffix = old[prefix..]
+        .iter()
+        .rev()
+        .zip(new[prefix..].iter().rev())
+        .take_while(|(a, b)| same(a, b))
+        .count();
+    let removed = &old[prefix..old.len() - suffix];
+    let added = &new[prefix..new.len() - suffix];
+    if removed.is_empty() && added.is_empty() {
+        return Some(stored.to_string());
+    }
+    if removed.is_empty() {
+        return None;
+    }
+
+    static WORD: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let words: Vec<regex::Match<'_>> = WORD
+        .get_or_init(|| regex::Regex::new(r"\S+").expect("valid regex"))
+        .find_iter(stored)
+        .collect();
+    // The changed words are looked for with a word of the engine's output
+    // beside them, so that "con" of "sin cremallera" is not taken for the
+    // "con" of "con capucha".
+    let before = prefix.checked_sub(1).map(|i| old[i]);
+    let after = old.get(old.len() - suffix).copied();
+    let mut patterns: Vec<(Vec<&str>, usize)> = Vec::new();
+    if let Some(word) = before {
+        patterns.push(([&[word], removed].concat(), 1));
+    }
+    if let Some(word) = after {
+        patterns.push(([removed, &[word]].concat(), 0));
+    }
+    // Alone, only a word of five letters or more is distinct enough to be
+    // found: "mujer", not "con".
+    if patterns.is_empty() || removed.iter().any(|word| word.chars().count() >= 5) {
+        patterns.push((removed.to_vec(), 0));
+    }
+    let start = patterns.iter().find_map(|(pattern, skip)| {
+        let mut found = (0..=words.len().checked_sub(pattern.len())?).filter(|&start| {
+            words[start..start + pattern.len()]
+                .iter()
+                .zip(pattern)
+                .all(|(word, expected)| same(&word.as_str(), expected))
+        });
+        let start = found.next()?;
+        found.next().is_none().then_some(start + skip)
+    })?;
+    let (from, to) = (words[start].start(), words[start + removed.len() - 1].end());
+    // The stored text's capital or small letter stays: the engine may
+    // capitalize a word the person did not.
+    let mut replacement = added.join(" ");
+    let stored_upper = stored[from..].starts_with(char::is_uppercase);
+    if let Some(first) = replacement.chars().next() {
+        let rest = &replacement[first.len_utf8()..];
+        replacement = if stored_upper {
+            format!("{}{rest}", first.to_uppercase())
+        } else {
+            format!("{}{rest}", first.to_lowercase())
+        };
+    }
+    Some(format!("{}{replacement}{}", &stored[..from], &stored[to..]))
+}
+
 /// Normalized Levenshtein similarity of two keys, 0 to 1.
 pub fn similarity(a: &str, b: &str) -> f64 {
     strsim::normalized_levenshtein(a, b)
@@ -480,6 +599,65 @@ pub fn similarity(a: &str, b: &str) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repair_swaps_the_words_the_engine_changed() {
+        assert_eq!(
+            repair(
+                "Camisa roja de mujer",
+                "Camisa roja de hombre",
+                "Camisa roja para mujer"
+            )
+            .as_deref(),
+            Some("Camisa roja para hombre")
+        );
+        // Same engine output: the change did not matter to the translation.
+        assert_eq!(
+            repair("Taza azul.", "Taza azul.", "Taza azul clara.").as_deref(),
+            Some("Taza azul clara.")
+        );
+        // The stored text keeps its small letter.
+        assert_eq!(
+            repair(
+                "Taza hoodie Con tapa",
+                "Taza hoodie Sin tapa",
+                "Sudadera taza con tapa"
+            )
+            .as_deref(),
+            Some("Sudadera taza sin tapa")
+        );
+        // Line breaks of the stored text stay.
+        assert_eq!(
+            repair("Jarrón de vidrio", "Jarrón de cristal", "Jarrón\nde vidrio").as_deref(),
+            Some("Jarrón\nde cristal")
+        );
+    }
+
+    #[test]
+    fn repair_refuses_what_it_cannot_place() {
+        // The person wrote other words than the engine did.
+        assert_eq!(
+            repair("Camisa de mujer", "Camisa de hombre", "Blusa femenina"),
+            None
+        );
+        // The changed word occurs twice.
+        assert_eq!(
+            repair("Rojo y mujer", "Rojo y hombre", "mujer a mujer"),
+            None
+        );
+        // Only an insertion: nowhere to put it.
+        assert_eq!(repair("Taza", "Taza grande", "Taza"), None);
+        // The changed word stands elsewhere in the stored text, beside
+        // other words: "con capucha" is not "con cremallera".
+        assert_eq!(
+            repair(
+                "Tibio hoodie con cremallera",
+                "Tibio hoodie sin cremallera",
+                "Sudadera con capucha y cremallera, cálida"
+            ),
+            None
+        );
+    }
 
     #[test]
     fn segment_lookup_exact_and_fuzzy() {
