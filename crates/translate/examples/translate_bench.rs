@@ -38,7 +38,7 @@ use mercator_translate::pipeline::{Options, Pipeline};
 use mercator_translate::qe::{self, Signals, Weights};
 use serde_json::json;
 
-const RUNS: usize = 3;
+const RUNS: usize = 9;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let manifest = std::env::var("CARGO_MANIFEST_DIR")
@@ -109,17 +109,33 @@ fn listings(texts: &[String]) -> Vec<Listing> {
         .collect()
 }
 
-/// Median wall time in seconds of `RUNS` calls of `run`, and its last result.
-fn timed<T>(mut run: impl FnMut() -> T) -> (f64, T) {
-    let mut times = Vec::new();
-    let mut last = None;
+/// Median wall times in seconds of `RUNS` calls of `first` and `second`,
+/// called in turn so that a change in the machine's load affects both
+/// alike, and their last results.
+fn timed_pair<A, B>(
+    mut first: impl FnMut() -> A,
+    mut second: impl FnMut() -> B,
+) -> (f64, A, f64, B) {
+    let (mut first_times, mut second_times) = (Vec::new(), Vec::new());
+    let (mut first_last, mut second_last) = (None, None);
     for _ in 0..RUNS {
         let started = Instant::now();
-        last = Some(run());
-        times.push(started.elapsed().as_secs_f64());
+        first_last = Some(first());
+        first_times.push(started.elapsed().as_secs_f64());
+        let started = Instant::now();
+        second_last = Some(second());
+        second_times.push(started.elapsed().as_secs_f64());
     }
-    times.sort_by(f64::total_cmp);
-    (times[RUNS / 2], last.expect("RUNS > 0"))
+    let median = |mut times: Vec<f64>| {
+        times.sort_by(f64::total_cmp);
+        times[RUNS / 2]
+    };
+    (
+        median(first_times),
+        first_last.expect("RUNS > 0"),
+        median(second_times),
+        second_last.expect("RUNS > 0"),
+    )
 }
 
 fn raw(engine: &Apertium, pair: &LanguagePair, texts: &[String]) -> Vec<String> {
@@ -162,9 +178,11 @@ fn tatoeba(
         .map(|(en, es)| (en.to_string(), es.to_string()))
         .unzip();
 
-    let (raw_seconds, raw_outputs) = timed(|| raw(engine, pair, &sources));
-    let (pipeline_seconds, pipeline_outputs) = timed(|| pipeline(engine, &sources, false));
-    let (round_trip_seconds, _) = timed(|| pipeline(engine, &sources, true));
+    let (raw_seconds, raw_outputs, pipeline_seconds, pipeline_outputs) = timed_pair(
+        || raw(engine, pair, &sources),
+        || pipeline(engine, &sources, false),
+    );
+    let (round_trip_seconds, _, _, _) = timed_pair(|| pipeline(engine, &sources, true), || ());
     let pipeline_texts: Vec<String> = pipeline_outputs
         .iter()
         .map(|(text, _, _)| text.clone())
@@ -211,7 +229,10 @@ fn online_retail(
         }
     }
 
-    let (raw_seconds, raw_outputs) = timed(|| raw(engine, pair, &descriptions));
+    let (raw_seconds, raw_outputs, pipeline_seconds, outputs) = timed_pair(
+        || raw(engine, pair, &descriptions),
+        || pipeline(engine, &descriptions, false),
+    );
     let spanish = Language::lookup("es").expect("Spanish is listed");
     let weights = Weights::default();
     // The raw output is scored with the same checks as the pipeline's
@@ -241,7 +262,6 @@ fn online_retail(
         })
         .collect();
     let raw_unknown: usize = raw_unknown.iter().sum();
-    let (pipeline_seconds, outputs) = timed(|| pipeline(engine, &descriptions, false));
     let n = descriptions.len() as f64;
     let upper_left = outputs
         .iter()

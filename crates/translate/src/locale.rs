@@ -101,8 +101,8 @@ pub fn detect(text: &str, target: &Language, context: &str, rates: &RateTable) -
 /// Imperial unit: (canonical name, regex alternative).
 const UNITS: &str = r#"fl\.?\s?oz\.?|fluid\s+ounces?|inch(?:es)?|in\.|"|″|feet|foot|ft\.?|pounds?|lbs?\.?|ounces?|oz\.?|gallons?|gal\.?|°\s?F|º\s?F|degrees\s+Fahrenheit"#;
 
-/// A quantity: "10.5", "10,5", "1/2", "1 1/2" or "1-1/2".
-const QUANTITY: &str = r"(?:\d+[\s-]\d+/\d+|\d+/\d+|\d+(?:[.,]\d+)?)";
+/// A quantity: "10.5", "10,5", "1,000", "1/2", "1 1/2" or "1-1/2".
+const QUANTITY: &str = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+[\s-]\d+/\d+|\d+/\d+|\d+(?:[.,]\d+)?)";
 
 fn measure_regex() -> &'static Regex {
     static MEASURE: OnceLock<Regex> = OnceLock::new();
@@ -159,12 +159,27 @@ fn dimension_regexes() -> &'static [Regex] {
     })
 }
 
-/// A metric value in parentheses right after a measure: " (1.8 m)".
+/// A metric value right after a measure, in parentheses or after a
+/// slash: " (1.8 m)", " / 237 ml". Groups: `open`, `number`, `unit` and
+/// `close`; a parenthesis must be closed and a slash must not be.
 fn metric_note_regex() -> &'static Regex {
     static NOTE: OnceLock<Regex> = OnceLock::new();
     NOTE.get_or_init(|| {
-        Regex::new(r"^\s*\(\s*(\d+(?:[.,]\d+)?)\s*(mm|cm|m|km|mg|g|kg|ml|cl|l|L|°C)\s*\)")
+        let value = r"(?P<number>\d+(?:[.,]\d+)?)\s*(?P<unit>mm|cm|m|km|mg|g|kg|ml|cl|l|L|°C)";
+        Regex::new(&format!(r"^\s*(?P<open>[(/])\s*{value}\b(?P<close>\s*\))?"))
             .expect("valid regex")
+    })
+}
+
+/// A range of one unit: "5-10 lbs", "8 to 12 inches". Groups: the two
+/// quantities and the unit.
+fn range_regex() -> &'static Regex {
+    static RANGE: OnceLock<Regex> = OnceLock::new();
+    RANGE.get_or_init(|| {
+        Regex::new(&format!(
+            r#"(?i)\b({QUANTITY})\s*(?:-|–|to)\s*({QUANTITY})\s*-?\s*({UNITS}){MEASURE_END}"#
+        ))
+        .expect("valid regex")
     })
 }
 
@@ -184,6 +199,28 @@ fn measures(text: &str, target: &Language) -> Vec<Span> {
             let start = caps.get(1).expect("group 1").start();
             spans.push(measure_span(text, target, start, unit, rewritten));
         }
+    }
+    for caps in range_regex().captures_iter(text) {
+        let whole = caps.get(0).expect("whole match");
+        if overlaps(&spans, whole.start(), whole.end()) {
+            continue;
+        }
+        // "1-1/2" is one and a half, not a range down to a half.
+        if !matches!((quantity(&caps[1]), quantity(&caps[2])), (Some(a), Some(b)) if a < b) {
+            continue;
+        }
+        let unit = caps.get(3).expect("group 3");
+        // Both ends share the unit that suits the larger one.
+        let Some(rewritten) = convert(
+            &format!("{} x {}", &caps[1], &caps[2]),
+            unit.as_str(),
+            target,
+        ) else {
+            continue;
+        };
+        let rewritten = rewritten.replacen(" × ", "–", 1);
+        let start = caps.get(1).expect("group 1").start();
+        spans.push(measure_span(text, target, start, unit, rewritten));
     }
     for regex in dimension_regexes() {
         for caps in regex.captures_iter(text) {
@@ -241,14 +278,19 @@ fn measure_span(
     unit: regex::Match<'_>,
     converted: String,
 ) -> Span {
-    if let Some(note) = metric_note_regex().captures(&text[unit.end()..]) {
-        let decimals = note[1].split_once(['.', ',']).map_or(0, |(_, d)| d.len());
-        if let Some(value) = quantity(&note[1]) {
+    let note = metric_note_regex()
+        .captures(&text[unit.end()..])
+        .filter(|note| (&note["open"] == "(") == note.name("close").is_some());
+    if let Some(note) = note {
+        let number = note.name("number").expect("number group").as_str();
+        let metric = note.name("unit").expect("unit group").as_str();
+        let decimals = number.split_once(['.', ',']).map_or(0, |(_, d)| d.len());
+        if let Some(value) = quantity(number) {
             return Span {
                 start,
                 end: unit.end() + note.get(0).expect("whole match").end(),
                 kind: SpanKind::Measure,
-                replacement: format!("{} {}", target.format_number(value, decimals), &note[2]),
+                replacement: format!("{} {metric}", target.format_number(value, decimals)),
             };
         }
     }
@@ -267,9 +309,15 @@ fn overlaps(spans: &[Span], start: usize, end: usize) -> bool {
         .any(|span| span.start < end && start < span.end)
 }
 
-/// Reads a quantity: "10.5", "10,5", "1/2", "1 1/2", "1-1/2".
+/// Reads a quantity: "10.5", "10,5", "1,000", "1/2", "1 1/2", "1-1/2".
 fn quantity(text: &str) -> Option<f64> {
+    static THOUSANDS: OnceLock<Regex> = OnceLock::new();
     let text = text.trim();
+    let thousands = THOUSANDS
+        .get_or_init(|| Regex::new(r"^\d{1,3}(?:,\d{3})+(?:\.\d+)?$").expect("valid regex"));
+    if thousands.is_match(text) {
+        return text.replace(',', "").parse().ok();
+    }
     if let Some((whole, fraction)) = text.rsplit_once([' ', '-']) {
         return Some(whole.trim().parse::<f64>().ok()? + quantity(fraction)?);
     }
@@ -820,6 +868,11 @@ mod tests {
         let text = "Cable 6 ft (1.8 m) long";
         let span = &detect(text, spanish, text, &RateTable::default())[0];
         assert_eq!(&text[span.end..], " long");
+        assert_eq!(rewrite("Flask 8 oz / 237 ml", "es"), vec!["237 ml"]);
+        // Thousands commas and ranges.
+        assert_eq!(rewrite("1,000 ft spool", "es"), vec!["304,8 m"]);
+        assert_eq!(rewrite("Dumbbells 5-10 lbs", "es"), vec!["2,27–4,54 kg"]);
+        assert_eq!(rewrite("Fits 8 to 12 inches", "es"), vec!["20,3–30,5 cm"]);
         // "in" without "x" after it stays a word.
         assert!(rewrite("2 in stock, 3 in store", "es").is_empty());
     }

@@ -519,7 +519,7 @@ fn split_words(stored: &str) -> Vec<String> {
 /// between a common beginning and end: "mujer" against "hombre"), the same
 /// words of `stored` are replaced, so a correction of "Women's red shirt"
 /// serves "Men's red shirt" without keeping "mujer". The differing words
-/// must occur exactly once in `stored` next to a word that stands beside
+/// must occur exactly once in `stored` between the words that surround
 /// them in the engine's output, or alone if one of them has five letters
 /// or more. Otherwise, or when nothing but an insertion differs, it returns
 /// `None`: the stored translation cannot be trusted for the new source.
@@ -551,14 +551,20 @@ pub fn repair(old_output: &str, new_output: &str, stored: &str) -> Option<String
     // The changed words are looked for with a word of the engine's output
     // beside them, so that "con" of "sin cremallera" is not taken for the
     // "con" of "con capucha".
-    let before = prefix.checked_sub(1).map(|i| old[i]);
-    let after = old.get(old.len() - suffix).copied();
+    // Both neighbours are needed where the output has both: with one, the
+    // "hoodie con" of "hoodie con cremallera" would match "Hoodie con
+    // capucha" in a correction that put the hood first.
+    let before: &[&str] = match prefix.checked_sub(1) {
+        Some(i) => &old[i..=i],
+        None => &[],
+    };
+    let after: &[&str] = match old.len() - suffix {
+        i if i < old.len() => &old[i..=i],
+        _ => &[],
+    };
     let mut patterns: Vec<(Vec<&str>, usize)> = Vec::new();
-    if let Some(word) = before {
-        patterns.push(([&[word], removed].concat(), 1));
-    }
-    if let Some(word) = after {
-        patterns.push(([removed, &[word]].concat(), 0));
+    if !before.is_empty() || !after.is_empty() {
+        patterns.push(([before, removed, after].concat(), before.len()));
     }
     // Alone, only a word of five letters or more is distinct enough to be
     // found: "mujer", not "con".
@@ -621,10 +627,10 @@ mod tests {
             repair(
                 "Taza hoodie Con tapa",
                 "Taza hoodie Sin tapa",
-                "Sudadera taza con tapa"
+                "Sudadera: taza hoodie con tapa"
             )
             .as_deref(),
-            Some("Sudadera taza sin tapa")
+            Some("Sudadera: taza hoodie sin tapa")
         );
         // Line breaks of the stored text stay.
         assert_eq!(
@@ -654,6 +660,14 @@ mod tests {
                 "Tibio hoodie con cremallera",
                 "Tibio hoodie sin cremallera",
                 "Sudadera con capucha y cremallera, cálida"
+            ),
+            None
+        );
+        assert_eq!(
+            repair(
+                "Tibio hoodie con cremallera y con capucha",
+                "Tibio hoodie sin cremallera y con capucha",
+                "Hoodie con capucha y con cremallera, tibio"
             ),
             None
         );

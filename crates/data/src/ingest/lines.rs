@@ -86,12 +86,13 @@ impl LineIndex {
 
 /// What to tell the user about a quote that [`unclosed_quote`] found.
 pub const UNCLOSED_QUOTE: &str =
-    "a quoted field opens here and is never closed, so the rest of the \
-     file would be read into it; close the quote or double the quote character inside it (\"\")";
+    "a quoted field opens here and is not closed right before a comma or line end, so the rows \
+     after it would be read into it; close the quote or double the quote character inside it (\"\")";
 
-/// Line where a quoted CSV field opens that the text never closes. The
-/// `csv` crate then reads the rest of the file into that one field, so a
-/// forgotten quote would silently swallow every later row.
+/// Finds the line where a quoted CSV field opens that is not closed right
+/// before a comma or a line end. The `csv` crate reads on into that field
+/// until some later quote, so a forgotten quote would silently swallow the
+/// rows after it.
 pub fn unclosed_quote(text: &[u8]) -> Option<u64> {
     #[derive(PartialEq)]
     enum State {
@@ -114,6 +115,11 @@ pub fn unclosed_quote(text: &[u8]) -> Option<u64> {
             (State::Quoted, _) => State::Quoted,
             // A doubled quote inside quotes is one quote.
             (State::QuoteInQuoted, b'"') => State::Quoted,
+            // Text right after the closing quote: the quote closed a field
+            // that a forgotten quote opened earlier.
+            (State::QuoteInQuoted, byte) if !matches!(byte, b',' | b'\n' | b'\r') => {
+                return Some(opened)
+            }
             (_, b',' | b'\n' | b'\r') => State::FieldStart,
             _ => State::Unquoted,
         };
@@ -211,6 +217,11 @@ mod tests {
         assert_eq!(
             unclosed_quote(b"a,b\r\nx,1\r\ny,\"Great mug\r\nz,3\r\n"),
             Some(3)
+        );
+        // A second forgotten quote closes the first one.
+        assert_eq!(
+            unclosed_quote(b"a,b\nx,\"Great mug\ny,2\nz,\"Fine mug\nw,4\n"),
+            Some(2)
         );
     }
 
