@@ -175,13 +175,45 @@ pub fn restore(
                 kind: mask.kind,
                 text: mask.source.clone(),
             });
+            // An engine may move words inside a token ("⟦El zapato de 1⟧");
+            // the span then goes where its id is, else at the end.
+            if let Some(repaired) = replace_in_broken_token(&out, *id, &mask.replacement) {
+                out = repaired;
+                continue;
+            }
             if !out.ends_with(' ') && !out.is_empty() {
                 out.push(' ');
             }
             out.push_str(&mask.replacement);
         }
     }
+    // Bracket halves of broken tokens never reach the output.
+    if out.contains(['⟦', '⟧']) {
+        out = out.replace(['⟦', '⟧'], "");
+    }
     (out, issues)
+}
+
+/// Replaces the id in the first broken token that holds it as a word
+/// ("⟦El zapato de 1⟧" for id 1) by `replacement`, keeping the other words.
+fn replace_in_broken_token(text: &str, id: usize, replacement: &str) -> Option<String> {
+    static BROKEN: OnceLock<Regex> = OnceLock::new();
+    let broken = BROKEN.get_or_init(|| Regex::new(r"⟦([^⟦⟧]*)⟧").expect("valid regex"));
+    let id_text = id.to_string();
+    let found = broken
+        .captures_iter(text)
+        .find(|caps| caps[1].split_whitespace().any(|word| word == id_text))?;
+    let inner: Vec<&str> = found[1]
+        .split_whitespace()
+        .map(|word| if word == id_text { replacement } else { word })
+        .collect();
+    let whole = found.get(0).expect("whole match");
+    Some(format!(
+        "{}{}{}",
+        &text[..whole.start()],
+        inner.join(" "),
+        &text[whole.end()..]
+    ))
 }
 
 /// Finds URLs, emails, placeholders and model numbers in `text`, plus the
@@ -325,5 +357,25 @@ mod tests {
         assert_eq!(issues.len(), 2);
         assert!(matches!(issues[0], SpanIssue::Repeated { .. }));
         assert!(matches!(issues[1], SpanIssue::Lost { .. }));
+    }
+
+    #[test]
+    fn restore_repairs_broken_tokens() {
+        let mut table = MaskTable::default();
+        let masked = apply(
+            "Use {name} at XR-500",
+            &detect("Use {name} at XR-500", ""),
+            &mut table,
+        );
+        assert_eq!(masked, "Use ⟦1⟧ at ⟦2⟧");
+
+        // Words moved inside a token: the span takes the id's place.
+        let (text, issues) = restore("⟦Usa el 1⟧ en ⟦2⟧", &table, &[1, 2]);
+        assert_eq!(text, "Usa el {name} en XR-500");
+        assert_eq!(issues.len(), 1);
+        // Bracket halves never reach the output.
+        let (text, _) = restore("Usa ⟦ en 1 ⟦2⟧", &table, &[1, 2]);
+        assert!(!text.contains(['⟦', '⟧']), "{text}");
+        assert!(text.contains("{name}") && text.contains("XR-500"), "{text}");
     }
 }
