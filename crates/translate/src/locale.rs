@@ -411,6 +411,14 @@ fn bare_size_regex() -> &'static Regex {
     })
 }
 
+/// More sizes after a size: ", 10, 11", "/10", " or 10".
+fn more_sizes_regex() -> &'static Regex {
+    static MORE: OnceLock<Regex> = OnceLock::new();
+    MORE.get_or_init(|| {
+        Regex::new(r"^(?:\s*(?:,|/|\bor\b|\band\b)\s*\d{1,2}(?:[.,]5)?\b)+").expect("valid regex")
+    })
+}
+
 /// Size phrases: "US size 9", "UK women's sizes 4-8", "size US 9",
 /// "size 9 (US)". Each has the named groups `system`, `from` and
 /// optionally `gender` and `to` (the end of a range).
@@ -650,8 +658,20 @@ fn sizes(text: &str, target: &Language, context: &str) -> Vec<Span> {
             if overlaps(&spans, whole.start(), whole.end()) {
                 continue;
             }
-            // "9.25", "9.0" and "9½" are not sizes the charts know.
             let rest = &text[whole.end()..];
+            // "US 9, 10, 11": converting the first size alone would leave
+            // the others to read as EU sizes, so the list stays as written.
+            if let Some(more) = more_sizes_regex().find(rest) {
+                let end = whole.end() + more.end();
+                spans.push(Span {
+                    start: whole.start(),
+                    end,
+                    kind: SpanKind::Size,
+                    replacement: text[whole.start()..end].to_string(),
+                });
+                continue;
+            }
+            // "9.25", "9.0" and "9½" are not sizes the charts know.
             let mut next = rest.chars();
             if matches!(
                 (next.next(), next.next()),
@@ -913,6 +933,9 @@ mod tests {
             // Footwear needs no "size" before the chart.
             ("Men's sneaker, US 9.", "EU 42 (US 9)"),
             ("Trail runners, UK 7-8", "EU 41–42 (UK 7–8)"),
+            // A list of sizes on one chart is kept whole.
+            ("Men's sneaker US 9, 10, 11", "US 9, 10, 11"),
+            ("Women's shoes in US size 7 or 8.", "US size 7 or 8"),
         ];
         for (text, expected) in cases {
             assert_eq!(rewrite(text, "es"), vec![expected], "{text}");
