@@ -399,16 +399,15 @@ impl<'a> Pipeline<'a> {
         if text.contains('<') || found.source.contains('<') || !self.engine.supports(pair) {
             return None;
         }
+        // TODO: batch these with the segments' engine call; each fuzzy
+        // correction now starts one engine run of its own.
         let outputs = self
             .engine
             .translate(pair, &[found.source.clone(), text.to_string()])
             .inspect_err(|err| tracing::warn!(error = %err, "cannot check a fuzzy correction"))
             .ok()?;
         match (outputs.first(), outputs.get(1)) {
-            (Some(Ok(old)), Some(Ok(new))) => {
-                let target = crate::memory::repair(&old.text, &new.text, &found.target)?;
-                Some(MemoryMatch { target, ..found })
-            }
+            (Some(old), Some(new)) => adapt(found, old, new),
             _ => None,
         }
     }
@@ -491,15 +490,11 @@ impl<'a> Pipeline<'a> {
                     output.text = tidy_spaces(&units[index].text, &output.text);
                     output
                 });
-                let repaired = match (&output, fuzzy.remove(&index), old_positions.get(&index)) {
-                    (Ok(new), Some(found), Some(&old)) => match &outputs[old] {
-                        Ok(old) => crate::memory::repair(&old.text, &new.text, &found.target)
-                            .map(|text| (text, found)),
-                        Err(_) => None,
-                    },
+                let adapted = match (fuzzy.remove(&index), old_positions.get(&index)) {
+                    (Some(found), Some(&old)) => adapt(found, &outputs[old], &output),
                     _ => None,
                 };
-                if let Some((text, found)) = repaired {
+                if let Some(found) = adapted {
                     units[index].origin = if found.human {
                         Origin::Human
                     } else {
@@ -507,7 +502,7 @@ impl<'a> Pipeline<'a> {
                     };
                     units[index].similarity = found.similarity;
                     units[index].output = Some(Ok(EngineOutput {
-                        text,
+                        text: found.target,
                         unknown_words: found.unknown_words,
                     }));
                     continue;
@@ -658,6 +653,21 @@ fn assemble_batch(
             .collect();
         handles.into_iter().flat_map(join_assembly).collect()
     })
+}
+
+/// Adapts the fuzzy match `found` to a new source, given the engine's
+/// translations of the stored source (`old`) and of the new one (`new`);
+/// see [`crate::memory::repair`].
+fn adapt(
+    found: MemoryMatch,
+    old: &Result<EngineOutput, String>,
+    new: &Result<EngineOutput, String>,
+) -> Option<MemoryMatch> {
+    let (Ok(old), Ok(new)) = (old, new) else {
+        return None;
+    };
+    let target = crate::memory::repair(&old.text, &new.text, &found.target)?;
+    Some(MemoryMatch { target, ..found })
 }
 
 /// Looks up the target language; an unknown code gets English conventions.
