@@ -27,7 +27,7 @@ pub fn to_cell(text: &str) -> Cow<'_, str> {
     }
 }
 
-/// The text of a cell written by [`to_cell`], possibly edited since.
+/// Returns the text of a cell written by [`to_cell`], possibly edited since.
 pub fn from_cell(cell: &str) -> &str {
     match cell.strip_prefix('\'') {
         Some(rest) if needs_apostrophe(rest) => rest,

@@ -117,10 +117,11 @@ fn measure_regex() -> &'static Regex {
 /// Ends a measure: a word boundary, space, the end, or punctuation.
 const MEASURE_END: &str = r"(?:\b|\s|$|[.,;:)])";
 
-/// Two-unit measures: "2 lb 3 oz", "5 ft 10 in", "1 gal 2 fl oz", with
-/// "and", "&", a comma or hyphens between. Groups: the larger unit's count,
-/// the smaller unit's count and the smaller unit; the number is how many
-/// of the smaller unit make one of the larger.
+/// Builds the regexes of two-unit measures ("2 lb 3 oz", "5 ft 10 in",
+/// "1 gal 2 fl oz"), with "and", "&", a comma or hyphens between. Each
+/// captures the larger unit's count, the smaller unit's count and the
+/// smaller unit. Its number is how many of the smaller unit make one of
+/// the larger.
 fn compound_regexes() -> &'static [(Regex, f64)] {
     static COMPOUND: OnceLock<Vec<(Regex, f64)>> = OnceLock::new();
     COMPOUND.get_or_init(|| {
@@ -159,9 +160,9 @@ fn dimension_regexes() -> &'static [Regex] {
     })
 }
 
-/// A metric value right after a measure, in parentheses or after a
-/// slash: " (1.8 m)", " / 237 ml". Groups: `open`, `number`, `unit` and
-/// `close`; a parenthesis must be closed and a slash must not be.
+/// Matches a metric value right after a measure, in parentheses or after
+/// a slash: " (1.8 m)", " / 237 ml". The groups are `open`, `number`,
+/// `unit` and `close`. A parenthesis must be closed, and a slash must not.
 fn metric_note_regex() -> &'static Regex {
     static NOTE: OnceLock<Regex> = OnceLock::new();
     NOTE.get_or_init(|| {
@@ -171,8 +172,8 @@ fn metric_note_regex() -> &'static Regex {
     })
 }
 
-/// A range of one unit: "5-10 lbs", "8 to 12 inches". Groups: the two
-/// quantities and the unit.
+/// Matches a range of one unit ("5-10 lbs", "8 to 12 inches"), capturing
+/// the two quantities and the unit.
 fn range_regex() -> &'static Regex {
     static RANGE: OnceLock<Regex> = OnceLock::new();
     RANGE.get_or_init(|| {
@@ -268,9 +269,9 @@ fn measures(text: &str, target: &Language) -> Vec<Span> {
     spans
 }
 
-/// A measure span from `start` to the end of `unit`. When the source
-/// already gives the metric value in parentheses ("6 ft (1.8 m)"), that
-/// value replaces both, in the target's number format.
+/// Builds a measure span from `start` to the end of `unit`. When the
+/// source already gives the metric value ("6 ft (1.8 m)", "8 oz / 237 ml"),
+/// that value replaces both, in the target's number format.
 fn measure_span(
     text: &str,
     target: &Language,
@@ -302,7 +303,7 @@ fn measure_span(
     }
 }
 
-/// Whether any of `spans` overlaps `start..end`.
+/// Tells whether any of `spans` overlaps `start..end`.
 fn overlaps(spans: &[Span], start: usize, end: usize) -> bool {
     spans
         .iter()
@@ -401,8 +402,8 @@ fn convert(numbers: &str, unit: &str, target: &Language) -> Option<String> {
 const SIZE_RANGE: &str =
     r"(?P<from>\d{1,2}(?:[.,]5)?)(?:\s*(?:-|–|to)\s*(?P<to>\d{1,2}(?:[.,]5)?))?";
 
-/// A chart and a size without the word "size": "US 9", "UK 7-8". Only
-/// footwear listings are read this way, and only with the chart in
+/// Matches a chart and a size without the word "size": "US 9", "UK 7-8".
+/// Only footwear listings are read this way, and only with the chart in
 /// capitals, so "give us 9 days" stays as it is.
 fn bare_size_regex() -> &'static Regex {
     static BARE: OnceLock<Regex> = OnceLock::new();

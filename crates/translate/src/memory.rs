@@ -653,8 +653,8 @@ mod tests {
         );
         // Only an insertion: nowhere to put it.
         assert_eq!(repair("Taza", "Taza grande", "Taza"), None);
-        // The changed word stands elsewhere in the stored text, beside
-        // other words: "con capucha" is not "con cremallera".
+        // The changed word is elsewhere in the stored text, beside other
+        // words: "con capucha" is not "con cremallera".
         assert_eq!(
             repair(
                 "Tibio hoodie con cremallera",

@@ -33,8 +33,8 @@ pub struct Signals {
     /// from language identification: 1 - 2 × target / top confidence,
     /// within 0..1. It is 0 while the target has half the top confidence,
     /// which close languages share on short texts. Of some 5,000 human
-    /// translations from Tatoeba (Spanish, German, French, Italian,
-    /// Portuguese; two words or more), 2 get above 0.5; of 1,000 English
+    /// translations from Tatoeba into Spanish, German, French, Italian and
+    /// Portuguese (two words or more), 2 get above 0.5. Of 1,000 English
     /// sentences read as Spanish, 955 do.
     pub wrong_language: f64,
     /// Share of source numbers missing from the output, plus extra ones.
@@ -334,7 +334,7 @@ pub struct Segment<'a> {
     /// Whether to identify the output's language (`wrong_language`, and
     /// `untranslated` for text still in the source language). Off for the
     /// output of a closed-vocabulary engine, whose unknown words already
-    /// say which words stayed in the source language.
+    /// list the words that stayed in the source language.
     pub identify_language: bool,
 }
 
@@ -398,10 +398,10 @@ pub fn text_signals(segment: &Segment<'_>) -> Signals {
     signals
 }
 
-/// Whether most letters of `output` are outside the Latin script, which
-/// every language of [`crate::lang::LANGUAGES`] is written in, when the
-/// source's letters are not: Cyrillic, Greek, Arabic or Chinese output for a Spanish
-/// target, say.
+/// Tells whether most letters of `output` are outside the Latin script,
+/// which every language of [`crate::lang::LANGUAGES`] uses, while the
+/// source's letters are not: Cyrillic, Greek, Arabic or Chinese output for
+/// a Spanish target, for example.
 fn foreign_script(source: &str, output: &str) -> bool {
     let non_latin_share = |text: &str| {
         let (mut letters, mut non_latin) = (0usize, 0usize);
@@ -802,7 +802,7 @@ mod tests {
                 "{output}: {wrong:?}"
             );
         }
-        // A source in another script may keep it: a brand, say.
+        // A source in another script may keep it, as a brand name does.
         let brand = signals("東京 ラーメン 店", "東京 ラーメン 店 de Tokio");
         assert_eq!(brand.untranslated, 0.0, "{brand:?}");
     }

@@ -64,9 +64,10 @@ impl LineIndex {
         }
     }
 
-    /// Line of the record whose parse began at byte `offset`: the line of
-    /// the first text at or after it. Offsets must be asked in increasing
-    /// order; the index forgets the lines before the last one asked.
+    /// Returns the line of the record whose parse began at byte `offset`,
+    /// which is the line of the first text at or after it. Offsets must
+    /// come in increasing order, because the index drops the lines before
+    /// the last offset given.
     pub fn line_at(&mut self, offset: u64) -> u64 {
         while self.starts.len() > 1 && self.starts[0].0 < offset {
             self.starts.pop_front();
@@ -84,7 +85,7 @@ impl LineIndex {
     }
 }
 
-/// What to tell the user about a quote that [`unclosed_quote`] found.
+/// Message for a quote that [`unclosed_quote`] found.
 pub const UNCLOSED_QUOTE: &str =
     "a quoted field opens here and is not closed right before a comma or line end, so the rows \
      after it would be read into it; close the quote or double the quote character inside it (\"\")";

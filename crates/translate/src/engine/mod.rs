@@ -79,8 +79,8 @@ pub trait Engine: Send + Sync {
     /// dictionary or is reported in [`EngineOutput::unknown_words`], as
     /// with a rule-based engine. The quality estimate then takes the
     /// output's language from the unknown words instead of identifying it
-    /// again; neural engines can drift into another language and say
-    /// `false`.
+    /// again. Neural engines can drift into another language, so they
+    /// return `false`.
     fn closed_vocabulary(&self) -> bool {
         false
     }
