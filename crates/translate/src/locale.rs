@@ -99,7 +99,10 @@ pub fn detect(text: &str, target: &Language, context: &str, rates: &RateTable) -
 }
 
 /// Imperial unit: (canonical name, regex alternative).
-const UNITS: &str = r#"fl\.?\s?oz\.?|fluid\s+ounces?|inch(?:es)?|in\.|"|″|feet|foot|ft\.?|pounds?|lbs?\.?|ounces?|oz\.?|gallons?|gal\.?|°\s?F|º\s?F|degrees\s+Fahrenheit"#;
+const UNITS: &str = r#"fl\.?\s?oz\.?|fluid\s+ounces?|inch(?:es)?|in\.|"|″|feet|foot|ft\.?|'|′|pounds?|lbs?\.?|ounces?|oz\.?|gallons?|gal\.?|°\s?F|º\s?F|degrees\s+Fahrenheit|deg(?:rees?)?\.?\s*F"#;
+
+/// Joins the sides of a dimension: "10 x 20", "10×20", "12 by 10".
+const TIMES: &str = r"(?:[x×]|by)";
 
 /// A quantity: "10.5", "10,5", "1,000", "1/2", "1 1/2" or "1-1/2".
 const QUANTITY: &str = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+[\s-]\d+/\d+|\d+/\d+|\d+(?:[.,]\d+)?)";
@@ -108,7 +111,7 @@ fn measure_regex() -> &'static Regex {
     static MEASURE: OnceLock<Regex> = OnceLock::new();
     MEASURE.get_or_init(|| {
         Regex::new(&format!(
-            r#"(?i)\b({QUANTITY}(?:\s*[x×]\s*{QUANTITY})*)\s*-?\s*({UNITS})(?:\b|\s|$|[.,;:)])"#
+            r#"(?i)\b({QUANTITY}(?:\s*{TIMES}\s*{QUANTITY})*)\s*-?\s*({UNITS})(?:\b|\s|$|[.,;:)])"#
         ))
         .expect("valid regex")
     })
@@ -141,23 +144,96 @@ fn compound_regexes() -> &'static [(Regex, f64)] {
     })
 }
 
-/// Dimensions that repeat their unit: "2 in x 4 in", "3 ft × 5 ft × 2 ft".
-/// A bare "in" counts here, where "x" follows it, though "2 in stock"
-/// stays as it is.
+/// Dimensions that repeat their unit: "2 in x 4 in", "3 ft × 5 ft × 2 ft",
+/// "12 in by 10 in", "5'x8'". A bare "in" counts here, where "x" or "by"
+/// follows it, though "2 in stock" stays as it is.
 fn dimension_regexes() -> &'static [Regex] {
     static DIMENSION: OnceLock<Vec<Regex>> = OnceLock::new();
     DIMENSION.get_or_init(|| {
-        [r#"inch(?:es)?|in\.?|"|″"#, r"feet|foot|ft\.?"]
+        [r#"inch(?:es)?|in\.?|"|″"#, r"feet|foot|ft\.?|'|′"]
             .into_iter()
             .map(|unit| {
                 let part = format!(r"{QUANTITY}\s*(?:{unit})");
                 Regex::new(&format!(
-                    r"(?i)\b({part}(?:\s*[x×]\s*{part})+)(?:\b|\s|$|[.,;:)])"
+                    r"(?i)\b({part}(?:\s*{TIMES}\s*{part})+)(?:\b|\s|$|[.,;:)])"
                 ))
                 .expect("valid regex")
             })
             .collect()
     })
+}
+
+/// Splits a dimension at its "x", "×" or "by".
+fn dimension_parts(text: &str) -> Vec<&str> {
+    static SPLIT: OnceLock<Regex> = OnceLock::new();
+    SPLIT
+        .get_or_init(|| Regex::new(&format!(r"(?i)\s*{TIMES}\s*")).expect("valid regex"))
+        .split(text)
+        .collect()
+}
+
+/// Matches a quantity with a bare "in" where the words around it make it
+/// inches: at the end of the text or before punctuation ("TV 55 in",
+/// "3/4 in, brass") or before a word of size ("55 in wide"). "2 in stock"
+/// does not match. Group 1 is the quantity, group 2 the unit.
+fn bare_inch_regex() -> &'static Regex {
+    static BARE: OnceLock<Regex> = OnceLock::new();
+    BARE.get_or_init(|| {
+        Regex::new(&format!(
+            r"(?i)\b({QUANTITY})\s*-?\s*(in)(?:\s*$|\s*[,;:)]|\s+(?:wide|long|tall|high|deep|thick|across|diameter|dia\b|screen|display|monitor|TV|HD|4K|LED|LCD|OLED))"
+        ))
+        .expect("valid regex")
+    })
+}
+
+/// Matches a Fahrenheit temperature with the "F" right after the number:
+/// "350F", "-20F". Group 1 is the number. Only values from 100 up, or
+/// below zero, count: "32F" is as likely a bra size.
+fn attached_fahrenheit_regex() -> &'static Regex {
+    static ATTACHED: OnceLock<Regex> = OnceLock::new();
+    ATTACHED.get_or_init(|| Regex::new(r"(?:^|[\s(/:~])(-?\d{1,3})F\b").expect("valid regex"))
+}
+
+/// Tells whether a foot or inch mark after a number is really a quote
+/// mark: one followed by a letter or digit ("90's"), one after a space,
+/// or one that closes a quotation opened earlier ("'Model 10'").
+fn mark_is_quote(text: &str, number_start: usize, unit: regex::Match<'_>) -> bool {
+    let Some(mark) = unit
+        .as_str()
+        .chars()
+        .next()
+        .filter(|c| "'\"′″".contains(*c))
+    else {
+        return false;
+    };
+    if unit.as_str().chars().count() != 1 {
+        return false;
+    }
+    let after = text[unit.end()..].chars().next();
+    let before = text[..unit.start()].chars().next_back();
+    if after.is_some_and(char::is_alphanumeric) || !before.is_some_and(|c| c.is_ascii_digit()) {
+        return true;
+    }
+    // An opening mark starts a word: it follows the start, a space or a
+    // bracket, and a letter or digit follows it.
+    let prefix = &text[..number_start];
+    let mut open = false;
+    let mut previous: Option<char> = None;
+    let mut chars = prefix.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == mark {
+            let next = chars.peek().copied();
+            let starts_word = previous.is_none_or(|p| p.is_whitespace() || "([".contains(p))
+                && next.is_some_and(char::is_alphanumeric);
+            if starts_word {
+                open = true;
+            } else if previous.is_some_and(|p| !p.is_whitespace()) {
+                open = false;
+            }
+        }
+        previous = Some(c);
+    }
+    open
 }
 
 /// Matches a metric value right after a measure, in parentheses or after
@@ -229,7 +305,7 @@ fn measures(text: &str, target: &Language) -> Vec<Span> {
             if overlaps(&spans, whole.start(), whole.end()) {
                 continue;
             }
-            let parts: Vec<&str> = whole.as_str().split(['x', 'X', '×']).collect();
+            let parts = dimension_parts(whole.as_str());
             let unit_of = |part: &str| {
                 part.trim()
                     .trim_start_matches(|c: char| c.is_ascii_digit() || " .,/-".contains(c))
@@ -243,7 +319,8 @@ fn measures(text: &str, target: &Language) -> Vec<Span> {
                     part[..part.len() - unit_of(part).len()].trim().to_string()
                 })
                 .collect();
-            let unit = if unit.to_ascii_lowercase().starts_with('f') {
+            let unit = if unit.to_ascii_lowercase().starts_with('f') || unit == "'" || unit == "′"
+            {
                 "feet"
             } else {
                 "inches"
@@ -254,11 +331,32 @@ fn measures(text: &str, target: &Language) -> Vec<Span> {
             spans.push(measure_span(text, target, whole.start(), whole, rewritten));
         }
     }
-    let fixed = spans.len();
-    for caps in measure_regex().captures_iter(text) {
+    for caps in attached_fahrenheit_regex().captures_iter(text) {
+        let number = caps.get(1).expect("group 1");
+        let Ok(value) = number.as_str().parse::<f64>() else {
+            continue;
+        };
+        if (0.0..100.0).contains(&value) {
+            continue;
+        }
+        if let Some(rewritten) = convert(number.as_str(), "°F", target) {
+            spans.push(Span {
+                start: number.start(),
+                end: number.end() + 1,
+                kind: SpanKind::Measure,
+                replacement: rewritten,
+            });
+        }
+    }
+    let found = measure_regex()
+        .captures_iter(text)
+        .chain(bare_inch_regex().captures_iter(text));
+    for caps in found {
         let numbers = caps.get(1).expect("group 1");
         let unit = caps.get(2).expect("group 2");
-        if overlaps(&spans[..fixed], numbers.start(), unit.end()) {
+        if overlaps(&spans, numbers.start(), unit.end())
+            || mark_is_quote(text, numbers.start(), unit)
+        {
             continue;
         }
         let Some(rewritten) = convert(numbers.as_str(), unit.as_str(), target) else {
@@ -310,7 +408,8 @@ fn overlaps(spans: &[Span], start: usize, end: usize) -> bool {
         .any(|span| span.start < end && start < span.end)
 }
 
-/// Reads a quantity: "10.5", "10,5", "1,000", "1/2", "1 1/2", "1-1/2".
+/// Reads a quantity: "10.5", "10,5", "1,000", "1/2", "1 1/2", "1-1/2",
+/// "-20".
 fn quantity(text: &str) -> Option<f64> {
     static THOUSANDS: OnceLock<Regex> = OnceLock::new();
     let text = text.trim();
@@ -318,6 +417,9 @@ fn quantity(text: &str) -> Option<f64> {
         .get_or_init(|| Regex::new(r"^\d{1,3}(?:,\d{3})+(?:\.\d+)?$").expect("valid regex"));
     if thousands.is_match(text) {
         return text.replace(',', "").parse().ok();
+    }
+    if let Some(magnitude) = text.strip_prefix('-') {
+        return quantity(magnitude).map(|value| -value);
     }
     if let Some((whole, fraction)) = text.rsplit_once([' ', '-']) {
         return Some(whole.trim().parse::<f64>().ok()? + quantity(fraction)?);
@@ -346,30 +448,32 @@ fn unit_end(text: &str, unit: regex::Match<'_>) -> usize {
 
 /// Converts "10.5" + "inches" (or "10 x 20" + "in.") to metric text.
 fn convert(numbers: &str, unit: &str, target: &Language) -> Option<String> {
-    let values: Vec<f64> = numbers
-        .split(['x', 'X', '×'])
+    let values: Vec<f64> = dimension_parts(numbers)
+        .into_iter()
         .map(quantity)
         .collect::<Option<_>>()?;
     let unit = unit.to_ascii_lowercase().replace(char::is_whitespace, "");
 
-    let (factor, offset, metric): (f64, f64, &str) =
-        if unit.starts_with("fl") || unit.starts_with("fluid") {
-            (29.5735, 0.0, "ml")
-        } else if unit.starts_with("in") || unit == "\"" || unit == "″" {
-            (2.54, 0.0, "cm")
-        } else if unit.starts_with("f") && !unit.contains("fahrenheit") {
-            (0.3048, 0.0, "m")
-        } else if unit.starts_with("pound") || unit.starts_with("lb") {
-            (453.592, 0.0, "g")
-        } else if unit.starts_with("ounce") || unit.starts_with("oz") {
-            (28.3495, 0.0, "g")
-        } else if unit.starts_with("gal") {
-            (3.78541, 0.0, "l")
-        } else if unit.contains('f') {
-            (5.0 / 9.0, -32.0, "°C")
-        } else {
-            return None;
-        };
+    let (factor, offset, metric): (f64, f64, &str) = if unit.starts_with("fl")
+        || unit.starts_with("fluid")
+    {
+        (29.5735, 0.0, "ml")
+    } else if unit.starts_with("in") || unit == "\"" || unit == "″" {
+        (2.54, 0.0, "cm")
+    } else if (unit.starts_with("f") && !unit.contains("fahrenheit")) || unit == "'" || unit == "′"
+    {
+        (0.3048, 0.0, "m")
+    } else if unit.starts_with("pound") || unit.starts_with("lb") {
+        (453.592, 0.0, "g")
+    } else if unit.starts_with("ounce") || unit.starts_with("oz") {
+        (28.3495, 0.0, "g")
+    } else if unit.starts_with("gal") {
+        (3.78541, 0.0, "l")
+    } else if unit.contains('f') {
+        (5.0 / 9.0, -32.0, "°C")
+    } else {
+        return None;
+    };
     let converted: Vec<f64> = values.iter().map(|v| (v + offset) * factor).collect();
 
     // Pick the unit from the largest value so a dimension list shares one.
@@ -403,8 +507,8 @@ const SIZE_RANGE: &str =
     r"(?P<from>\d{1,2}(?:[.,]5)?)(?:\s*(?:-|–|to)\s*(?P<to>\d{1,2}(?:[.,]5)?))?";
 
 /// Matches a chart and a size without the word "size": "US 9", "UK 7-8".
-/// Only footwear listings are read this way, and only with the chart in
-/// capitals, so "give us 9 days" stays as it is.
+/// Only footwear and women's garments are read this way, and only with
+/// the chart in capitals, so "give us 9 days" stays as it is.
 fn bare_size_regex() -> &'static Regex {
     static BARE: OnceLock<Regex> = OnceLock::new();
     BARE.get_or_init(|| {
@@ -554,6 +658,12 @@ const SHOE_WORDS: [&str; 15] = [
     "runner",
 ];
 
+/// Words of garments on the women's clothing chart.
+const CLOTHING_WORDS: [&str; 16] = [
+    "dress", "skirt", "blouse", "top", "jeans", "pants", "trousers", "jacket", "coat", "sweater",
+    "jumper", "cardigan", "shirt", "leggings", "shorts", "jumpsuit",
+];
+
 /// Words of items whose sizes follow other charts (children's shoes,
 /// rings, gloves, hats, bras): their sizes are left as they are.
 const OTHER_CHART_WORDS: [&str; 13] = [
@@ -652,7 +762,12 @@ fn sizes(text: &str, target: &Language, context: &str) -> Vec<Span> {
             replacement,
         });
     }
-    let bare = shoes.then(bare_size_regex);
+    // A chart and a number without "size" count as a size on footwear,
+    // and on women's garments; "give us 9 days" stays as it is.
+    let women_clothing = !shoes
+        && last_gender(&context_words) == Some(false)
+        && CLOTHING_WORDS.iter().any(|word| has_word(word));
+    let bare = (shoes || women_clothing).then(bare_size_regex);
     for regex in size_regexes().iter().chain(bare) {
         for caps in regex.captures_iter(text) {
             let whole = caps.get(0).expect("whole match");
@@ -899,6 +1014,40 @@ mod tests {
     }
 
     #[test]
+    fn bare_inches_feet_marks_and_attached_fahrenheit() {
+        assert_eq!(rewrite("TV 55 in", "es"), vec!["139,7 cm"]);
+        assert_eq!(rewrite("Pipe 3/4 in, copper", "es"), vec!["1,9 cm"]);
+        assert_eq!(rewrite("Screen 55 in wide.", "es"), vec!["139,7 cm"]);
+        assert_eq!(
+            rewrite("Board 12 in by 10 in.", "es"),
+            vec!["30,5 × 25,4 cm"]
+        );
+        assert_eq!(
+            rewrite("Board 12 by 10 inches", "es"),
+            vec!["30,5 × 25,4 cm"]
+        );
+        assert_eq!(rewrite("Garden hose 25' long", "es"), vec!["7,62 m"]);
+        assert_eq!(rewrite("Rug 5'x8'", "es"), vec!["1,52 × 2,44 m"]);
+        assert_eq!(rewrite("Rug 5' x 8' in wool", "es"), vec!["1,52 × 2,44 m"]);
+        assert_eq!(rewrite("Oven safe to 350F.", "es"), vec!["176,7 °C"]);
+        assert_eq!(rewrite("Rated to -20F", "es"), vec!["-28,9 °C"]);
+        assert_eq!(rewrite("Bake at 350 deg F", "es"), vec!["176,7 °C"]);
+        // Words after "in", quote marks and letters after numbers stay.
+        for text in [
+            "Fits 2 in the box",
+            "Ranked 1 in sales in 2020",
+            "Hits of the 90's",
+            "The 'Model 10' lamp",
+            "The \"Model 10\" lamp",
+            "Bra 32F",
+            "Floor 2F",
+            "Engine X350F",
+        ] {
+            assert!(rewrite(text, "es").is_empty(), "{text}");
+        }
+    }
+
+    #[test]
     fn measures_stay_for_english_and_bare_in() {
         assert!(rewrite("Height: 10.5 inches", "en").is_empty());
         assert!(rewrite("2 in stock", "es").is_empty());
@@ -931,8 +1080,10 @@ mod tests {
                 "EU 36,5–39,5 (UK 4–7)",
             ),
             ("Women's boot in UK size 5.5, brown.", "EU 38 (UK 5,5)"),
-            // Footwear needs no "size" before the chart.
+            // Footwear and women's garments need no "size" before the chart.
             ("Men's sneaker, US 9.", "EU 42 (US 9)"),
+            ("Women's dress, US 8", "EU 40 (US 8)"),
+            ("Ladies' jeans in UK 12, blue.", "EU 40 (UK 12)"),
             ("Trail runners, UK 7-8", "EU 41–42 (UK 7–8)"),
             // A list of sizes on one chart is kept whole.
             ("Men's sneaker US 9, 10, 11", "US 9, 10, 11"),
