@@ -346,14 +346,19 @@ pub fn text_signals(segment: &Segment<'_>) -> Signals {
 
     let source_words = words(&source);
     let output_words = words(&output);
-    if source_words.len() >= 3 && normalize(&source) == normalize(&output) {
+    let copy = normalize(&source) == normalize(&output);
+    // A single word of five letters or more is read too: "Holzstuhl" for a
+    // Spanish target reads 1.00 German. Only a clear verdict counts there,
+    // which one in 300 correct words gets (mostly loanwords).
+    let single_word = output_words.len() == 1 && !copy && output_words[0].chars().count() >= 5;
+    if copy && (source_words.len() >= 3 || (source_words.len() == 2 && !is_name(&output))) {
         signals.untranslated = 1.0;
     } else if crate::lang::Language::lookup(segment.target_lang).is_some()
         && foreign_script(&source, &output)
     {
         signals.untranslated = 1.0;
         signals.wrong_language = 1.0;
-    } else if output_words.len() >= 2 && segment.identify_language {
+    } else if (output_words.len() >= 2 || single_word) && segment.identify_language {
         if let Some(target_lang) = lingua_language(segment.target_lang) {
             // One pass gives the confidence of every language. Close
             // languages share the confidence on short texts ("Bolso azul con
@@ -369,10 +374,14 @@ pub fn text_signals(segment: &Segment<'_>) -> Signals {
                 top = top.max(value);
             }
             if top > 0.0 {
-                signals.wrong_language = (1.0 - 2.0 * target / top).clamp(0.0, 1.0);
+                let wrong = (1.0 - 2.0 * target / top).clamp(0.0, 1.0);
                 // Clearly another language: the source's, or a third one.
-                if signals.wrong_language >= 0.8 && top >= 0.5 {
+                let clear = wrong >= 0.8 && top >= 0.5;
+                if clear {
                     signals.untranslated = 1.0;
+                }
+                if clear || !single_word {
+                    signals.wrong_language = wrong;
                 }
             }
         }
@@ -396,6 +405,19 @@ pub fn text_signals(segment: &Segment<'_>) -> Signals {
     signals.punctuation_mismatch = punctuation_mismatch(&source, &output);
     signals.source_complexity = (source_words.len() as f64 / 5.0).ln().max(0.0);
     signals
+}
+
+/// Tells whether every word of `text` starts with a capital or holds a
+/// digit, as names and model names do ("Nike Air Max 90"): a copy of one
+/// may be right.
+fn is_name(text: &str) -> bool {
+    text.split_whitespace().all(|word| {
+        word.chars().any(|c| c.is_ascii_digit())
+            || word
+                .chars()
+                .find(|c| c.is_alphabetic())
+                .is_none_or(char::is_uppercase)
+    })
 }
 
 /// Tells whether most letters of `output` are outside the Latin script,
@@ -784,6 +806,30 @@ mod tests {
         let copy = signals("The red car is very fast.", "The red car is very fast.");
         assert_eq!(copy.untranslated, 1.0);
         assert!(copy.flags().contains(&"untranslated"));
+    }
+
+    #[test]
+    fn short_copies_and_single_foreign_words_are_untranslated() {
+        for (source, output) in [
+            ("Blue mug", "Blue mug"),
+            ("Wooden chair", "Holzstuhl"),
+            ("Wallet", "Portefeuille"),
+        ] {
+            let wrong = signals(source, output);
+            assert_eq!(wrong.untranslated, 1.0, "{output}: {wrong:?}");
+        }
+        // Names may stay as they are, and a correct word is not penalized.
+        for (source, output) in [
+            ("Nike Pegasus", "Nike Pegasus"),
+            ("Bose QC45", "Bose QC45"),
+            ("Lamp", "Lámpara"),
+            ("Necklace", "Collar"),
+            ("Bag", "Bolso"),
+        ] {
+            let kept = signals(source, output);
+            assert_eq!(kept.untranslated, 0.0, "{output}: {kept:?}");
+            assert_eq!(kept.wrong_language, 0.0, "{output}: {kept:?}");
+        }
     }
 
     #[test]
