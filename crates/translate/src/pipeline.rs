@@ -31,6 +31,23 @@ pub use plan::FieldPlan;
 /// The plans of a listing's fields, by field name.
 type FieldPlans = Vec<(String, FieldPlan)>;
 
+/// A field whose stored correction was made for a similar source: it is
+/// adapted, or the field goes to the engine, once the batch is planned.
+struct FuzzyCorrection {
+    /// Index of the listing in its batch.
+    listing: usize,
+    /// Index of the field in the listing's plans.
+    field: usize,
+    pair: LanguagePair,
+    text: String,
+    found: MemoryMatch,
+}
+
+/// The text that tells shoes from clothing and men's from women's sizes.
+fn listing_context(listing: &Listing) -> String {
+    format!("{} {}", listing.title, listing.description)
+}
+
 /// Options of a translation run.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -247,6 +264,7 @@ impl<'a> Pipeline<'a> {
                 // Fill a batch up to the segment budget, at least one listing.
                 let mut units: Vec<Unit> = Vec::new();
                 let mut plans: Vec<FieldPlans> = Vec::new();
+                let mut fuzzy: Vec<FuzzyCorrection> = Vec::new();
                 let mut end = start;
                 while end < listings.len()
                     && (end == start || units.len() < self.options.batch_segments)
@@ -256,11 +274,26 @@ impl<'a> Pipeline<'a> {
                         self.source_lang(listing),
                         &target_language.code_string(),
                     );
-                    let fields =
-                        self.plan_listing(listing, &pair, &target_language, &glossary, &mut units)?;
+                    let fields = self.plan_listing(
+                        listing,
+                        &pair,
+                        &target_language,
+                        &glossary,
+                        &mut units,
+                        (plans.len(), &mut fuzzy),
+                    )?;
                     plans.push(fields);
                     end += 1;
                 }
+                let fuzzy = std::mem::take(&mut fuzzy);
+                self.adapt_corrections(
+                    &listings[start..end],
+                    &mut plans,
+                    fuzzy,
+                    &target_language,
+                    &glossary,
+                    &mut units,
+                );
 
                 self.fill_units(&mut units)?;
                 for unit in units.iter().filter(|unit| unit.sentence) {
@@ -333,6 +366,9 @@ impl<'a> Pipeline<'a> {
     }
 
     /// Plans every field of `listing`, adding its segments to `units`.
+    /// Fields with a fuzzy correction go to `fuzzy`, marked with the
+    /// listing's index in its batch, and keep the correction as their plan
+    /// until [`Pipeline::adapt_corrections`] decides.
     fn plan_listing(
         &mut self,
         listing: &Listing,
@@ -340,8 +376,9 @@ impl<'a> Pipeline<'a> {
         target: &Language,
         glossary: &GlossaryMatcher,
         units: &mut Vec<Unit>,
+        (index, fuzzy): (usize, &mut Vec<FuzzyCorrection>),
     ) -> Result<Vec<(String, FieldPlan)>, PipelineError> {
-        let context = format!("{} {}", listing.title, listing.description);
+        let context = listing_context(listing);
         let mut fields = vec![("title".to_string(), listing.title.clone())];
         fields.push(("description".to_string(), listing.description.clone()));
         for (i, bullet) in listing.bullets.iter().enumerate() {
@@ -357,8 +394,25 @@ impl<'a> Pipeline<'a> {
                 Some(memory) if !text.trim().is_empty() => memory.correction(pair, &text)?,
                 _ => None,
             };
+            // A fuzzy correction is adapted to this text once the engine
+            // has translated both sources; fields with markup reuse only
+            // exact corrections.
             let correction = match correction {
-                Some(found) if found.similarity < 1.0 => self.repair_correction(pair, &text, found),
+                Some(found) if found.similarity < 1.0 => {
+                    let adaptable = !text.contains('<')
+                        && !found.source.contains('<')
+                        && self.engine.supports(pair);
+                    if adaptable {
+                        fuzzy.push(FuzzyCorrection {
+                            listing: index,
+                            field: plans.len(),
+                            pair: pair.clone(),
+                            text: text.clone(),
+                            found: found.clone(),
+                        });
+                    }
+                    adaptable.then_some(found)
+                }
                 exact => exact,
             };
             let plan = match correction {
@@ -385,30 +439,66 @@ impl<'a> Pipeline<'a> {
         Ok(plans)
     }
 
-    /// Adapts a fuzzy correction to `text`: the engine translates the
-    /// corrected source and `text`, and the words its two outputs differ in
-    /// are changed in the correction. Markup, an engine failure or words
-    /// the correction does not share with the engine's output leave the
-    /// field to the engine (`None`).
-    fn repair_correction(
+    /// Adapts the fuzzy corrections of a batch, one engine call per pair:
+    /// the engine translates each corrected source and the new text, and
+    /// the words its two outputs differ in are changed in the correction.
+    /// An engine failure, or words the correction does not share with the
+    /// engine's output, leave the field to the engine.
+    fn adapt_corrections(
         &self,
-        pair: &LanguagePair,
-        text: &str,
-        found: MemoryMatch,
-    ) -> Option<MemoryMatch> {
-        if text.contains('<') || found.source.contains('<') || !self.engine.supports(pair) {
-            return None;
+        listings: &[Listing],
+        plans: &mut [FieldPlans],
+        fuzzy: Vec<FuzzyCorrection>,
+        target: &Language,
+        glossary: &GlossaryMatcher,
+        units: &mut Vec<Unit>,
+    ) {
+        let mut by_pair: BTreeMap<LanguagePair, Vec<FuzzyCorrection>> = BTreeMap::new();
+        for correction in fuzzy {
+            by_pair
+                .entry(correction.pair.clone())
+                .or_default()
+                .push(correction);
         }
-        // TODO: batch these with the segments' engine call; each fuzzy
-        // correction now starts one engine run of its own.
-        let outputs = self
-            .engine
-            .translate(pair, &[found.source.clone(), text.to_string()])
-            .inspect_err(|err| tracing::warn!(error = %err, "cannot check a fuzzy correction"))
-            .ok()?;
-        match (outputs.first(), outputs.get(1)) {
-            (Some(old), Some(new)) => adapt(found, old, new),
-            _ => None,
+        for (pair, corrections) in by_pair {
+            let sources: Vec<String> = corrections
+                .iter()
+                .flat_map(|c| [c.found.source.clone(), c.text.clone()])
+                .collect();
+            let outputs = self
+                .engine
+                .translate(&pair, &sources)
+                .inspect_err(|err| {
+                    tracing::warn!(error = %err, pair = %pair, "cannot check fuzzy corrections")
+                })
+                .unwrap_or_default();
+            for (index, correction) in corrections.into_iter().enumerate() {
+                let adapted = match (outputs.get(2 * index), outputs.get(2 * index + 1)) {
+                    (Some(old), Some(new)) => adapt(correction.found, old, new),
+                    _ => None,
+                };
+                let plan = match adapted {
+                    Some(found) => FieldPlan::Corrected {
+                        source: correction.text,
+                        text: found.target,
+                        similarity: found.similarity,
+                        pair: pair.clone(),
+                    },
+                    None => {
+                        let listing = &listings[correction.listing];
+                        let context = plan::Context {
+                            sku: &listing.sku,
+                            pair: &pair,
+                            target,
+                            glossary,
+                            rates: &self.options.rates,
+                            listing_text: &listing_context(listing),
+                        };
+                        plan::field(&correction.text, &context, units)
+                    }
+                };
+                plans[correction.listing][correction.field].1 = plan;
+            }
         }
     }
 

@@ -4,7 +4,9 @@
 //! `apertium` and `apertium-eng-spa` (run `scripts/setup`).
 
 use mercator_translate::catalog::Listing;
-use mercator_translate::engine::{Apertium, Engine};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use mercator_translate::engine::{Apertium, Engine, EngineError, EngineOutput};
 use mercator_translate::lang::LanguagePair;
 use mercator_translate::memory::{Memory, ReviewItem};
 use mercator_translate::pipeline::{Options, Origin, Pipeline, RunReport};
@@ -18,7 +20,36 @@ fn listing(sku: &str, title: &str, description: &str) -> Listing {
     }
 }
 
-fn translate(engine: &Apertium, memory: &mut Memory, listings: &[Listing]) -> RunReport {
+/// Apertium, counting the calls the pipeline makes.
+struct Counted<'a> {
+    inner: &'a Apertium,
+    calls: AtomicUsize,
+}
+
+impl Engine for Counted<'_> {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn pairs(&self) -> Vec<LanguagePair> {
+        self.inner.pairs()
+    }
+
+    fn translate(
+        &self,
+        pair: &LanguagePair,
+        segments: &[String],
+    ) -> Result<Vec<Result<EngineOutput, String>>, EngineError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.inner.translate(pair, segments)
+    }
+
+    fn closed_vocabulary(&self) -> bool {
+        self.inner.closed_vocabulary()
+    }
+}
+
+fn translate(engine: &dyn Engine, memory: &mut Memory, listings: &[Listing]) -> RunReport {
     let mut pipeline = Pipeline::new(engine, Some(memory), Options::default());
     pipeline.translate(listings, "es", &mut |_| {}).unwrap()
 }
@@ -66,14 +97,21 @@ fn fuzzy_correction_is_adapted_or_left_unused() {
         "Blusa azul para mujer",
     );
 
+    let counted = Counted {
+        inner: &engine,
+        calls: AtomicUsize::new(0),
+    };
     let run = translate(
-        &engine,
+        &counted,
         &mut memory,
         &[
             listing("M1", "Men's red cotton shirt", ""),
             listing("M2", "Men's blue cotton shirt", ""),
         ],
     );
+    // One call checks both corrections, one translates the field left to
+    // the engine.
+    assert_eq!(counted.calls.load(Ordering::SeqCst), 2);
     let adapted = &run.listings[0].fields[0];
     assert_eq!(adapted.output, "Camisa de algodón rojo de los hombres");
     assert!(
