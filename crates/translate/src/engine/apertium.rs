@@ -69,11 +69,21 @@ impl Apertium {
     /// Runs one Apertium process over `segments`, separated by blank lines.
     fn run_batch(&self, mode: &str, segments: &[String]) -> Result<Vec<String>, String> {
         let mut input = String::new();
+        // Output parts that answer a barrier, not a segment.
+        let mut barriers = Vec::new();
+        let mut parts = 0;
         for segment in segments {
             // A newline inside a segment would let Apertium merge it with
             // its neighbour; it is white space to the translation anyway.
             input.push_str(&segment.replace(['\n', '\r'], " "));
             input.push_str("\n\n");
+            parts += 1;
+            if has_loose_apostrophe(segment) {
+                input.push_str(BARRIER);
+                input.push_str("\n\n");
+                barriers.push(parts);
+                parts += 1;
+            }
         }
 
         let mut child = Command::new(&self.binary)
@@ -102,7 +112,17 @@ impl Apertium {
         }
 
         let text = String::from_utf8_lossy(&output.stdout);
-        Ok(split_blank_lines(&text))
+        let outputs = split_blank_lines(&text);
+        if outputs.len() != parts {
+            // The caller splits the batch until the counts agree.
+            return Ok(outputs);
+        }
+        Ok(outputs
+            .into_iter()
+            .enumerate()
+            .filter(|(index, _)| !barriers.contains(index))
+            .map(|(_, output)| output)
+            .collect())
     }
 
     /// Translates `segments`, splitting the batch in halves until each part
@@ -168,6 +188,28 @@ impl Engine for Apertium {
         }
         Ok(results)
     }
+}
+
+/// Apertium's English genitive rules read an apostrophe and an "'s" up to
+/// six words later as a quotation, across segments too: "Girls' red
+/// hoodie" before "Men's red hoodie" made the second "Hombres' algodón
+/// rojo" instead of "… de los hombres". These seven periods, sent after a
+/// segment with a loose apostrophe, keep the next segment out of reach;
+/// their output is dropped.
+const BARRIER: &str = ". . . . . . .";
+
+/// Tells whether `segment` has an apostrophe or single quote that is not
+/// between two letters: "Girls' hoodie", "'Model 10'".
+fn has_loose_apostrophe(segment: &str) -> bool {
+    let chars: Vec<char> = segment.chars().collect();
+    chars.iter().enumerate().any(|(index, &c)| {
+        matches!(c, '\'' | '’' | '‘')
+            && !(index > 0
+                && chars[index - 1].is_alphanumeric()
+                && chars
+                    .get(index + 1)
+                    .is_some_and(|next| next.is_alphanumeric()))
+    })
 }
 
 /// Parses `apertium -l`: one mode a line, keeping `xxx-yyy` modes and

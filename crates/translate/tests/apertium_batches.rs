@@ -1,0 +1,34 @@
+//! Segments sent to Apertium in one batch must not change each other's
+//! translation. Needs `apertium` and `apertium-eng-spa` (run
+//! `scripts/setup`).
+
+use mercator_translate::engine::{Apertium, Engine};
+use mercator_translate::lang::LanguagePair;
+
+fn translate(engine: &Apertium, segments: &[&str]) -> Vec<String> {
+    let segments: Vec<String> = segments.iter().map(|s| s.to_string()).collect();
+    engine
+        .translate(&LanguagePair::new("en", "es"), &segments)
+        .unwrap()
+        .into_iter()
+        .map(|output| output.unwrap().text)
+        .collect()
+}
+
+#[test]
+fn a_loose_apostrophe_does_not_reach_the_next_segment() {
+    let engine = Apertium::detect().expect("apertium is installed (run scripts/setup)");
+    let alone = translate(&engine, &["Men's red cotton hoodie"]);
+    assert_eq!(alone, ["El algodón rojo de los hombres hoodie"]);
+    for before in [
+        "Girls' red cotton hoodie",
+        "Kids' blue rain jacket",
+        "The 'Model 10",
+        "Boys’ shirt",
+    ] {
+        let batch = translate(&engine, &[before, "Men's red cotton hoodie", "Blue mug"]);
+        assert_eq!(batch.len(), 3, "{before}: {batch:?}");
+        assert_eq!(batch[1], alone[0], "after {before:?}");
+        assert_eq!(batch[2], translate(&engine, &["Blue mug"])[0]);
+    }
+}
