@@ -172,26 +172,52 @@ fn dimension_parts(text: &str) -> Vec<&str> {
         .collect()
 }
 
+/// Words that follow a length in inches, where a bare "in" is the unit:
+/// "55 in wide", "12 in shaft", "1.5 in heel".
+const INCH_WORDS: &str = "wide|long|tall|high|deep|thick|across|diagonal|diameter|dia|length|width|height|depth|inseam|waist|drop|screen|display|monitor|TV|HD|4K|LED|LCD|OLED|laptop|tablet|shaft|heel|platform|blade|wheels?|rims?|tires?|tyres?|pipe|hose|tube|cable|cord|strap|zipper|frame|canvas|print|mirror|pillow|cushion|pan|skillet|pot|plate|bowl|vase|ruler|doll|figure|subwoofer|speaker|woofer|saw|knife";
+
 /// Matches a quantity with a bare "in" where the words around it make it
 /// inches: at the end of the text or before punctuation ("TV 55 in",
-/// "3/4 in, brass") or before a word of size ("55 in wide"). "2 in stock"
-/// does not match. Group 1 is the quantity, group 2 the unit.
+/// "3/4 in, brass", "10 x 12 x 2 in") or before a word of
+/// [`INCH_WORDS`] ("55in diagonal"). "2 in stock" does not match. Group 1
+/// is the quantity, group 2 the unit.
 fn bare_inch_regex() -> &'static Regex {
     static BARE: OnceLock<Regex> = OnceLock::new();
     BARE.get_or_init(|| {
         Regex::new(&format!(
-            r"(?i)\b({QUANTITY})\s*-?\s*(in)(?:\s*$|\s*[,;:)]|\s+(?:wide|long|tall|high|deep|thick|across|diameter|dia\b|screen|display|monitor|TV|HD|4K|LED|LCD|OLED))"
+            r"(?i)\b({QUANTITY}(?:\s*{TIMES}\s*{QUANTITY})*)\s*-?\s*(in)(?:\s*$|\s*[,;:)]|\s+(?:{INCH_WORDS})\b)"
         ))
         .expect("valid regex")
     })
 }
 
-/// Matches a Fahrenheit temperature with the "F" right after the number:
-/// "350F", "-20F". Group 1 is the number. Only values from 100 up, or
-/// below zero, count: "32F" is as likely a bra size.
-fn attached_fahrenheit_regex() -> &'static Regex {
-    static ATTACHED: OnceLock<Regex> = OnceLock::new();
-    ATTACHED.get_or_init(|| Regex::new(r"(?:^|[\s(/:~])(-?\d{1,3})F\b").expect("valid regex"))
+/// Matches a Fahrenheit temperature or range written with a bare "F":
+/// "350F", "-20F", "100-450F", "32-40 F", "max=450 F". Groups 1 and 2 are
+/// the ends (2 only for a range), group 3 the space before "F". A single
+/// value counts from 100 up, or below zero with the "F" attached: "32F"
+/// is as likely a bra size.
+fn bare_fahrenheit_regex() -> &'static Regex {
+    static BARE: OnceLock<Regex> = OnceLock::new();
+    BARE.get_or_init(|| {
+        Regex::new(r"(?:^|[\s(/:~=])(-?\d{1,3})(?:\s*(?:-|–|to)\s*(-?\d{1,3}))?(\s?)F\b")
+            .expect("valid regex")
+    })
+}
+
+/// Tells whether a unit is degrees Fahrenheit.
+fn is_fahrenheit(unit: &str) -> bool {
+    let unit = unit.to_lowercase();
+    unit.starts_with('°') || unit.starts_with('º') || unit.starts_with("deg")
+}
+
+/// Tells whether a minus sign stands right before `start` ("-40°F",
+/// "(-40°F)"), and not a hyphen that joins words or a range ("A-40").
+fn minus_before(text: &str, start: usize) -> bool {
+    let mut before = text[..start].chars().rev();
+    matches!(before.next(), Some('-' | '−'))
+        && before
+            .next()
+            .is_none_or(|c| c.is_whitespace() || "(:=~/[".contains(c))
 }
 
 /// Tells whether a foot or inch mark after a number is really a quote
@@ -254,7 +280,7 @@ fn range_regex() -> &'static Regex {
     static RANGE: OnceLock<Regex> = OnceLock::new();
     RANGE.get_or_init(|| {
         Regex::new(&format!(
-            r#"(?i)\b({QUANTITY})\s*(?:-|–|to)\s*({QUANTITY})\s*-?\s*({UNITS}){MEASURE_END}"#
+            r#"(?i)\b({QUANTITY})\s*(?:-|–|to)\s*(-?{QUANTITY})\s*-?\s*({UNITS}){MEASURE_END}"#
         ))
         .expect("valid regex")
     })
@@ -282,21 +308,27 @@ fn measures(text: &str, target: &Language) -> Vec<Span> {
         if overlaps(&spans, whole.start(), whole.end()) {
             continue;
         }
-        // "1-1/2" is one and a half, not a range down to a half.
-        if !matches!((quantity(&caps[1]), quantity(&caps[2])), (Some(a), Some(b)) if a < b) {
+        let unit = caps.get(3).expect("group 3");
+        let mut start = caps.get(1).expect("group 1").start();
+        let mut from = caps[1].to_string();
+        let fahrenheit = is_fahrenheit(unit.as_str());
+        if fahrenheit && minus_before(text, start) {
+            start -= 1;
+            from.insert(0, '-');
+        }
+        if caps[2].starts_with('-') && !fahrenheit {
             continue;
         }
-        let unit = caps.get(3).expect("group 3");
+        // "1-1/2" is one and a half, not a range down to a half.
+        if !matches!((quantity(&from), quantity(&caps[2])), (Some(a), Some(b)) if a < b) {
+            continue;
+        }
         // Both ends share the unit that suits the larger one.
-        let Some(rewritten) = convert(
-            &format!("{} x {}", &caps[1], &caps[2]),
-            unit.as_str(),
-            target,
-        ) else {
+        let Some(rewritten) = convert(&format!("{from} x {}", &caps[2]), unit.as_str(), target)
+        else {
             continue;
         };
         let rewritten = rewritten.replacen(" × ", "–", 1);
-        let start = caps.get(1).expect("group 1").start();
         spans.push(measure_span(text, target, start, unit, rewritten));
     }
     for regex in dimension_regexes() {
@@ -331,20 +363,33 @@ fn measures(text: &str, target: &Language) -> Vec<Span> {
             spans.push(measure_span(text, target, whole.start(), whole, rewritten));
         }
     }
-    for caps in attached_fahrenheit_regex().captures_iter(text) {
-        let number = caps.get(1).expect("group 1");
-        let Ok(value) = number.as_str().parse::<f64>() else {
-            continue;
+    for caps in bare_fahrenheit_regex().captures_iter(text) {
+        let from = caps.get(1).expect("group 1");
+        let whole_end = caps.get(0).expect("whole match").end();
+        let value = |m: regex::Match<'_>| m.as_str().parse::<f64>().ok();
+        let numbers = match caps.get(2) {
+            Some(to) => match (value(from), value(to)) {
+                (Some(a), Some(b)) if a < b => format!("{} x {}", from.as_str(), to.as_str()),
+                _ => continue,
+            },
+            None => {
+                let Some(a) = value(from) else { continue };
+                let spaced = !caps[3].is_empty();
+                if (a < 0.0 && spaced) || (0.0..100.0).contains(&a) {
+                    continue;
+                }
+                from.as_str().to_string()
+            }
         };
-        if (0.0..100.0).contains(&value) {
+        if overlaps(&spans, from.start(), whole_end) {
             continue;
         }
-        if let Some(rewritten) = convert(number.as_str(), "°F", target) {
+        if let Some(rewritten) = convert(&numbers, "°F", target) {
             spans.push(Span {
-                start: number.start(),
-                end: number.end() + 1,
+                start: from.start(),
+                end: whole_end,
                 kind: SpanKind::Measure,
-                replacement: rewritten,
+                replacement: rewritten.replacen(" × ", "–", 1),
             });
         }
     }
@@ -359,12 +404,35 @@ fn measures(text: &str, target: &Language) -> Vec<Span> {
         {
             continue;
         }
-        let Some(rewritten) = convert(numbers.as_str(), unit.as_str(), target) else {
+        let mut start = numbers.start();
+        let mut value = numbers.as_str().to_string();
+        if is_fahrenheit(unit.as_str()) && minus_before(text, start) {
+            start -= 1;
+            value.insert(0, '-');
+        }
+        // "3 x 4 oz" is three of four ounces: the count stays.
+        let parts = dimension_parts(&value);
+        if parts.len() > 1 && !is_length(unit.as_str()) {
+            let last = parts.last().expect("two parts or more");
+            start += value.rfind(last).unwrap_or(0);
+            value = last.to_string();
+        }
+        let Some(rewritten) = convert(&value, unit.as_str(), target) else {
             continue;
         };
-        spans.push(measure_span(text, target, numbers.start(), unit, rewritten));
+        spans.push(measure_span(text, target, start, unit, rewritten));
     }
     spans
+}
+
+/// Tells whether a unit measures length, the only one a dimension
+/// ("10 x 20 in") multiplies.
+fn is_length(unit: &str) -> bool {
+    let unit = unit.to_lowercase();
+    ["in", "\"", "″", "f", "'", "′"]
+        .iter()
+        .any(|prefix| unit.starts_with(prefix))
+        && !unit.starts_with("fl")
 }
 
 /// Builds a measure span from `start` to the end of `unit`. When the
@@ -724,8 +792,24 @@ fn sizes(text: &str, target: &Language, context: &str) -> Vec<Span> {
                 .is_some_and(|rest| matches!(rest, "" | "s" | "es"))
         })
     };
-    if OTHER_CHART_WORDS.iter().any(|word| has_word(word)) {
+    // A chart and a number that stay as written are kept together, so the
+    // engine does not translate "US" ("EE.UU.") away from its size.
+    let keep_bare = |spans: &mut Vec<Span>| {
+        for found in bare_size_regex().find_iter(text) {
+            if !overlaps(spans, found.start(), found.end()) {
+                spans.push(Span {
+                    start: found.start(),
+                    end: found.end(),
+                    kind: SpanKind::Size,
+                    replacement: found.as_str().to_string(),
+                });
+            }
+        }
         spans.sort_by_key(|span| span.start);
+    };
+    let garment = |words: &[&str]| words.iter().any(|word| has_word(word));
+    if garment(&OTHER_CHART_WORDS) {
+        keep_bare(&mut spans);
         return spans;
     }
     let shoes = SHOE_WORDS.iter().any(|word| has_word(word));
@@ -839,6 +923,9 @@ fn sizes(text: &str, target: &Language, context: &str) -> Vec<Span> {
                 replacement,
             });
         }
+    }
+    if shoes || garment(&CLOTHING_WORDS) {
+        keep_bare(&mut spans);
     }
     spans.sort_by_key(|span| span.start);
     spans
@@ -1032,6 +1119,25 @@ mod tests {
         assert_eq!(rewrite("Oven safe to 350F.", "es"), vec!["176,7 °C"]);
         assert_eq!(rewrite("Rated to -20F", "es"), vec!["-28,9 °C"]);
         assert_eq!(rewrite("Bake at 350 deg F", "es"), vec!["176,7 °C"]);
+        // Negative temperatures, and ranges with a bare "F".
+        assert_eq!(rewrite("Cools to -40°F", "es"), vec!["-40 °C"]);
+        assert_eq!(rewrite("Rated (-20°F)", "es"), vec!["-28,9 °C"]);
+        assert_eq!(rewrite("min=-5°F", "es"), vec!["-20,6 °C"]);
+        assert_eq!(rewrite("Runs -10 to 0 °F", "es"), vec!["-23,3–-17,8 °C"]);
+        assert_eq!(rewrite("Oven 100-450F", "es"), vec!["37,8–232,2 °C"]);
+        assert_eq!(rewrite("Fridge 32-40 F", "es"), vec!["0–4,4 °C"]);
+        assert_eq!(rewrite("max=450 F", "es"), vec!["232,2 °C"]);
+        // A hyphen that joins a word is no minus.
+        assert_eq!(rewrite("Type A-40°F", "es"), vec!["4,4 °C"]);
+        // Counts stay counts; every side of a dimension is converted.
+        assert_eq!(rewrite("Pack of 3 x 4 oz", "es"), vec!["113 g"]);
+        assert_eq!(
+            rewrite("Table 10 x 12 x 2 in", "es"),
+            vec!["25,4 × 30,5 × 5,1 cm"]
+        );
+        assert_eq!(rewrite("55in diagonal", "es"), vec!["139,7 cm"]);
+        assert_eq!(rewrite("A 1.5 in heel", "es"), vec!["3,8 cm"]);
+        assert_eq!(rewrite("Golf club, 12 in shaft", "es"), vec!["30,5 cm"]);
         // Words after "in", quote marks and letters after numbers stay.
         for text in [
             "Fits 2 in the box",
@@ -1042,6 +1148,8 @@ mod tests {
             "Bra 32F",
             "Floor 2F",
             "Engine X350F",
+            "3 in 1 charger",
+            "2in1 laptop",
         ] {
             assert!(rewrite(text, "es").is_empty(), "{text}");
         }
@@ -1105,7 +1213,6 @@ mod tests {
         // but footwear or in lower case are left alone.
         for text in [
             "Men's sneaker in US sizes 11 to 8.",
-            "Dress, US 8.",
             "Give us 9 days to ship your new shoes.",
             "Women's shoes in US size 99.",
             "Women's shoes in US sizes 8 to 80.",
@@ -1115,6 +1222,15 @@ mod tests {
             "Silver ring, US size 9.",
         ] {
             assert!(rewrite(text, "es").is_empty(), "{text}");
+        }
+        // A chart and a number on a garment that stay as written are kept
+        // together.
+        for (text, kept) in [
+            ("Men's T-shirt US 8", "US 8"),
+            ("Dress, US 8.", "US 8"),
+            ("Kids' sneaker US 2", "US 2"),
+        ] {
+            assert_eq!(rewrite(text, "es"), vec![kept], "{text}");
         }
         // Shoe words match whole words only.
         assert_eq!(
