@@ -275,8 +275,24 @@ fn strip_marks(text: &str, source: &str) -> EngineOutput {
         unknown_words.push(caps[3].to_string());
         format!("{}{}", &caps[1], &caps[3])
     });
+    // Apertium can glue a marked word to the word before it: "'Model"
+    // read as "'m" + "odel" comes out as "soy*odel".
+    static GLUED: OnceLock<Regex> = OnceLock::new();
+    let glued = GLUED.get_or_init(|| {
+        Regex::new(r"(\p{L})\*([\p{L}\p{N}][\p{L}\p{N}'-]*)").expect("valid regex")
+    });
+    let text = if source.contains('*') {
+        stripped.into_owned()
+    } else {
+        glued
+            .replace_all(&stripped, |caps: &regex::Captures<'_>| {
+                unknown_words.push(caps[2].to_string());
+                format!("{}{}", &caps[1], &caps[2])
+            })
+            .into_owned()
+    };
     EngineOutput {
-        text: stripped.into_owned(),
+        text,
         unknown_words,
     }
 }
@@ -314,6 +330,12 @@ mod tests {
         let glued = strip_marks("Banda de 10*pcs en 2*xl, 5*3", "Pack of 10pcs in 2xl, 5*3");
         assert_eq!(glued.text, "Banda de 10pcs en 2xl, 5*3");
         assert_eq!(glued.unknown_words, vec!["pcs", "xl"]);
+        let after_word = strip_marks("El soy*odel 10' lámpara", "The 'Model 10' lamp");
+        assert_eq!(after_word.text, "El soyodel 10' lámpara");
+        assert_eq!(after_word.unknown_words, vec!["odel"]);
+        // A star the source has between letters stays.
+        let kept = strip_marks("Marca A*B", "Brand A*B");
+        assert_eq!(kept.text, "Marca A*B");
     }
 
     #[test]
