@@ -223,11 +223,21 @@ fn review_corrections_win_next_time() {
     // So is one that drops a placeholder of the source.
     let stderr = rejected_import(
         "dropped.csv",
-        "Gift card for {name} and woolly friends",
-        "Tarjeta regalo para amigos",
+        "Gift card for {name} and woolly friends\n",
+        "Tarjeta regalo para amigos\n",
     );
     assert!(stderr.contains("\"{name}\""), "{stderr}");
     assert!(stderr.contains("field correction"), "{stderr}");
+
+    // So is a row whose source is not its item's, as in a file exported
+    // from another store: the correction would land on another text.
+    let w1_source = &rows[w1_line - 2]["source"];
+    let stderr = rejected_import("other_store.csv", w1_source, "Blue ceramic coffee mug");
+    assert!(
+        stderr.contains(&format!("line {w1_line}, field source")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("another store"), "{stderr}");
 
     let imported = run_ok(
         mercator(&data)

@@ -697,6 +697,27 @@ fn import_review(memory: &mut Memory, path: &Path) -> anyhow::Result<Vec<Importe
                  with `mercator translate review --export FILE`"
             );
         };
+        // An id alone could attach the correction to another text: a file
+        // exported from another store, or an edited id.
+        for (name, stored) in [
+            ("sku", &item.sku),
+            ("field", &item.field),
+            ("target_lang", &item.target_lang),
+            ("source", &item.source),
+        ] {
+            let Some(value) = column(name).and_then(|index| record.get(index)) else {
+                continue;
+            };
+            let value = from_cell(value);
+            if value.trim() != stored.trim() {
+                bail!(
+                    "{path_text} line {line}, field {name}: {value:?} is not the {name} of review \
+                     item {id} ({stored:?}); the file comes from another store or was edited \
+                     outside the correction column. Export the queue again with \
+                     `mercator translate review --export FILE`"
+                );
+            }
+        }
         let (length, source_length) = (correction.chars().count(), item.source.chars().count());
         if length > MAX_CORRECTION_GROWTH * source_length + 200 {
             bail!(
