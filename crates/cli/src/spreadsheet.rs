@@ -27,6 +27,24 @@ pub fn to_cell(text: &str) -> Cow<'_, str> {
     }
 }
 
+/// `text` as a cell of a catalog for marketplaces and spreadsheets alike.
+/// Only text that reads as a formula gets the apostrophe: a start of `=`,
+/// `@`, tab or CR, or `+` or `-` with a call, a sheet reference, a pipe or
+/// another `=` after it. "-20% off" and "+2 colors" stay as written, since
+/// a marketplace import would keep the apostrophe.
+pub fn to_catalog_cell(text: &str) -> Cow<'_, str> {
+    let formula = match text.chars().next() {
+        Some('=' | '@' | '\t' | '\r') => true,
+        Some('+' | '-') => text.contains(['(', '!', '|', '=']),
+        _ => false,
+    };
+    if formula {
+        Cow::Owned(format!("'{text}"))
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
 /// Returns the text of a cell written by [`to_cell`], possibly edited since.
 pub fn from_cell(cell: &str) -> &str {
     match cell.strip_prefix('\'') {
@@ -47,6 +65,22 @@ mod tests {
             let cell = to_cell(text);
             assert_eq!(cell, format!("'{text}"));
             assert_eq!(from_cell(&cell), text);
+        }
+    }
+
+    #[test]
+    fn catalog_cells_escape_only_formulas() {
+        for text in [
+            "=HYPERLINK(\"http://127.0.0.1\")",
+            "@SUM(A1)",
+            "+cmd|' /C calc'!A0",
+            "-2+3+cmd|x",
+            "-1=1",
+        ] {
+            assert_eq!(to_catalog_cell(text), format!("'{text}"));
+        }
+        for text in ["-20% off", "+2 colors", "Camiseta (roja)", "'quoted'"] {
+            assert_eq!(to_catalog_cell(text), text);
         }
     }
 

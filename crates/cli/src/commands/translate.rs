@@ -30,7 +30,7 @@ use mercator_translate::{qe, report};
 
 use crate::commands::ingest::{ingest_orders, open_store, ReadOptions};
 use crate::commands::translate_score::{self, ScoreArgs};
-use crate::spreadsheet::{from_cell, to_cell};
+use crate::spreadsheet::{from_cell, to_catalog_cell, to_cell};
 use crate::{progress, sample, Global};
 
 #[derive(Debug, Args)]
@@ -524,7 +524,7 @@ fn catalog_csv(run: &RunReport) -> anyhow::Result<Vec<u8>> {
             format!("{:.1}", listing.score),
             listing.flags.join(" "),
         ]);
-        writer.write_record(&row)?;
+        writer.write_record(row.iter().map(|cell| to_catalog_cell(cell).into_owned()))?;
     }
     writer.into_inner().map_err(|err| anyhow::anyhow!("{err}"))
 }
