@@ -31,6 +31,10 @@ pub use plan::FieldPlan;
 /// The plans of a listing's fields, by field name.
 type FieldPlans = Vec<(String, FieldPlan)>;
 
+/// Longest segment sent to an engine, in characters: a sentence is far
+/// shorter, and Apertium takes minutes over a 30 MB word.
+pub const MAX_SEGMENT_CHARS: usize = 10_000;
+
 /// A field whose stored correction was made for a similar source: it is
 /// adapted, or the field goes to the engine, once the batch is planned.
 struct FuzzyCorrection {
@@ -536,9 +540,19 @@ impl<'a> Pipeline<'a> {
             }
         }
 
-        // One engine call per pair, each distinct text sent once.
+        // One engine call per pair, each distinct text sent once. A segment
+        // too long for any sentence fails alone instead of holding the
+        // engine for minutes.
         let mut by_pair: BTreeMap<LanguagePair, Vec<usize>> = BTreeMap::new();
-        for (index, unit) in units.iter().enumerate() {
+        for (index, unit) in units.iter_mut().enumerate() {
+            let length = unit.text.chars().count();
+            if unit.output.is_none() && length > MAX_SEGMENT_CHARS {
+                unit.origin = Origin::Failed;
+                unit.output = Some(Err(format!(
+                    "a segment of {length} characters is longer than the limit of \
+                     {MAX_SEGMENT_CHARS}; split the text into sentences"
+                )));
+            }
             if unit.output.is_none() {
                 by_pair.entry(unit.pair.clone()).or_default().push(index);
             }
@@ -909,6 +923,25 @@ mod tests {
         assert!(description.score <= failed.score, "{}", description.score);
         assert!(description.score < Options::default().review_threshold);
         assert_eq!(run.listings[1].translated.title, "BLUE CUP");
+    }
+
+    #[test]
+    fn overlong_segment_fails_alone() {
+        let engine = UppercaseTestEngine;
+        let mut pipeline = Pipeline::new(&engine, None, Options::default());
+        let word = format!("X{}", "x".repeat(MAX_SEGMENT_CHARS));
+        let listings = [listing("Red mug", &format!("It is short. {word}"))];
+        let run = pipeline.translate(&listings, "es", &mut |_| {}).unwrap();
+        assert_eq!(run.failed, 1);
+        let description = &run.listings[0].fields[1];
+        assert!(description.output.starts_with("IT IS SHORT. Xxx"));
+        let failed = description
+            .segments
+            .iter()
+            .find_map(|s| s.error.as_deref())
+            .unwrap();
+        assert!(failed.contains("split the text into sentences"), "{failed}");
+        assert!(description.flags.contains(&"engine_error".to_string()));
     }
 
     #[test]
