@@ -462,30 +462,70 @@ fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
-fn numbers(text: &str) -> Vec<String> {
+/// The numbers of `text` as written: "10", "26,7", "1,250".
+fn numbers(text: &str) -> Vec<&str> {
     static NUMBER: OnceLock<Regex> = OnceLock::new();
     let number = NUMBER.get_or_init(|| Regex::new(r"\d+(?:[.,]\d+)*").expect("valid regex"));
-    number
-        .find_iter(text)
-        .map(|m| m.as_str().replace([',', '.'], ""))
-        .collect()
+    number.find_iter(text).map(|m| m.as_str()).collect()
 }
 
-/// Missing plus extra numbers, over the source numbers (at least 1).
+/// The digits of a number, without separators: "1,250" and "1.250" agree.
+fn digits(number: &str) -> String {
+    number.replace([',', '.'], "")
+}
+
+/// The values a written number may stand for, each with its decimals:
+/// "1,250" is 1250, or 1.25 where the comma is the decimal separator.
+fn readings(number: &str) -> Vec<(f64, i32)> {
+    let mut readings: Vec<(f64, i32)> =
+        digits(number).parse().map(|v| (v, 0)).into_iter().collect();
+    if let Some(index) = number.rfind([',', '.']) {
+        let (whole, fraction) = (&number[..index], &number[index + 1..]);
+        if let Ok(value) = format!("{}.{fraction}", digits(whole)).parse() {
+            readings.push((value, fraction.len() as i32));
+        }
+    }
+    readings
+}
+
+/// Tells whether one number is the other rounded: "177" for "176,7",
+/// "567" for "566,99", "1,1" for "1,13".
+fn rounds_to(a: &str, b: &str) -> bool {
+    readings(a).iter().any(|&(x, x_decimals)| {
+        readings(b).iter().any(|&(y, y_decimals)| {
+            let tolerance = 0.5 * 10f64.powi(-x_decimals.min(y_decimals));
+            (x - y).abs() <= tolerance + 1e-9
+        })
+    })
+}
+
+/// Missing plus extra numbers, over the source numbers (at least 1). A
+/// number matches the same digits, or else a rounding of it, as a
+/// translator writes a converted measure ("177 °C" for 350 °F).
 fn number_mismatch(source: &str, output: &str) -> f64 {
-    let mut counts: HashMap<String, i64> = HashMap::new();
     let source_numbers = numbers(source);
+    let mut output_left = numbers(output);
+    let mut source_left = Vec::new();
     for number in &source_numbers {
-        *counts.entry(number.clone()).or_default() += 1;
+        match output_left.iter().position(|o| digits(o) == digits(number)) {
+            Some(index) => {
+                output_left.remove(index);
+            }
+            None => source_left.push(*number),
+        }
     }
-    for number in numbers(output) {
-        *counts.entry(number).or_default() -= 1;
-    }
-    let unmatched: i64 = counts.values().map(|count| count.abs()).sum();
-    unmatched as f64 / source_numbers.len().max(1) as f64
+    source_left.retain(
+        |number| match output_left.iter().position(|o| rounds_to(number, o)) {
+            Some(index) => {
+                output_left.remove(index);
+                false
+            }
+            None => true,
+        },
+    );
+    (source_left.len() + output_left.len()) as f64 / source_numbers.len().max(1) as f64
 }
 
-/// Share of output word bigrams that repeat more often than in the source.
 fn repetition(source_words: &[String], output_words: &[String]) -> f64 {
     if output_words.len() < 4 {
         return 0.0;
@@ -588,9 +628,20 @@ pub fn check_pair(
         expected_length_ratio: ratio(target_lang) / ratio(source_lang),
         identify_language: true,
     });
-    // Markup is searched too: a link target is an attribute.
+    // Markup is searched too: a link target is an attribute. A span that
+    // is a measure or size ("350F") is localized, not kept.
+    let localized_spans = match crate::lang::Language::lookup(target_lang) {
+        Some(target) => crate::locale::detect(source, target, source, &Default::default()),
+        None => Vec::new(),
+    };
     let mut missing_spans = Vec::new();
     for span in crate::protect::detect(source, "") {
+        if localized_spans
+            .iter()
+            .any(|local| local.start < span.end && span.start < local.end)
+        {
+            continue;
+        }
         let text = &source[span.start..span.end];
         let expected = source.matches(text).count();
         if translation.matches(text).count() < expected && !missing_spans.iter().any(|m| m == text)
@@ -712,6 +763,18 @@ mod tests {
         assert!(check.new_links.is_empty());
         assert!(check.flags.is_empty(), "{:?}", check.flags);
         assert!(check.score > 90.0, "{}", check.score);
+    }
+
+    #[test]
+    fn pair_check_accepts_rounded_measures() {
+        for (source, translation) in [
+            ("Oven safe to 350F", "Apto para horno hasta 177 °C"),
+            ("Weight 1,250 lbs", "Peso 567 kg"),
+        ] {
+            let check = check_pair(source, translation, "en", "es");
+            assert!(check.missing_spans.is_empty(), "{translation}: {check:?}");
+            assert_eq!(check.signals.number_mismatch, 0.0, "{translation}");
+        }
     }
 
     #[test]
@@ -865,6 +928,21 @@ mod tests {
             "Paquete de 12 vasos, 10,5 cl.",
         );
         assert_eq!(kept.number_mismatch, 0.0);
+        // A converted measure that the translator rounded still matches.
+        for (source, output) in [
+            ("Oven safe to 176,7 °C", "Apto para horno hasta 177 °C"),
+            ("Weight 566,99 kg", "Peso 567 kg"),
+            ("Weight 1,13 kg", "Peso 1,1 kg"),
+        ] {
+            assert_eq!(signals(source, output).number_mismatch, 0.0, "{output}");
+        }
+        // Another number is no rounding.
+        for (source, output) in [
+            ("Pack of 100", "Paquete de 101"),
+            ("Pack of 2", "Paquete de 3"),
+        ] {
+            assert!(signals(source, output).number_mismatch > 0.0, "{output}");
+        }
     }
 
     #[test]
