@@ -359,6 +359,64 @@ fn translate_errors_name_value_and_fix() {
         uninstalled_pair.contains("apertium-eng-deu"),
         "{uninstalled_pair}"
     );
+
+    // A source language the engine lacks is named as --from, not --to.
+    let output = mercator(&data)
+        .arg("translate")
+        .arg(&catalog)
+        .args(["--from", "de", "--to", "es"])
+        .output()
+        .unwrap();
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(message.contains("invalid --from value \"de\""), "{message}");
+
+    // Catalog files: another encoding, a made-up language, a value of the
+    // wrong type; each named by line or listing, field and fix.
+    let failure = |name: &str, content: &[u8]| -> String {
+        let file = dir.path().join(name);
+        std::fs::write(&file, content).unwrap();
+        let output = mercator(&data)
+            .arg("translate")
+            .arg(&file)
+            .args(["--to", "es"])
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{name} was translated");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let latin1 = failure("latin1.csv", b"sku,title,description\nA1,Caf\xe9 mug,\n");
+    assert!(
+        latin1.contains("line 2: byte 0xE9 is not UTF-8"),
+        "{latin1}"
+    );
+    assert_eq!(latin1.matches("not UTF-8").count(), 1, "{latin1}");
+    let klingon = failure(
+        "klingon.csv",
+        b"sku,title,description,source_lang\nA1,Mug,,en\nA2,Cup,,klingon\n",
+    );
+    assert!(
+        klingon.contains("line 3: field source_lang: \"klingon\" is not a language code"),
+        "{klingon}"
+    );
+    let typed = failure("typed.json", br#"[{"sku": "A1", "title": ["Mug"]}]"#);
+    assert!(
+        typed.contains("listing 1 of the array: field title"),
+        "{typed}"
+    );
+    // A null optional field is no error.
+    let nulls = dir.path().join("nulls.json");
+    std::fs::write(
+        &nulls,
+        r#"[{"sku": "A1", "title": "Red mug", "description": null, "bullets": null}]"#,
+    )
+    .unwrap();
+    run_ok(
+        mercator(&data)
+            .arg("translate")
+            .arg(&nulls)
+            .args(["--to", "es", "--out"])
+            .arg(dir.path().join("out")),
+    );
 }
 
 /// A catalog ingested into a dataset is what `translate` reads by default.
@@ -616,7 +674,7 @@ fn score_rates_outside_translations() {
     assert!(!failed.status.success());
     let message = String::from_utf8_lossy(&failed.stderr);
     assert!(
-        message.contains("line 2, field translation: missing"),
+        message.contains("line 1: the header has no translation column (found: id,source)"),
         "{message}"
     );
 

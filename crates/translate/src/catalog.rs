@@ -41,10 +41,10 @@ pub struct Listing {
 /// Failure to read a catalog.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
-    #[error("cannot read catalog {path}: {source}")]
+    #[error("cannot read catalog {path}: {cause}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("catalog {path} has no {column:?} column; a catalog needs sku,title,description (found: {found})")]
     MissingColumn {
@@ -58,6 +58,12 @@ pub enum CatalogError {
         line: u64,
         message: String,
     },
+    #[error("catalog {path}, listing {index} of the array: {message}")]
+    InvalidListing {
+        path: PathBuf,
+        index: u64,
+        message: String,
+    },
     #[error("catalog {path} is not valid JSON: {message}; expected an array of objects with sku, title, description")]
     InvalidJson { path: PathBuf, message: String },
     #[error("catalog {path} has an unknown extension; use .csv or .json")]
@@ -68,10 +74,11 @@ pub enum CatalogError {
 
 /// Reads a catalog; the format follows the extension (`.csv`, `.json`).
 pub fn read(path: &Path) -> Result<Vec<Listing>, CatalogError> {
-    let text = std::fs::read_to_string(path).map_err(|source| CatalogError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text =
+        mercator_data::ingest::lines::read_utf8(path).map_err(|cause| CatalogError::Read {
+            path: path.to_path_buf(),
+            cause,
+        })?;
     match path
         .extension()
         .and_then(|e| e.to_str())
@@ -162,6 +169,14 @@ pub fn parse_csv(path: &Path, text: &str) -> Result<Vec<Listing>, CatalogError> 
                 line,
                 message: format!("field attributes: {message}"),
             })?;
+        let source_lang = Some(field("source_lang")).filter(|l| !l.trim().is_empty());
+        if let Some(code) = &source_lang {
+            check_language(code).map_err(|message| CatalogError::InvalidRow {
+                path: path.to_path_buf(),
+                line,
+                message,
+            })?;
+        }
         let extra = headers
             .iter()
             .zip(record.iter())
@@ -174,7 +189,7 @@ pub fn parse_csv(path: &Path, text: &str) -> Result<Vec<Listing>, CatalogError> 
             description: field("description"),
             bullets: split_list(&field("bullets")),
             attributes,
-            source_lang: Some(field("source_lang")).filter(|l| !l.trim().is_empty()),
+            source_lang,
             extra,
             position: line,
         });
@@ -201,24 +216,13 @@ fn parse_attributes(text: &str) -> Result<BTreeMap<String, String>, String> {
     Ok(attributes)
 }
 
-/// A JSON listing as users write it: bullets and attributes in either form.
-#[derive(Deserialize)]
-struct JsonListing {
-    sku: serde_json::Value,
-    title: String,
-    #[serde(default)]
-    description: String,
-    #[serde(default)]
-    bullets: Option<serde_json::Value>,
-    #[serde(default)]
-    attributes: Option<serde_json::Value>,
-    #[serde(default)]
-    source_lang: Option<String>,
-}
-
-/// Parses a JSON catalog; `path` names the file in errors.
+/// Parses a JSON catalog; `path` names the file in errors. Bullets may be
+/// a string or an array, attributes a string or an object, and a null
+/// optional field counts as absent.
 pub fn parse_json(path: &Path, text: &str) -> Result<Vec<Listing>, CatalogError> {
-    let items: Vec<serde_json::Value> =
+    use serde_json::Value;
+
+    let items: Vec<Value> =
         serde_json::from_str(text).map_err(|err| CatalogError::InvalidJson {
             path: path.to_path_buf(),
             message: err.to_string(),
@@ -226,17 +230,39 @@ pub fn parse_json(path: &Path, text: &str) -> Result<Vec<Listing>, CatalogError>
     let mut listings = Vec::new();
     for (index, item) in items.into_iter().enumerate() {
         let position = index as u64 + 1;
-        let invalid = |message: String| CatalogError::InvalidRow {
+        let invalid = |message: String| CatalogError::InvalidListing {
             path: path.to_path_buf(),
-            line: position,
-            message: format!("(listing {position} of the array) {message}"),
+            index: position,
+            message,
         };
-        let listing: JsonListing =
-            serde_json::from_value(item).map_err(|err| invalid(err.to_string()))?;
-        let sku = match listing.sku {
-            serde_json::Value::String(sku) => sku,
-            serde_json::Value::Number(number) => number.to_string(),
-            other => return Err(invalid(format!("sku {other} is not a string"))),
+        let Value::Object(mut map) = item else {
+            return Err(invalid(format!(
+                "{item} is not an object; a listing is {{\"sku\": ..., \"title\": ..., \"description\": ...}}"
+            )));
+        };
+        let mut text = |name: &str, required: bool| -> Result<String, CatalogError> {
+            match map.remove(name) {
+                Some(Value::String(text)) => Ok(text),
+                Some(Value::Number(number)) => Ok(number.to_string()),
+                None | Some(Value::Null) if !required => Ok(String::new()),
+                None | Some(Value::Null) => Err(invalid(format!(
+                    "field {name} is missing; every listing needs sku and title"
+                ))),
+                Some(other) => Err(invalid(format!(
+                    "field {name}: {other} is not a string; write it in quotes"
+                ))),
+            }
+        };
+        let sku = text("sku", true)?;
+        let title = text("title", true)?;
+        let description = text("description", false)?;
+        let source_lang = Some(text("source_lang", false)?).filter(|l| !l.trim().is_empty());
+        if let Some(code) = &source_lang {
+            check_language(code).map_err(&invalid)?;
+        }
+        let listing = JsonParts {
+            bullets: map.remove("bullets"),
+            attributes: map.remove("attributes"),
         };
         let bullets = match listing.bullets {
             None | Some(serde_json::Value::Null) => Vec::new(),
@@ -273,16 +299,40 @@ pub fn parse_json(path: &Path, text: &str) -> Result<Vec<Listing>, CatalogError>
         };
         listings.push(Listing {
             sku,
-            title: listing.title,
-            description: listing.description,
+            title,
+            description,
             bullets,
             attributes,
-            source_lang: listing.source_lang,
+            source_lang,
             extra: BTreeMap::new(),
             position,
         });
     }
     Ok(listings)
+}
+
+/// The fields of a JSON listing that take more than one form.
+struct JsonParts {
+    bullets: Option<serde_json::Value>,
+    attributes: Option<serde_json::Value>,
+}
+
+/// Checks a listing's language code: two or three letters, with an
+/// optional region ("pt-BR").
+fn check_language(code: &str) -> Result<(), String> {
+    static CODE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let valid = CODE
+        .get_or_init(|| {
+            regex::Regex::new(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,4})?$").expect("valid regex")
+        })
+        .is_match(code.trim());
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "field source_lang: {code:?} is not a language code; use an ISO 639-1 code such as en, de or fr"
+        ))
+    }
 }
 
 /// Builds a catalog from order lines: one listing per product SKU, titled

@@ -29,10 +29,10 @@ pub struct Entry {
 /// Failure to read a glossary file.
 #[derive(Debug, thiserror::Error)]
 pub enum GlossaryError {
-    #[error("cannot read glossary {path}: {source}")]
+    #[error("cannot read glossary {path}: {cause}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error(
         "glossary {path} line {line}: expected 3 columns (term,translation,target_lang), found {found}; quote a field that contains a comma"
@@ -63,10 +63,11 @@ pub struct Glossary {
 impl Glossary {
     /// Reads a glossary CSV file.
     pub fn load(path: &Path) -> Result<Glossary, GlossaryError> {
-        let text = std::fs::read_to_string(path).map_err(|source| GlossaryError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text =
+            mercator_data::ingest::lines::read_utf8(path).map_err(|cause| GlossaryError::Read {
+                path: path.to_path_buf(),
+                cause,
+            })?;
         Glossary::parse(path, &text)
     }
 

@@ -23,11 +23,8 @@ pub struct RateTable {
 /// Failure to read a rate table.
 #[derive(Debug, thiserror::Error)]
 pub enum RateError {
-    #[error("cannot read rate table {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("cannot read rate table {path}: {cause}")]
+    Read { path: String, cause: std::io::Error },
     #[error(
         "rate table {path} line {line}: {message}; expected from,to,rate such as USD,EUR,0.92"
     )]
@@ -42,10 +39,11 @@ impl RateTable {
     /// Reads a `from,to,rate` CSV file.
     pub fn load(path: &Path) -> Result<RateTable, RateError> {
         let path_text = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| RateError::Read {
-            path: path_text.clone(),
-            source,
-        })?;
+        let text =
+            mercator_data::ingest::lines::read_utf8(path).map_err(|cause| RateError::Read {
+                path: path_text.clone(),
+                cause,
+            })?;
         let mut rates = HashMap::new();
         let mut reader = csv::ReaderBuilder::new()
             .flexible(true)

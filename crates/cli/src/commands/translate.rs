@@ -216,7 +216,24 @@ fn execute_run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
         let result =
             pipeline.translate(&listings, target, &mut |done| bar.set_position(done as u64));
         bar.finish_and_clear();
-        let run = result.with_context(|| format!("translating to {target}"))?;
+        let run = result.with_context(|| {
+            // Name the listings whose own source_lang picked the pair.
+            let named: Vec<String> = listings
+                .iter()
+                .filter(|listing| listing.source_lang.is_some())
+                .take(3)
+                .map(|listing| format!("{} (line {})", listing.sku, listing.position))
+                .collect();
+            if named.is_empty() {
+                format!("translating to {target}")
+            } else {
+                format!(
+                    "translating to {target}; the catalog's source_lang column sets the language \
+                     of listings such as {}",
+                    named.join(", ")
+                )
+            }
+        })?;
 
         let paths = write_outputs(&args.out, &run, args.review_threshold)?;
         let summary = report::to_json(&run, args.review_threshold)["summary"].clone();
@@ -426,7 +443,16 @@ fn check_targets(engine: &dyn Engine, from: &str, targets: &[String]) -> anyhow:
             pair,
             supported: engine::describe_pairs(engine),
         })
-        .with_context(|| format!("invalid --to value {target:?}{hint}"));
+        .with_context(|| {
+            // The engine translates from --from into other languages: then
+            // the target is the problem, else the source.
+            let from_known = engine.pairs().iter().any(|pair| pair.source == from);
+            if from_known {
+                format!("invalid --to value {target:?}{hint}")
+            } else {
+                format!("invalid --from value {from:?}{hint}")
+            }
+        });
     }
     Ok(())
 }
@@ -650,7 +676,8 @@ const MAX_CORRECTION_GROWTH: usize = 4;
 /// source lacks is rejected, and then nothing is stored.
 fn import_review(memory: &mut Memory, path: &Path) -> anyhow::Result<Vec<ImportedCorrection>> {
     let path_text = path.display();
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {path_text}"))?;
+    let text = mercator_data::ingest::lines::read_utf8(path)
+        .with_context(|| format!("cannot read {path_text}"))?;
     if let Some(line) = unclosed_quote(text.as_bytes()) {
         bail!("{path_text} line {line}: {UNCLOSED_QUOTE}");
     }

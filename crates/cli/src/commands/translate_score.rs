@@ -127,8 +127,8 @@ fn read_pairs(
     from: &str,
     to: Option<&str>,
 ) -> anyhow::Result<(Vec<String>, Vec<TranslationPair>)> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = mercator_data::ingest::lines::read_utf8(path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
     let name = path.display();
     let extension = path
         .extension()
@@ -150,6 +150,16 @@ fn read_pairs(
                 .iter()
                 .map(|h| h.trim().to_string())
                 .collect();
+            for column in ["source", "translation"] {
+                if !headers.iter().any(|h| h == column) {
+                    bail!(
+                        "{name} line 1: the header has no {column} column (found: {}); name the \
+                         columns source and translation, and optionally id, source_lang and \
+                         target_lang",
+                        headers.join(",")
+                    );
+                }
+            }
             for record in reader.records() {
                 let record = record.map_err(|err| {
                     let (line, message) = describe_error(&err, &mut lines);

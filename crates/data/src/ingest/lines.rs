@@ -85,6 +85,26 @@ impl LineIndex {
     }
 }
 
+/// Reads a text file, naming the line of the first byte that is not
+/// UTF-8 ("line 2: byte 0xE9 is not UTF-8; save the file as UTF-8").
+/// Spreadsheets often save CSV as Latin-1 or Windows-1252.
+pub fn read_utf8(path: &std::path::Path) -> std::io::Result<String> {
+    let bytes = std::fs::read(path)?;
+    String::from_utf8(bytes).map_err(|err| {
+        let bytes = err.as_bytes();
+        let at = err.utf8_error().valid_up_to();
+        let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "line {line}: byte 0x{:02X} is not UTF-8; save the file as UTF-8 \
+                 (\"CSV UTF-8\" in a spreadsheet)",
+                bytes[at]
+            ),
+        )
+    })
+}
+
 /// Message for a quote that [`unclosed_quote`] found.
 pub const UNCLOSED_QUOTE: &str =
     "a quoted field opens here and is not closed right before a comma or line end, so the rows \
@@ -193,6 +213,17 @@ mod tests {
             .records()
             .map(|record| index.line_of(record.unwrap().position()))
             .collect()
+    }
+
+    #[test]
+    fn read_utf8_names_the_line_of_a_bad_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("latin1.csv");
+        std::fs::write(&path, b"sku,title\nA1,Caf\xe9 mug\n").unwrap();
+        let err = read_utf8(&path).unwrap_err().to_string();
+        assert!(err.starts_with("line 2: byte 0xE9 is not UTF-8"), "{err}");
+        std::fs::write(&path, "sku,title\nA1,Café mug\n").unwrap();
+        assert_eq!(read_utf8(&path).unwrap(), "sku,title\nA1,Café mug\n");
     }
 
     #[test]
