@@ -290,6 +290,71 @@ fn review_corrections_win_next_time() {
     );
 }
 
+/// Any translation can be corrected, not only a queued one: a row that
+/// names its source and target language instead of a review item.
+#[test]
+fn corrections_without_a_review_item() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = dir.path().join("out");
+    let catalog = dir.path().join("catalog.csv");
+    std::fs::write(
+        &catalog,
+        "sku,title,description\nT1,Large wooden dining table,\n",
+    )
+    .unwrap();
+    let translate = || {
+        run_ok(
+            mercator(&data)
+                .args(["--quiet", "translate"])
+                .arg(&catalog)
+                .args(["--to", "es", "--review-threshold", "0", "--out"])
+                .arg(&out),
+        );
+        read_csv(&out.join("catalog.es.csv"))
+    };
+    let first = translate();
+    assert_ne!(first[0]["title"], "Mesa de comedor grande de madera");
+
+    let import = |name: &str, text: &str| {
+        let file = dir.path().join(name);
+        std::fs::write(&file, text).unwrap();
+        mercator(&data)
+            .args(["--json", "translate", "review", "--import"])
+            .arg(&file)
+            .output()
+            .unwrap()
+    };
+    // Without a target language the row cannot say what it corrects.
+    let failed = import(
+        "no_target.csv",
+        "id,source,correction\n,Large wooden dining table,Mesa de comedor grande de madera\n",
+    );
+    let message = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        message.contains(
+            "line 2, field id: empty; give the id of a review item, or the source and target_lang"
+        ),
+        "{message}"
+    );
+    let imported = import(
+        "fixes.csv",
+        "sku,field,source,target_lang,correction\n\
+         T1,title,Large wooden dining table,es,Mesa de comedor grande de madera\n",
+    );
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&imported.stdout).unwrap();
+    assert_eq!(report["imported"], 1, "{report}");
+
+    let second = translate();
+    assert_eq!(second[0]["title"], "Mesa de comedor grande de madera");
+    assert!(second[0]["qe_flags"].contains("human"), "{:?}", second[0]);
+}
+
 /// Bad input names the value, the place and the fix.
 #[test]
 fn translate_errors_name_value_and_fix() {

@@ -595,10 +595,13 @@ fn execute_review(global: &Global, args: ReviewArgs) -> anyhow::Result<()> {
         } else if !global.quiet {
             println!("{count} corrections stored from {}", path.display());
             for correction in &flagged {
+                let item = correction
+                    .id
+                    .map(|id| format!(" (review item {id})"))
+                    .unwrap_or_default();
                 println!(
-                    "  line {} (review item {}): QE {:.1}, check {}",
+                    "  line {}{item}: QE {:.1}, check {}",
                     correction.line,
-                    correction.id,
                     correction.check.score,
                     correction.check.flags.join(", ")
                 );
@@ -661,7 +664,8 @@ fn execute_review(global: &Global, args: ReviewArgs) -> anyhow::Result<()> {
 #[derive(Debug, serde::Serialize)]
 struct ImportedCorrection {
     line: u64,
-    id: i64,
+    /// The review item corrected; `None` for a row that names its source.
+    id: Option<i64>,
     #[serde(flatten)]
     check: qe::PairCheck,
 }
@@ -688,16 +692,19 @@ fn import_review(memory: &mut Memory, path: &Path) -> anyhow::Result<Vec<Importe
         .with_context(|| format!("{path_text} line 1: invalid CSV header"))?
         .clone();
     let column = |name: &str| headers.iter().position(|h| h.trim() == name);
-    let (Some(id_column), Some(correction_column)) = (column("id"), column("correction")) else {
-        bail!(
+    let names_source = column("source").is_some() && column("target_lang").is_some();
+    let correction_column = match column("correction") {
+        Some(index) if column("id").is_some() || names_source => index,
+        _ => bail!(
             "{path_text} line 1: expected the columns id and correction, as written by \
-             `mercator translate review --export`"
-        );
+             `mercator translate review --export`, or source, target_lang and correction \
+             to correct any translation"
+        ),
     };
 
     // Every row is checked before any is stored, so a bad row stores nothing.
     let mut corrections = Vec::new();
-    let mut lines_by_id: HashMap<i64, u64> = HashMap::new();
+    let mut first_lines: HashMap<String, u64> = HashMap::new();
     for record in reader.records() {
         let record = record.map_err(|err| {
             let (line, message) = describe_error(&err, &mut lines);
@@ -708,48 +715,89 @@ fn import_review(memory: &mut Memory, path: &Path) -> anyhow::Result<Vec<Importe
         if correction.is_empty() {
             continue;
         }
-        let id_text = record.get(id_column).unwrap_or("");
-        let id: i64 = id_text.trim().parse().with_context(|| {
-            format!("{path_text} line {line}, field id: {id_text:?} is not a review item id")
-        })?;
-        if let Some(first) = lines_by_id.insert(id, line) {
-            bail!(
-                "{path_text} line {line}, field id: review item {id} was already corrected on \
-                 line {first}; keep one correction per item"
-            );
-        }
-        let Some(item) = memory.review(id)? else {
-            bail!(
-                "{path_text} line {line}, field id: no review item {id}; export the queue again \
-                 with `mercator translate review --export FILE`"
-            );
+        let cell = |name: &str| {
+            column(name)
+                .and_then(|index| record.get(index))
+                .map(|value| from_cell(value).trim().to_string())
+                .filter(|value| !value.is_empty())
         };
-        // An id alone could attach the correction to another text: a file
-        // exported from another store, or an edited id.
-        for (name, stored) in [
-            ("sku", &item.sku),
-            ("field", &item.field),
-            ("target_lang", &item.target_lang),
-            ("source", &item.source),
-        ] {
-            let Some(value) = column(name).and_then(|index| record.get(index)) else {
-                continue;
-            };
-            let value = from_cell(value);
-            if value.trim() != stored.trim() {
-                bail!(
-                    "{path_text} line {line}, field {name}: {value:?} is not the {name} of review \
-                     item {id} ({stored:?}); the file comes from another store or was edited \
-                     outside the correction column. Export the queue again with \
-                     `mercator translate review --export FILE`"
-                );
+        let (item, key) = match cell("id") {
+            // A row without an id corrects any translation: the text of a
+            // field that scored high and was never queued, for example.
+            None => {
+                let (Some(source), Some(target_lang)) = (cell("source"), cell("target_lang"))
+                else {
+                    bail!(
+                        "{path_text} line {line}, field id: empty; give the id of a review \
+                         item, or the source and target_lang of the text to correct"
+                    );
+                };
+                let source_lang = cell("source_lang").unwrap_or_else(|| "en".to_string());
+                let key = format!("{source_lang}-{target_lang}:{source}");
+                let item = ReviewItem {
+                    id: 0,
+                    sku: cell("sku").unwrap_or_default(),
+                    field: cell("field").unwrap_or_default(),
+                    source_lang,
+                    target_lang,
+                    source,
+                    translation: String::new(),
+                    score: 0.0,
+                    flags: String::new(),
+                };
+                (item, key)
             }
+            Some(id_text) => {
+                let id: i64 = id_text.parse().with_context(|| {
+                    format!(
+                        "{path_text} line {line}, field id: {id_text:?} is not a review item id"
+                    )
+                })?;
+                let Some(item) = memory.review(id)? else {
+                    bail!(
+                        "{path_text} line {line}, field id: no review item {id}; export the queue \
+                         again with `mercator translate review --export FILE`"
+                    );
+                };
+                // An id alone could attach the correction to another text: a
+                // file exported from another store, or an edited id.
+                for (name, stored) in [
+                    ("sku", &item.sku),
+                    ("field", &item.field),
+                    ("target_lang", &item.target_lang),
+                    ("source", &item.source),
+                ] {
+                    let Some(value) = column(name).and_then(|index| record.get(index)) else {
+                        continue;
+                    };
+                    let value = from_cell(value);
+                    if value.trim() != stored.trim() {
+                        bail!(
+                            "{path_text} line {line}, field {name}: {value:?} is not the {name} of \
+                             review item {id} ({stored:?}); the file comes from another store or \
+                             was edited outside the correction column. Export the queue again \
+                             with `mercator translate review --export FILE`"
+                        );
+                    }
+                }
+                (item, format!("id:{id}"))
+            }
+        };
+        if let Some(first) = first_lines.insert(key, line) {
+            bail!(
+                "{path_text} line {line}: the same text was already corrected on line {first}; \
+                 keep one correction per item"
+            );
         }
+        let subject = match item.id {
+            0 => "this row".to_string(),
+            id => format!("review item {id}"),
+        };
         let (length, source_length) = (correction.chars().count(), item.source.chars().count());
         if length > MAX_CORRECTION_GROWTH * source_length + 200 {
             bail!(
                 "{path_text} line {line}, field correction: {length} characters for a source of \
-                 {source_length} (review item {id}); a translation is rarely more than \
+                 {source_length} ({subject}); a translation is rarely more than \
                  {MAX_CORRECTION_GROWTH} times as long as its source: check that the row's \
                  columns are not shifted"
             );
@@ -757,13 +805,13 @@ fn import_review(memory: &mut Memory, path: &Path) -> anyhow::Result<Vec<Importe
         if let Some(name) = new_attribute(&item.source, correction) {
             bail!(
                 "{path_text} line {line}, field correction: attribute {name:?} is not in the \
-                 source of review item {id}; keep the source's markup and change only its text"
+                 source of {subject}; keep the source's markup and change only its text"
             );
         }
         if let Some(tag) = new_tag(&item.source, correction) {
             bail!(
                 "{path_text} line {line}, field correction: tag <{tag}> is not in the source of \
-                 review item {id}; keep the source's markup and change only its text"
+                 {subject}; keep the source's markup and change only its text"
             );
         }
         let check = qe::check_correction(
@@ -774,14 +822,14 @@ fn import_review(memory: &mut Memory, path: &Path) -> anyhow::Result<Vec<Importe
         );
         if let Some(missing) = check.missing_spans.first() {
             bail!(
-                "{path_text} line {line}, field correction: {missing:?} from the source of review \
-                 item {id} is missing; keep URLs, emails, placeholders and model numbers as they are"
+                "{path_text} line {line}, field correction: {missing:?} from the source of \
+                 {subject} is missing; keep URLs, emails, placeholders and model numbers as they are"
             );
         }
         if let Some(link) = check.new_links.first() {
             bail!(
-                "{path_text} line {line}, field correction: {link:?} is not in the source of review \
-                 item {id}; a correction may not add links or email addresses"
+                "{path_text} line {line}, field correction: {link:?} is not in the source of \
+                 {subject}; a correction may not add links or email addresses"
             );
         }
         corrections.push((item, correction.to_string(), line, check));
@@ -795,7 +843,7 @@ fn import_review(memory: &mut Memory, path: &Path) -> anyhow::Result<Vec<Importe
         .into_iter()
         .map(|(item, _, line, check)| ImportedCorrection {
             line,
-            id: item.id,
+            id: (item.id != 0).then_some(item.id),
             check,
         })
         .collect())
