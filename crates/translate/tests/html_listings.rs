@@ -164,6 +164,13 @@ fn html_listings_translate_text_and_attributes() {
 }
 
 #[test]
+fn inline_tags_follow_words_that_change_their_ending() {
+    // Alone, "comfortable" gives "cómodo"; beside "silla" it is "cómoda".
+    let outputs = translate(&["<p>A <b>comfortable</b> chair.</p>"]);
+    assert!(outputs[0].contains("<b>cómoda</b>"), "{}", outputs[0]);
+}
+
+#[test]
 fn measures_come_back_metric_in_spanish() {
     let outputs = translate(&["Height: 10.5 inches", "Weight: 0.9 lb"]);
     assert!(outputs[0].contains("26,7 cm"), "{}", outputs[0]);

@@ -372,6 +372,9 @@ impl FieldState<'_> {
                     .find(&needle_cased)
                     .filter(|_| !needle_cased.is_empty())
                     .map(|offset| (floor + offset, floor + offset + needle_cased.len()))
+                    // In the sentence the words may agree with others:
+                    // "cómodo" alone, "una silla cómoda" in context.
+                    .or_else(|| find_by_stems(haystack, &needle_cased, floor, ceiling))
             };
             let range = match found {
                 Some(range) => range,
@@ -436,6 +439,72 @@ impl FieldState<'_> {
         });
         out
     }
+}
+
+/// Finds the words of `needle` in `haystack[floor..ceiling]` by their
+/// stems, so that another ending still matches: the first word's stem, and
+/// the last word's within a few words after it. Returns the byte range from
+/// the first word's start to the last word's end.
+fn find_by_stems(
+    haystack: &str,
+    needle: &str,
+    floor: usize,
+    ceiling: usize,
+) -> Option<(usize, usize)> {
+    let stem = |word: &str| -> String {
+        let chars: Vec<char> = word.chars().collect();
+        let cut = match chars.len() {
+            0..=3 => 0,
+            4 => 1,
+            _ => 2,
+        };
+        chars[..chars.len() - cut].iter().collect()
+    };
+    let stems: Vec<String> = needle
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .map(stem)
+        .collect();
+    let (first, last) = (stems.first()?, stems.last()?);
+    if first.chars().count() < 3 || last.chars().count() < 3 {
+        return None;
+    }
+    let mut words: Vec<(usize, usize, &str)> = Vec::new();
+    let mut start = None;
+    for (offset, c) in haystack[floor..ceiling].char_indices() {
+        match (c.is_alphanumeric(), start) {
+            (true, None) => start = Some(offset),
+            (false, Some(from)) => {
+                words.push((
+                    floor + from,
+                    floor + offset,
+                    &haystack[floor + from..floor + offset],
+                ));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(from) = start {
+        words.push((floor + from, ceiling, &haystack[floor + from..ceiling]));
+    }
+    // A stem matches a word that starts with it and adds a short ending.
+    let matches = |word: &str, stem: &str| {
+        word.starts_with(stem) && word.chars().count() <= stem.chars().count() + 3
+    };
+    for (index, &(word_start, word_end, word)) in words.iter().enumerate() {
+        if !matches(word, first) {
+            continue;
+        }
+        if stems.len() == 1 {
+            return Some((word_start, word_end));
+        }
+        let window = words.iter().skip(index + 1).take(stems.len() + 1);
+        if let Some(&(_, end, _)) = window.into_iter().find(|(_, _, w)| matches(w, last)) {
+            return Some((word_start, end));
+        }
+    }
+    None
 }
 
 /// Position in `translated` matching `position` of `length`, moved to the
