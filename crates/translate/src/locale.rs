@@ -846,11 +846,13 @@ fn sizes(text: &str, target: &Language, context: &str) -> Vec<Span> {
     }
     // A chart and a number without "size" count as a size on footwear,
     // and on women's garments; "give us 9 days" stays as it is.
-    let women_clothing = !shoes
-        && last_gender(&context_words) == Some(false)
-        && CLOTHING_WORDS.iter().any(|word| has_word(word));
-    let bare = (shoes || women_clothing).then(bare_size_regex);
-    for regex in size_regexes().iter().chain(bare) {
+    let clothing = garment(&CLOTHING_WORDS);
+    let bare = (shoes || clothing).then(bare_size_regex);
+    let regexes = size_regexes()
+        .iter()
+        .map(|regex| (regex, false))
+        .chain(bare.map(|regex| (regex, true)));
+    for (regex, is_bare) in regexes {
         for caps in regex.captures_iter(text) {
             let whole = caps.get(0).expect("whole match");
             if overlaps(&spans, whole.start(), whole.end()) {
@@ -882,14 +884,18 @@ fn sizes(text: &str, target: &Language, context: &str) -> Vec<Span> {
                 .or(caps.name("system2"))
                 .map_or("", |m| m.as_str())
                 .to_uppercase();
-            let men = match caps.name("gender") {
-                Some(gender) => gender.as_str().to_lowercase().starts_with("men"),
+            let gender = match caps.name("gender") {
+                Some(gender) => Some(gender.as_str().to_lowercase().starts_with("men")),
                 None => last_gender(&words(&text[..whole.start()]))
-                    .or_else(|| last_gender(&context_words))
-                    // Unisex shoes are sized on the men's chart in the US
-                    // and UK; men's clothing is not mapped at all.
-                    .unwrap_or(shoes),
+                    .or_else(|| last_gender(&context_words)),
             };
+            // Without "size", a garment's chart must be a women's one.
+            if is_bare && !shoes && gender != Some(false) {
+                continue;
+            }
+            // Unisex shoes are sized on the men's chart in the US and UK;
+            // men's clothing is not mapped at all.
+            let men = gender.unwrap_or(shoes);
             let parse = |name: &str| -> Option<f64> {
                 caps.name(name)?.as_str().replace(',', ".").parse().ok()
             };
@@ -1190,6 +1196,7 @@ mod tests {
             ("Men's sneaker, US 9.", "EU 42 (US 9)"),
             ("Women's dress, US 8", "EU 40 (US 8)"),
             ("Ladies' jeans in UK 12, blue.", "EU 40 (UK 12)"),
+            ("Women's dress US 8 for a men's party", "EU 40 (US 8)"),
             ("Trail runners, UK 7-8", "EU 41–42 (UK 7–8)"),
             // A list of sizes on one chart is kept whole.
             ("Men's sneaker US 9, 10, 11", "US 9, 10, 11"),
