@@ -32,3 +32,16 @@ fn a_loose_apostrophe_does_not_reach_the_next_segment() {
         assert_eq!(batch[2], translate(&engine, &["Blue mug"])[0]);
     }
 }
+
+#[test]
+fn plural_possessives_translate_as_genitives() {
+    let engine = Apertium::detect().expect("apertium is installed (run scripts/setup)");
+    let outputs = translate(&engine, &["Kids' blue rain jacket", "Boys' shoes"]);
+    assert_eq!(
+        outputs,
+        [
+            "La chaqueta de lluvia azul de los niños",
+            "Los zapatos de los chicos"
+        ]
+    );
+}

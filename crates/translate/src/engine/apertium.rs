@@ -182,7 +182,15 @@ impl Engine for Apertium {
             return Ok(results);
         }
 
-        let outputs = self.translate_split(&mode, &texts);
+        // Apertium's English analyser reads a plural possessive ("Girls'
+        // hoodie") as a quote mark and leaves it, but translates "Girls's
+        // hoodie" as "… de las chicas".
+        let sent: Vec<String> = if pair.source == "en" {
+            texts.iter().map(|text| plural_possessives(text)).collect()
+        } else {
+            texts.clone()
+        };
+        let outputs = self.translate_split(&mode, &sent);
         for ((index, source), output) in indices.into_iter().zip(&texts).zip(outputs) {
             results[index] = output.map(|text| strip_marks(&text, source));
         }
@@ -210,6 +218,40 @@ fn has_loose_apostrophe(segment: &str) -> bool {
                     .get(index + 1)
                     .is_some_and(|next| next.is_alphanumeric()))
     })
+}
+
+/// Writes English plural possessives as "s's": "Girls' hoodie" becomes
+/// "Girls's hoodie". An apostrophe after an opening quote mark ("the
+/// 'best sellers' list") is a closing quote and stays.
+fn plural_possessives(text: &str) -> String {
+    static POSSESSIVE: OnceLock<Regex> = OnceLock::new();
+    let possessive =
+        POSSESSIVE.get_or_init(|| Regex::new(r"(?i)(\p{L}s)'(\s)").expect("valid regex"));
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut cursor = 0;
+    for caps in possessive.captures_iter(text) {
+        let whole = caps.get(0).expect("whole match");
+        let quoted = text[..whole.start()]
+            .char_indices()
+            .any(|(index, c)| c == '\'' && opens_quote(text, index));
+        if quoted {
+            continue;
+        }
+        let word = caps.get(1).expect("group 1");
+        out.push_str(&text[cursor..word.end()]);
+        out.push_str("'s");
+        cursor = word.end() + 1;
+    }
+    out.push_str(&text[cursor..]);
+    out
+}
+
+/// Tells whether the apostrophe at `index` opens a quotation: it follows
+/// the start or a space and a letter follows it.
+fn opens_quote(text: &str, index: usize) -> bool {
+    let before = text[..index].chars().next_back();
+    let after = text[index + 1..].chars().next();
+    before.is_none_or(char::is_whitespace) && after.is_some_and(char::is_alphanumeric)
 }
 
 /// Parses `apertium -l`: one mode a line, keeping `xxx-yyy` modes and
@@ -310,6 +352,23 @@ pub fn package_for(pair: &LanguagePair) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plural_possessives_get_an_s() {
+        assert_eq!(
+            plural_possessives("Girls' red hoodie"),
+            "Girls's red hoodie"
+        );
+        assert_eq!(
+            plural_possessives("Kids' and ladies' coats"),
+            "Kids's and ladies's coats"
+        );
+        // Singular names ending in s take the same form.
+        assert_eq!(plural_possessives("James' book"), "James's book");
+        for kept in ["Women's hoodie", "the 'best sellers' list", "Girls'"] {
+            assert_eq!(plural_possessives(kept), kept);
+        }
+    }
 
     #[test]
     fn parse_modes_maps_iso3_and_skips_variants() {
