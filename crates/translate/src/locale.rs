@@ -208,14 +208,15 @@ fn is_fahrenheit(unit: &str) -> bool {
     unit.starts_with('°') || unit.starts_with('º') || unit.starts_with("deg")
 }
 
-/// Tells whether a minus sign stands right before `start` ("-40°F",
-/// "(-40°F)"), and not a hyphen that joins words or a range ("A-40").
-fn minus_before(text: &str, start: usize) -> bool {
+/// The start of a minus sign right before `start` ("-40°F", "(−40°F)"),
+/// if one stands there rather than a hyphen that joins words ("A-40").
+fn minus_before(text: &str, start: usize) -> Option<usize> {
     let mut before = text[..start].chars().rev();
-    matches!(before.next(), Some('-' | '−'))
-        && before
-            .next()
-            .is_none_or(|c| c.is_whitespace() || "(:=~/[".contains(c))
+    let sign = before.next().filter(|c| matches!(c, '-' | '−'))?;
+    before
+        .next()
+        .is_none_or(|c| c.is_whitespace() || "(:=~/[".contains(c))
+        .then(|| start - sign.len_utf8())
 }
 
 /// Tells whether a foot or inch mark after a number is really a quote
@@ -310,8 +311,8 @@ fn measures(text: &str, target: &Language) -> Vec<Span> {
         let mut start = caps.get(1).expect("group 1").start();
         let mut from = caps[1].to_string();
         let fahrenheit = is_fahrenheit(unit.as_str());
-        if fahrenheit && minus_before(text, start) {
-            start -= 1;
+        if let Some(sign) = minus_before(text, start).filter(|_| fahrenheit) {
+            start = sign;
             from.insert(0, '-');
         }
         if caps[2].starts_with('-') && !fahrenheit {
@@ -404,8 +405,8 @@ fn measures(text: &str, target: &Language) -> Vec<Span> {
         }
         let mut start = numbers.start();
         let mut value = numbers.as_str().to_string();
-        if is_fahrenheit(unit.as_str()) && minus_before(text, start) {
-            start -= 1;
+        if let Some(sign) = minus_before(text, start).filter(|_| is_fahrenheit(unit.as_str())) {
+            start = sign;
             value.insert(0, '-');
         }
         // "3 x 4 oz" is three of four ounces: the count stays.
@@ -1125,6 +1126,10 @@ mod tests {
         assert_eq!(rewrite("Bake at 350 deg F", "es"), vec!["176,7 °C"]);
         // Negative temperatures, and ranges with a bare "F".
         assert_eq!(rewrite("Cools to -40°F", "es"), vec!["-40 °C"]);
+        let spanish = Language::lookup("es").unwrap();
+        let text = "Thermometer −40°F";
+        let span = &detect(text, spanish, text, &RateTable::default())[0];
+        assert_eq!((&text[..span.start], span.replacement.as_str()), ("Thermometer ", "-40 °C"));
         assert_eq!(rewrite("Rated (-20°F)", "es"), vec!["-28,9 °C"]);
         assert_eq!(rewrite("min=-5°F", "es"), vec!["-20,6 °C"]);
         assert_eq!(rewrite("Runs -10 to 0 °F", "es"), vec!["-23,3–-17,8 °C"]);
