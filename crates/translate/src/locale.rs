@@ -170,20 +170,33 @@ fn dimension_parts(text: &str) -> Vec<&str> {
         .collect()
 }
 
-/// Words that follow a length in inches, where a bare "in" is the unit:
-/// "55 in wide", "12 in shaft", "1.5 in heel".
-const INCH_WORDS: &str = "wide|long|tall|high|deep|thick|across|diagonal|diameter|dia|length|width|height|depth|inseam|waist|drop|screen|display|monitor|TV|HD|4K|LED|LCD|OLED|laptop|tablet|shaft|heel|platform|blade|wheels?|rims?|tires?|tyres?|pipe|hose|tube|cable|cord|strap|zipper|frame|canvas|print|mirror|pillow|cushion|pan|skillet|pot|plate|bowl|vase|ruler|doll|figure|subwoofer|speaker|woofer|saw|knife";
-
 /// Matches a quantity with a bare "in" where the words around it make it
 /// inches: at the end of the text or before punctuation ("TV 55 in",
-/// "3/4 in, brass", "10 x 12 x 2 in") or before a word of
-/// [`INCH_WORDS`] ("55in diagonal"). "2 in stock" does not match. Group 1
-/// is the quantity, group 2 the unit.
+/// "3/4 in, brass", "10 x 12 x 2 in") or before a word of size or of a
+/// thing measured in inches ([`INCH_TAIL`]: "55in diagonal", "12 in
+/// shaft"). "2 in stock" does not match. Group 1 is the quantity, group 2
+/// the unit.
 fn bare_inch_regex() -> &'static Regex {
     static BARE: OnceLock<Regex> = OnceLock::new();
     BARE.get_or_init(|| {
         Regex::new(&format!(
-            r"(?i)\b({QUANTITY}(?:\s*{TIMES}\s*{QUANTITY})*)\s*-?\s*(in)(?:\s*$|\s*[,;:)]|\s+(?:{INCH_WORDS})\b)"
+            r"(?i)\b({QUANTITY}(?:\s*{TIMES}\s*{QUANTITY})*)\s*-?\s*(in){INCH_TAIL}"
+        ))
+        .expect("valid regex")
+    })
+}
+
+/// What follows a bare "in" that is inches: the end, punctuation, or a
+/// word of size or of a thing measured in inches.
+const INCH_TAIL: &str = r"(?:\s*$|\s*[,;:)]|\s+(?:wide|long|tall|high|deep|thick|across|diagonal|diameter|dia|length|width|height|depth|inseam|waist|drop|screen|monitor|TV|HD|4K|LED|LCD|OLED|laptop|tablet|shaft|heel|platform|blade|wheels?|rims?|tires?|tyres?|pipe|hose|tube|cable|cord|strap|zipper|frame|canvas|print|mirror|pillow|cushion|pan|skillet|pot|plate|bowl|vase|ruler|doll|figure|subwoofer|speaker|woofer|saw|knife)\b)";
+
+/// Matches a range with a bare "in" ("Screen 32-55 in"), with the groups
+/// of [`range_regex`].
+fn bare_inch_range_regex() -> &'static Regex {
+    static RANGE: OnceLock<Regex> = OnceLock::new();
+    RANGE.get_or_init(|| {
+        Regex::new(&format!(
+            r"(?i)\b({QUANTITY})\s*(?:-|–|to)\s*({QUANTITY})\s*-?\s*(in){INCH_TAIL}"
         ))
         .expect("valid regex")
     })
@@ -261,13 +274,13 @@ fn mark_is_quote(text: &str, number_start: usize, unit: regex::Match<'_>) -> boo
     open
 }
 
-/// Matches a metric value right after a measure, in parentheses or after
-/// a slash: " (1.8 m)", " / 237 ml". The groups are `open`, `number`,
-/// `unit` and `close`. A parenthesis must be closed, and a slash must not.
+/// Matches a metric value or range right after a measure, in parentheses
+/// or after a slash: " (1.8 m)", " / 237 ml", " (0-4 °C)". The groups are
+/// `open`, `from`, `to`, `unit` and `close`. A parenthesis must be closed, and a slash must not.
 fn metric_note_regex() -> &'static Regex {
     static NOTE: OnceLock<Regex> = OnceLock::new();
     NOTE.get_or_init(|| {
-        let value = r"(?P<number>\d+(?:[.,]\d+)?)\s*(?P<unit>mm|cm|m|km|mg|g|kg|ml|cl|l|L|°C)";
+        let value = r"(?P<from>-?\d+(?:[.,]\d+)?)(?:\s*(?:-|–|to)\s*(?P<to>-?\d+(?:[.,]\d+)?))?\s*(?P<unit>mm|cm|m|km|mg|g|kg|ml|cl|l|L|°\s?C)";
         Regex::new(&format!(r"^\s*(?P<open>[(/])\s*{value}\b(?P<close>\s*\))?"))
             .expect("valid regex")
     })
@@ -302,7 +315,10 @@ fn measures(text: &str, target: &Language) -> Vec<Span> {
             spans.push(measure_span(text, target, start, unit, rewritten));
         }
     }
-    for caps in range_regex().captures_iter(text) {
+    let ranges = range_regex()
+        .captures_iter(text)
+        .chain(bare_inch_range_regex().captures_iter(text));
+    for caps in ranges {
         let whole = caps.get(0).expect("whole match");
         if overlaps(&spans, whole.start(), whole.end()) {
             continue;
@@ -327,7 +343,7 @@ fn measures(text: &str, target: &Language) -> Vec<Span> {
         else {
             continue;
         };
-        let rewritten = rewritten.replacen(" × ", "–", 1);
+        let rewritten = as_range(rewritten);
         spans.push(measure_span(text, target, start, unit, rewritten));
     }
     for regex in dimension_regexes() {
@@ -384,22 +400,36 @@ fn measures(text: &str, target: &Language) -> Vec<Span> {
             continue;
         }
         if let Some(rewritten) = convert(&numbers, "°F", target) {
+            let (end, replacement) =
+                metric_note(text, target, whole_end).unwrap_or((whole_end, as_range(rewritten)));
             spans.push(Span {
                 start: from.start(),
-                end: whole_end,
+                end,
                 kind: SpanKind::Measure,
-                replacement: rewritten.replacen(" × ", "–", 1),
+                replacement,
             });
         }
     }
     let found = measure_regex()
         .captures_iter(text)
-        .chain(bare_inch_regex().captures_iter(text));
-    for caps in found {
+        .map(|caps| (caps, false))
+        .chain(
+            bare_inch_regex()
+                .captures_iter(text)
+                .map(|caps| (caps, true)),
+        );
+    for (caps, bare_inch) in found {
         let numbers = caps.get(1).expect("group 1");
         let unit = caps.get(2).expect("group 2");
+        // "Pack of 12 in a box" counts things.
+        let counted = bare_inch
+            && text[..numbers.start()]
+                .split_whitespace()
+                .next_back()
+                .is_some_and(|word| word.eq_ignore_ascii_case("of"));
         if overlaps(&spans, numbers.start(), unit.end())
             || mark_is_quote(text, numbers.start(), unit)
+            || counted
         {
             continue;
         }
@@ -444,27 +474,53 @@ fn measure_span(
     unit: regex::Match<'_>,
     converted: String,
 ) -> Span {
-    let note = metric_note_regex()
-        .captures(&text[unit.end()..])
-        .filter(|note| (&note["open"] == "(") == note.name("close").is_some());
-    if let Some(note) = note {
-        let number = note.name("number").expect("number group").as_str();
-        let metric = note.name("unit").expect("unit group").as_str();
-        let decimals = number.split_once(['.', ',']).map_or(0, |(_, d)| d.len());
-        if let Some(value) = quantity(number) {
-            return Span {
-                start,
-                end: unit.end() + note.get(0).expect("whole match").end(),
-                kind: SpanKind::Measure,
-                replacement: format!("{} {metric}", target.format_number(value, decimals)),
-            };
-        }
-    }
+    let (end, replacement) =
+        metric_note(text, target, unit.end()).unwrap_or_else(|| (unit_end(text, unit), converted));
     Span {
         start,
-        end: unit_end(text, unit),
+        end,
         kind: SpanKind::Measure,
-        replacement: converted,
+        replacement,
+    }
+}
+
+/// The metric value or range the source gives right after `from` (see
+/// [`metric_note_regex`]): where it ends, and the value in the target's
+/// number format.
+fn metric_note(text: &str, target: &Language, from: usize) -> Option<(usize, String)> {
+    let note = metric_note_regex()
+        .captures(&text[from..])
+        .filter(|note| (&note["open"] == "(") == note.name("close").is_some())?;
+    let format = |number: &str| {
+        let decimals = number.split_once(['.', ',']).map_or(0, |(_, d)| d.len());
+        quantity(number).map(|value| target.format_number(value, decimals))
+    };
+    let value = match note.name("to") {
+        Some(to) => range_text(&format(&note["from"])?, &format(to.as_str())?),
+        None => format(&note["from"])?,
+    };
+    let unit = note["unit"].replace(char::is_whitespace, "");
+    Some((
+        from + note.get(0).expect("whole match").end(),
+        format!("{value} {unit}"),
+    ))
+}
+
+/// A converted pair "a × b unit" written as the range "a–b unit".
+fn as_range(converted: String) -> String {
+    match converted.split_once(" × ") {
+        Some((from, to)) => range_text(from, to),
+        None => converted,
+    }
+}
+
+/// Joins the ends of a range: "2,27–4,54", or "-23,3 – -17,8" with a
+/// negative end, which an en dash right before its minus would hide.
+fn range_text(from: &str, to: &str) -> String {
+    if from.starts_with('-') || to.starts_with('-') {
+        format!("{from} – {to}")
+    } else {
+        format!("{from}–{to}")
     }
 }
 
@@ -1129,10 +1185,19 @@ mod tests {
         let spanish = Language::lookup("es").unwrap();
         let text = "Thermometer −40°F";
         let span = &detect(text, spanish, text, &RateTable::default())[0];
-        assert_eq!((&text[..span.start], span.replacement.as_str()), ("Thermometer ", "-40 °C"));
+        assert_eq!(
+            (&text[..span.start], span.replacement.as_str()),
+            ("Thermometer ", "-40 °C")
+        );
         assert_eq!(rewrite("Rated (-20°F)", "es"), vec!["-28,9 °C"]);
         assert_eq!(rewrite("min=-5°F", "es"), vec!["-20,6 °C"]);
-        assert_eq!(rewrite("Runs -10 to 0 °F", "es"), vec!["-23,3–-17,8 °C"]);
+        assert_eq!(rewrite("Runs -10 to 0 °F", "es"), vec!["-23,3 – -17,8 °C"]);
+        // A metric range the source gives is kept.
+        assert_eq!(rewrite("Fridge 32-40 F (0-4 °C)", "es"), vec!["0–4 °C"]);
+        assert_eq!(
+            rewrite("Cooler 32-40°F (0 to 4.4 °C)", "es"),
+            vec!["0–4,4 °C"]
+        );
         assert_eq!(rewrite("Oven 100-450F", "es"), vec!["37,8–232,2 °C"]);
         assert_eq!(rewrite("Fridge 32-40 F", "es"), vec!["0–4,4 °C"]);
         assert_eq!(rewrite("max=450 F", "es"), vec!["232,2 °C"]);
@@ -1147,6 +1212,7 @@ mod tests {
         assert_eq!(rewrite("55in diagonal", "es"), vec!["139,7 cm"]);
         assert_eq!(rewrite("A 1.5 in heel", "es"), vec!["3,8 cm"]);
         assert_eq!(rewrite("Golf club, 12 in shaft", "es"), vec!["30,5 cm"]);
+        assert_eq!(rewrite("Screen 32-55 in", "es"), vec!["81,3–139,7 cm"]);
         // Words after "in", quote marks and letters after numbers stay.
         for text in [
             "Fits 2 in the box",
@@ -1158,6 +1224,8 @@ mod tests {
             "Floor 2F",
             "Engine X350F",
             "3 in 1 charger",
+            "Pack of 12 in display box",
+            "Set of 6 in, all blue",
             "2in1 laptop",
         ] {
             assert!(rewrite(text, "es").is_empty(), "{text}");
