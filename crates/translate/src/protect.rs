@@ -29,6 +29,9 @@ pub enum SpanKind {
     Markup,
     /// A hashtag or handle: `#sale`, `@shop`.
     SocialTag,
+    /// A decade: `90s`, `1990's`, which Apertium reads as a number and a
+    /// verb ("90 es").
+    Decade,
 }
 
 /// A span found in a source text, before masking.
@@ -235,6 +238,10 @@ pub fn detect(text: &str, sku: &str) -> Vec<Span> {
                 SpanKind::Placeholder,
                 compile(r"%(?:\d+\$)?[-+ 0#]*\d*(?:\.\d+)?[sdifuxXeEgGc@]|\{\{\s*[\w.-]+\s*\}\}|\{[\w.-]*\}"),
             ),
+            (
+                SpanKind::Decade,
+                compile(r"(?:\B'|\b)(?:\d{2}|\d{4})['’]?s\b"),
+            ),
             // Codes that mix letters and digits: 85123A, XR-500, AB12-C.
             (
                 SpanKind::ModelNumber,
@@ -323,6 +330,17 @@ mod tests {
         assert!(texts.contains(&"XR-500"), "{texts:?}");
         assert!(texts.contains(&"85123A"), "{texts:?}");
         assert!(!texts.contains(&"10CM"), "{texts:?}");
+    }
+
+    #[test]
+    fn detect_finds_decades() {
+        let text = "Hits of the 90's, the 1990s and the '80s, not 1995 or 90 sec";
+        let decades: Vec<&str> = detect(text, "")
+            .into_iter()
+            .filter(|span| span.kind == SpanKind::Decade)
+            .map(|span| &text[span.start..span.end])
+            .collect();
+        assert_eq!(decades, ["90's", "1990s", "'80s"]);
     }
 
     #[test]
