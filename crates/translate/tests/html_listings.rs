@@ -171,6 +171,20 @@ fn inline_tags_follow_words_that_change_their_ending() {
 }
 
 #[test]
+fn quotes_stay_around_their_words_and_decades_stay_whole() {
+    let outputs = translate(&[
+        "The 'Model 10' lamp",
+        "Men's \"Classic\" shirt",
+        "It is a ‘special’ gift for “dad”.",
+        "Hits of the 90's.",
+    ]);
+    assert_eq!(outputs[0], "El 'Modelo 10' lámpara");
+    assert!(outputs[1].contains("\"Clásica\""), "{}", outputs[1]);
+    assert_eq!(outputs[2], "Es un regalo ‘especial’ para “papá”.");
+    assert!(outputs[3].contains("90's"), "{}", outputs[3]);
+}
+
+#[test]
 fn measures_come_back_metric_in_spanish() {
     let outputs = translate(&["Height: 10.5 inches", "Weight: 0.9 lb"]);
     assert!(outputs[0].contains("26,7 cm"), "{}", outputs[0]);

@@ -88,7 +88,7 @@ pub(crate) fn field(text: &str, context: &Context<'_>, units: &mut Vec<Unit>) ->
             text.to_string()
         };
         let run = run(
-            &[RunItem::Text(normalized)],
+            &quoted_items(&normalized),
             context,
             upper_case,
             false,
@@ -130,6 +130,68 @@ pub(crate) fn field(text: &str, context: &Context<'_>, units: &mut Vec<Unit>) ->
         runs,
         attributes,
     }
+}
+
+/// Splits plain text at quoted phrases ("The 'Model 10' lamp"), each
+/// becoming an inline pair of its quote marks. Apertium moves quote marks
+/// with the words around them ("Men's 'Classic' shirt" came out as "Los
+/// hombres es camisa'Clásica'"), while an inline pair is placed around the
+/// translation of its content. An opening mark starts a word; its closing
+/// mark ends one, and an apostrophe inside a word ("Men's") is neither.
+fn quoted_items(text: &str) -> Vec<RunItem> {
+    const QUOTES: [(char, char); 4] = [('\'', '\''), ('"', '"'), ('‘', '’'), ('“', '”')];
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let at = |index: usize| chars.get(index).map(|&(_, c)| c);
+    let mut items = Vec::new();
+    let mut cursor = 0;
+    let mut index = 0;
+    while index < chars.len() {
+        let (start, c) = chars[index];
+        let opens = QUOTES
+            .iter()
+            .find(|(open, _)| *open == c)
+            .map(|&(_, close)| close);
+        let starts_word = index
+            .checked_sub(1)
+            .and_then(at)
+            .is_none_or(|p| p.is_whitespace() || "([".contains(p))
+            && at(index + 1).is_some_and(char::is_alphanumeric);
+        let Some(close) = opens.filter(|_| starts_word) else {
+            index += 1;
+            continue;
+        };
+        let end = (index + 2..chars.len()).find(|&j| {
+            chars[j].1 == close
+                && !at(j - 1).is_some_and(char::is_whitespace)
+                && !at(j + 1).is_some_and(char::is_alphanumeric)
+        });
+        let Some(end) = end else {
+            index += 1;
+            continue;
+        };
+        let (close_start, _) = chars[end];
+        let after = close_start + close.len_utf8();
+        if start > cursor {
+            items.push(RunItem::Text(text[cursor..start].to_string()));
+        }
+        let open_index = items.len();
+        items.push(RunItem::Open {
+            raw: c.to_string(),
+            close: open_index + 2,
+        });
+        items.push(RunItem::Text(
+            text[start + c.len_utf8()..close_start].to_string(),
+        ));
+        items.push(RunItem::Close {
+            raw: close.to_string(),
+        });
+        cursor = after;
+        index = end + 1;
+    }
+    if cursor < text.len() || items.is_empty() {
+        items.push(RunItem::Text(text[cursor..].to_string()));
+    }
+    items
 }
 
 fn visible_text(document: &Document) -> String {
