@@ -807,19 +807,36 @@ impl std::ops::Deref for TargetLanguage {
     }
 }
 
-/// Collapses runs of spaces the engine added where the source had none.
+/// Removes white space the engine added where the source had none: runs
+/// of spaces, a space at either end (Apertium drops the subject of "It is
+/// a lamp." and keeps its space), and a space before a full stop, comma or
+/// closing parenthesis ("lámpara ."). Marks that take a space before them
+/// in French (":", ";", "!", "?") are left alone.
 fn tidy_spaces(source: &str, output: &str) -> String {
-    if source.contains("  ") {
-        return output.to_string();
-    }
     let mut tidy = String::with_capacity(output.len());
-    let mut previous_space = false;
-    for c in output.chars() {
-        if c == ' ' && previous_space {
-            continue;
+    if source.contains("  ") {
+        tidy.push_str(output);
+    } else {
+        let mut previous_space = false;
+        for c in output.chars() {
+            if c == ' ' && previous_space {
+                continue;
+            }
+            previous_space = c == ' ';
+            tidy.push(c);
         }
-        previous_space = c == ' ';
-        tidy.push(c);
+    }
+    for mark in [".", ",", ")"] {
+        let spaced = format!(" {mark}");
+        if tidy.contains(&spaced) && !source.contains(&spaced) {
+            tidy = tidy.replace(&spaced, mark);
+        }
+    }
+    if !source.starts_with(char::is_whitespace) {
+        tidy = tidy.trim_start().to_string();
+    }
+    if !source.ends_with(char::is_whitespace) {
+        tidy.truncate(tidy.trim_end().len());
     }
     tidy
 }
@@ -923,6 +940,19 @@ mod tests {
         assert!(description.score <= failed.score, "{}", description.score);
         assert!(description.score < Options::default().review_threshold);
         assert_eq!(run.listings[1].translated.title, "BLUE CUP");
+    }
+
+    #[test]
+    fn tidy_spaces_removes_only_added_space() {
+        assert_eq!(
+            tidy_spaces("It is a lamp.", " Es una  lámpara ."),
+            "Es una lámpara."
+        );
+        assert_eq!(
+            tidy_spaces("Wait : here !", "Attendez : ici !"),
+            "Attendez : ici !"
+        );
+        assert_eq!(tidy_spaces("a  b .5", "a  b .5"), "a  b .5");
     }
 
     #[test]
