@@ -337,6 +337,15 @@ fn corrections_without_a_review_item() {
         ),
         "{message}"
     );
+    let failed = import(
+        "klingon.csv",
+        "source,target_lang,correction\nLarge wooden dining table,klingon,Mesa\n",
+    );
+    let message = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        message.contains("line 2, field target_lang") && message.contains("not a language code"),
+        "{message}"
+    );
     let imported = import(
         "fixes.csv",
         "sku,field,source,target_lang,correction\n\
@@ -463,6 +472,14 @@ fn translate_errors_name_value_and_fix() {
         klingon.contains("line 3: field source_lang: \"klingon\" is not a language code"),
         "{klingon}"
     );
+    let listed = failure(
+        "listed.json",
+        br#"[{"sku": "A1", "title": "Mug", "attributes": {"color": ["Red"]}}]"#,
+    );
+    assert!(
+        listed.contains("field attributes: the value of \"color\""),
+        "{listed}"
+    );
     let typed = failure("typed.json", br#"[{"sku": "A1", "title": ["Mug"]}]"#);
     assert!(
         typed.contains("listing 1 of the array: field title"),
@@ -472,7 +489,8 @@ fn translate_errors_name_value_and_fix() {
     let nulls = dir.path().join("nulls.json");
     std::fs::write(
         &nulls,
-        r#"[{"sku": "A1", "title": "Red mug", "description": null, "bullets": null}]"#,
+        r#"[{"sku": "A1", "title": "Red mug", "description": null, "bullets": null,
+             "attributes": {"size": null, "color": "red"}}]"#,
     )
     .unwrap();
     run_ok(

@@ -286,9 +286,16 @@ pub fn parse_json(path: &Path, text: &str) -> Result<Vec<Listing>, CatalogError>
             Some(serde_json::Value::String(text)) => parse_attributes(&text).map_err(&invalid)?,
             Some(serde_json::Value::Object(map)) => map
                 .into_iter()
+                .filter(|(_, value)| !value.is_null())
                 .map(|(name, value)| match value {
                     serde_json::Value::String(value) => Ok((name, value)),
-                    other => Ok((name, other.to_string())),
+                    serde_json::Value::Number(_) | serde_json::Value::Bool(_) => {
+                        Ok((name, value.to_string()))
+                    }
+                    other => Err(invalid(format!(
+                        "field attributes: the value of {name:?} is {other}, not a string; \
+                         write one value in quotes"
+                    ))),
                 })
                 .collect::<Result<_, CatalogError>>()?,
             Some(other) => {
@@ -317,9 +324,9 @@ struct JsonParts {
     attributes: Option<serde_json::Value>,
 }
 
-/// Checks a listing's language code: two or three letters, with an
-/// optional region ("pt-BR").
-fn check_language(code: &str) -> Result<(), String> {
+/// Checks a language code: two or three letters, with an optional region
+/// ("pt-BR"). The error names the field `source_lang`.
+pub fn check_language(code: &str) -> Result<(), String> {
     static CODE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     let valid = CODE
         .get_or_init(|| {

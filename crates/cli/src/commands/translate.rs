@@ -733,6 +733,16 @@ fn import_review(memory: &mut Memory, path: &Path) -> anyhow::Result<Vec<Importe
                     );
                 };
                 let source_lang = cell("source_lang").unwrap_or_else(|| "en".to_string());
+                for (name, code) in [("source_lang", &source_lang), ("target_lang", &target_lang)] {
+                    if let Err(message) = catalog::check_language(code) {
+                        bail!(
+                            "{path_text} line {line}, {}",
+                            message.replacen("source_lang", name, 1)
+                        );
+                    }
+                }
+                let (source_lang, target_lang) =
+                    (source_lang.to_lowercase(), target_lang.to_lowercase());
                 let key = format!("{source_lang}-{target_lang}:{source}");
                 let item = ReviewItem {
                     id: 0,
