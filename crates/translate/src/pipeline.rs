@@ -349,7 +349,7 @@ impl<'a> Pipeline<'a> {
         let mut any_supported = false;
         for listing in listings {
             let pair = LanguagePair::new(self.source_lang(listing), target);
-            if self.engine.supports(&pair) {
+            if self.engine.supports(&pair) || pair.source == pair.target {
                 any_supported = true;
             } else {
                 *unsupported.entry(pair).or_default() += 1;
@@ -394,6 +394,10 @@ impl<'a> Pipeline<'a> {
 
         let mut plans = Vec::with_capacity(fields.len());
         for (name, text) in fields {
+            if pair.source == pair.target {
+                plans.push((name, FieldPlan::Unchanged { source: text }));
+                continue;
+            }
             let correction = match self.memory.as_deref() {
                 Some(memory) if !text.trim().is_empty() => memory.correction(pair, &text)?,
                 _ => None,
@@ -972,6 +976,34 @@ mod tests {
             .unwrap();
         assert!(failed.contains("split the text into sentences"), "{failed}");
         assert!(description.flags.contains(&"engine_error".to_string()));
+    }
+
+    #[test]
+    fn listing_in_the_target_language_is_kept() {
+        let engine = UppercaseTestEngine;
+        let mut pipeline = Pipeline::new(&engine, None, Options::default());
+        let mut spanish = listing("Taza roja", "De gres.");
+        spanish.source_lang = Some("es".to_string());
+        let run = pipeline
+            .translate(
+                &[listing("Red mug", ""), spanish.clone()],
+                "es",
+                &mut |_| {},
+            )
+            .unwrap();
+        let kept = &run.listings[1];
+        assert_eq!(kept.translated.title, "Taza roja");
+        assert_eq!(kept.translated.description, "De gres.");
+        assert_eq!(kept.score, 100.0);
+        assert!(
+            kept.flags.contains(&"same_language".to_string()),
+            "{:?}",
+            kept.flags
+        );
+        assert_eq!(run.failed, 0);
+        // A catalog all in the target language needs no engine pair.
+        let run = pipeline.translate(&[spanish], "es", &mut |_| {}).unwrap();
+        assert_eq!(run.listings[0].translated.title, "Taza roja");
     }
 
     #[test]

@@ -104,6 +104,10 @@ fn field(
     };
 
     let (source, output) = match plan {
+        FieldPlan::Unchanged { source } => {
+            state.flags.insert("same_language".into());
+            (source.clone(), source)
+        }
         FieldPlan::Corrected {
             source,
             text,

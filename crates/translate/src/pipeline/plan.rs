@@ -23,6 +23,8 @@ pub(crate) struct Context<'a> {
 /// Translation plan of one field.
 #[derive(Debug, Clone)]
 pub enum FieldPlan {
+    /// The listing is already in the target language: kept as it is.
+    Unchanged { source: String },
     /// A human correction of the whole field replaces the translation.
     Corrected {
         source: String,
