@@ -358,7 +358,10 @@ pub fn text_signals(segment: &Segment<'_>) -> Signals {
     {
         signals.untranslated = 1.0;
         signals.wrong_language = 1.0;
-    } else if (output_words.len() >= 2 || single_word) && segment.identify_language {
+    } else if (output_words.len() >= 2 || single_word)
+        && segment.identify_language
+        && !(copy && is_name(&output))
+    {
         if let Some(target_lang) = lingua_language(segment.target_lang) {
             // One pass gives the confidence of every language. Close
             // languages share the confidence on short texts ("Bolso azul con
@@ -407,16 +410,14 @@ pub fn text_signals(segment: &Segment<'_>) -> Signals {
     signals
 }
 
-/// Tells whether every word of `text` starts with a capital or holds a
-/// digit, as names and model names do ("Nike Air Max 90"): a copy of one
-/// may be right.
+/// Tells whether every word of `text` starts with a capital, holds a
+/// capital inside ("iPhone", "eBay") or holds a digit, as names and model
+/// names do ("Nike Air Max 90"): a copy of one may be right, in any
+/// language.
 fn is_name(text: &str) -> bool {
     text.split_whitespace().all(|word| {
-        word.chars().any(|c| c.is_ascii_digit())
-            || word
-                .chars()
-                .find(|c| c.is_alphabetic())
-                .is_none_or(char::is_uppercase)
+        word.chars().any(|c| c.is_ascii_digit() || c.is_uppercase())
+            || word.chars().all(|c| !c.is_alphabetic())
     })
 }
 
@@ -888,6 +889,8 @@ mod tests {
         // Names may stay as they are, and a correct word is not penalized.
         for (source, output) in [
             ("Nike Pegasus", "Nike Pegasus"),
+            ("Apple iPhone", "Apple iPhone"),
+            ("Samsung Galaxy", "Samsung Galaxy"),
             ("Bose QC45", "Bose QC45"),
             ("Lamp", "Lámpara"),
             ("Necklace", "Collar"),
