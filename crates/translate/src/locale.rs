@@ -186,8 +186,8 @@ fn bare_inch_regex() -> &'static Regex {
     })
 }
 
-/// What follows a bare "in" that is inches: the end, punctuation, or a
-/// word of size or of a thing measured in inches.
+/// Pattern of the text after a bare "in" that is inches: the end,
+/// punctuation, or a word of size or of a thing measured in inches.
 const INCH_TAIL: &str = r"(?:\s*$|\s*[,;:)]|\s+(?:wide|long|tall|high|deep|thick|across|diagonal|diameter|dia|length|width|height|depth|inseam|waist|drop|screen|monitor|TV|HD|4K|LED|LCD|OLED|laptop|tablet|shaft|heel|platform|blade|wheels?|rims?|tires?|tyres?|pipe|hose|tube|cable|cord|strap|zipper|frame|canvas|print|mirror|pillow|cushion|pan|skillet|pot|plate|bowl|vase|ruler|doll|figure|subwoofer|speaker|woofer|saw|knife)\b)";
 
 /// Matches a range with a bare "in" ("Screen 32-55 in"), with the groups
@@ -221,8 +221,9 @@ fn is_fahrenheit(unit: &str) -> bool {
     unit.starts_with('°') || unit.starts_with('º') || unit.starts_with("deg")
 }
 
-/// The start of a minus sign right before `start` ("-40°F", "(−40°F)"),
-/// if one stands there rather than a hyphen that joins words ("A-40").
+/// Returns the start of a minus sign right before `start` ("-40°F",
+/// "(−40°F)"), unless the character there is a hyphen that joins words
+/// ("A-40").
 fn minus_before(text: &str, start: usize) -> Option<usize> {
     let mut before = text[..start].chars().rev();
     let sign = before.next().filter(|c| matches!(c, '-' | '−'))?;
@@ -484,9 +485,9 @@ fn measure_span(
     }
 }
 
-/// The metric value or range the source gives right after `from` (see
-/// [`metric_note_regex`]): where it ends, and the value in the target's
-/// number format.
+/// Finds the metric value or range the source gives right after `from`
+/// (see [`metric_note_regex`]) and returns where it ends and the value in
+/// the target's number format.
 fn metric_note(text: &str, target: &Language, from: usize) -> Option<(usize, String)> {
     let note = metric_note_regex()
         .captures(&text[from..])
@@ -506,7 +507,7 @@ fn metric_note(text: &str, target: &Language, from: usize) -> Option<(usize, Str
     ))
 }
 
-/// A converted pair "a × b unit" written as the range "a–b unit".
+/// Writes a converted pair "a × b unit" as the range "a–b unit".
 fn as_range(converted: String) -> String {
     match converted.split_once(" × ") {
         Some((from, to)) => range_text(from, to),

@@ -31,8 +31,8 @@ pub use plan::FieldPlan;
 /// The plans of a listing's fields, by field name.
 type FieldPlans = Vec<(String, FieldPlan)>;
 
-/// Longest segment sent to an engine, in characters: a sentence is far
-/// shorter, and Apertium takes minutes over a 30 MB word.
+/// Maximum length of a segment sent to an engine, in characters. A
+/// sentence is far shorter, and Apertium takes minutes over a 30 MB word.
 pub const MAX_SEGMENT_CHARS: usize = 10_000;
 
 /// A field whose stored correction was made for a similar source: it is
@@ -47,7 +47,8 @@ struct FuzzyCorrection {
     found: MemoryMatch,
 }
 
-/// The text that tells shoes from clothing and men's from women's sizes.
+/// Returns the listing text that decides between shoe and clothing charts
+/// and between men's and women's sizes.
 fn listing_context(listing: &Listing) -> String {
     format!("{} {}", listing.title, listing.description)
 }
@@ -812,10 +813,10 @@ impl std::ops::Deref for TargetLanguage {
 }
 
 /// Removes white space the engine added where the source had none: runs
-/// of spaces, a space at either end (Apertium drops the subject of "It is
-/// a lamp." and keeps its space), and a space before a full stop, comma or
-/// closing parenthesis ("lámpara ."). Marks that take a space before them
-/// in French (":", ";", "!", "?") are left alone.
+/// of spaces, a space at either end, and a space before a full stop, comma
+/// or closing parenthesis. Apertium drops the subject of "It is a lamp."
+/// but keeps its space, and writes "lámpara .". Marks that take a space
+/// before them in French (":", ";", "!", "?") are left alone.
 fn tidy_spaces(source: &str, output: &str) -> String {
     let mut tidy = String::with_capacity(output.len());
     if source.contains("  ") {

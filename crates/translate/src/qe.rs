@@ -410,9 +410,9 @@ pub fn text_signals(segment: &Segment<'_>) -> Signals {
     signals
 }
 
-/// Tells whether every word of `text` starts with a capital, holds a
-/// capital inside ("iPhone", "eBay") or holds a digit, as names and model
-/// names do ("Nike Air Max 90"): a copy of one may be right, in any
+/// Tells whether every word of `text` starts with a capital, contains a
+/// capital inside ("iPhone", "eBay") or contains a digit, as names and
+/// model names do ("Nike Air Max 90"): a copy of one may be right, in any
 /// language.
 fn is_name(text: &str) -> bool {
     text.split_whitespace().all(|word| {
@@ -463,19 +463,20 @@ fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// The numbers of `text` as written: "10", "26,7", "1,250".
+/// Returns the numbers of `text` as written: "10", "26,7", "1,250".
 fn numbers(text: &str) -> Vec<&str> {
     static NUMBER: OnceLock<Regex> = OnceLock::new();
     let number = NUMBER.get_or_init(|| Regex::new(r"\d+(?:[.,]\d+)*").expect("valid regex"));
     number.find_iter(text).map(|m| m.as_str()).collect()
 }
 
-/// The digits of a number, without separators: "1,250" and "1.250" agree.
+/// Returns the digits of a number without separators, so "1,250" and
+/// "1.250" agree.
 fn digits(number: &str) -> String {
     number.replace([',', '.'], "")
 }
 
-/// The values a written number may stand for, each with its decimals:
+/// Lists the values a written number may mean, each with its decimals:
 /// "1,250" is 1250, or 1.25 where the comma is the decimal separator.
 fn readings(number: &str) -> Vec<(f64, i32)> {
     let mut readings: Vec<(f64, i32)> =
@@ -500,8 +501,8 @@ fn rounds_to(a: &str, b: &str) -> bool {
     })
 }
 
-/// Missing plus extra numbers, over the source numbers (at least 1). A
-/// number matches the same digits, or else a rounding of it, as a
+/// Counts missing plus extra numbers, over the source numbers (at least
+/// 1). A number matches the same digits, or else a rounding of it, as a
 /// translator writes a converted measure ("177 °C" for 350 °F).
 fn number_mismatch(source: &str, output: &str) -> f64 {
     let source_numbers = numbers(source);
