@@ -88,6 +88,10 @@ impl RateTable {
 /// `context` is the whole listing text, used to tell shoes from clothing.
 pub fn detect(text: &str, target: &Language, context: &str, rates: &RateTable) -> Vec<Span> {
     let mut spans = Vec::new();
+    // Every measure, size and price has a number; most sentences have none.
+    if !text.bytes().any(|b| b.is_ascii_digit()) {
+        return spans;
+    }
     if target.metric {
         spans.extend(measures(text, target));
     }
