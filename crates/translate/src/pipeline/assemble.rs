@@ -348,6 +348,8 @@ impl FieldState<'_> {
         let lower = translated.to_lowercase();
         let searchable = lower.len() == translated.len();
         let mut ranges: Vec<(usize, usize)> = Vec::with_capacity(run.tag_pairs.len());
+        // Pairs left out of the output.
+        let mut dropped: Vec<usize> = Vec::new();
 
         for pair in &run.tag_pairs {
             let (floor, ceiling) = match pair.parent {
@@ -380,8 +382,17 @@ impl FieldState<'_> {
                     // "cómodo" alone, "una silla cómoda" in context.
                     .or_else(|| find_by_stems(haystack, &needle_cased, floor, ceiling))
             };
+            let is_quote = ["'", "\"", "‘", "“"].contains(&pair.open.as_str());
             let range = match found {
                 Some(range) => range,
+                // Quote marks at a guessed place read as a typo, so a quoted
+                // phrase the translation lost is written without them.
+                None if is_quote => {
+                    self.field_signals.tag_problems += 0.25;
+                    self.flags.insert("quote_dropped".to_string());
+                    dropped.push(ranges.len());
+                    (floor, floor)
+                }
                 None => {
                     self.field_signals.tag_problems += 0.25;
                     self.flags.insert("tag_moved".to_string());
@@ -408,6 +419,9 @@ impl FieldState<'_> {
         };
         let mut insertions: Vec<(usize, i64, String)> = Vec::new();
         for (index, (pair, &(start, end))) in run.tag_pairs.iter().zip(&ranges).enumerate() {
+            if dropped.contains(&index) {
+                continue;
+            }
             let depth = depth(index) as i64;
             let order = depth * 1_000 + index as i64;
             if start == end {
