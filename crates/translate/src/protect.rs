@@ -240,7 +240,7 @@ pub fn detect(text: &str, sku: &str) -> Vec<Span> {
             ),
             (
                 SpanKind::Decade,
-                compile(r"(?:\B'|\b)(?:\d{2}|\d{4})['’]?s\b"),
+                compile(r"(?i)(?:\B'|\b)(?:\d{2}|\d{4})['’]?s\b"),
             ),
             // Codes that mix letters and digits: 85123A, XR-500, AB12-C.
             (
@@ -256,11 +256,17 @@ pub fn detect(text: &str, sku: &str) -> Vec<Span> {
             if *kind == SpanKind::ModelNumber && !is_model_number(found.as_str()) {
                 continue;
             }
+            // "50'S" from a title in capitals is written "50's".
+            let replacement = if *kind == SpanKind::Decade {
+                found.as_str().to_lowercase()
+            } else {
+                found.as_str().to_string()
+            };
             spans.push(Span {
                 start: found.start(),
                 end: found.end(),
                 kind: *kind,
-                replacement: found.as_str().to_string(),
+                replacement,
             });
         }
     }
@@ -334,13 +340,15 @@ mod tests {
 
     #[test]
     fn detect_finds_decades() {
-        let text = "Hits of the 90's, the 1990s and the '80s, not 1995 or 90 sec";
+        let text = "Hits of the 90's, the 1990s and the '80s, 50'S, not 1995 or 90 sec";
         let decades: Vec<&str> = detect(text, "")
             .into_iter()
             .filter(|span| span.kind == SpanKind::Decade)
             .map(|span| &text[span.start..span.end])
             .collect();
-        assert_eq!(decades, ["90's", "1990s", "'80s"]);
+        assert_eq!(decades, ["90's", "1990s", "'80s", "50'S"]);
+        let capitals = detect("50'S CHRISTMAS", "");
+        assert_eq!(capitals[0].replacement, "50's");
     }
 
     #[test]
