@@ -491,12 +491,19 @@ fn readings(number: &str) -> Vec<(f64, i32)> {
 }
 
 /// Tells whether one number is the other rounded: "177" for "176,7",
-/// "567" for "566,99", "1,1" for "1,13".
+/// "567" for "566,99", "1,1" for "1,13", "180" for "176,7".
 fn rounds_to(a: &str, b: &str) -> bool {
     readings(a).iter().any(|&(x, x_decimals)| {
         readings(b).iter().any(|&(y, y_decimals)| {
             let tolerance = 0.5 * 10f64.powi(-x_decimals.min(y_decimals));
-            (x - y).abs() <= tolerance + 1e-9
+            // A converted value ("176,7") may also be given to the nearest
+            // ten ("180 °C" for an oven), within 2% of it.
+            let to_tens = x_decimals > 0
+                && y_decimals == 0
+                && y % 10.0 == 0.0
+                && (x - y).abs() <= 5.0
+                && (x - y).abs() <= 0.02 * x.abs();
+            (x - y).abs() <= tolerance + 1e-9 || to_tens
         })
     })
 }
@@ -941,6 +948,8 @@ mod tests {
             ("Oven safe to 176,7 °C", "Apto para horno hasta 177 °C"),
             ("Weight 566,99 kg", "Peso 567 kg"),
             ("Weight 1,13 kg", "Peso 1,1 kg"),
+            ("Oven safe to 176,7 °C", "Apto para horno hasta 180 °C"),
+            ("Weight 566,99 kg", "Peso 570 kg"),
         ] {
             assert_eq!(signals(source, output).number_mismatch, 0.0, "{output}");
         }
@@ -948,6 +957,8 @@ mod tests {
         for (source, output) in [
             ("Pack of 100", "Paquete de 101"),
             ("Pack of 2", "Paquete de 3"),
+            ("Pack of 100", "Paquete de 110"),
+            ("Height 26,7 cm", "Altura 30 cm"),
         ] {
             assert!(signals(source, output).number_mismatch > 0.0, "{output}");
         }
