@@ -178,6 +178,9 @@ fn quotes_stay_around_their_words_and_decades_stay_whole() {
         "It is a ‘special’ gift for “dad”.",
         "Hits of the 90's.",
         "Pink/white \"keep clean\" bullet bin",
+        "'Red' and 'blue' pens",
+        "Letter \"E\" bling key ring",
+        "<p>A <b>red</b> and <i>blue</i> pens.</p>",
     ]);
     assert_eq!(outputs[0], "El 'Modelo 10' lámpara");
     assert!(outputs[1].contains("\"Clásica\""), "{}", outputs[1]);
@@ -186,6 +189,11 @@ fn quotes_stay_around_their_words_and_decades_stay_whole() {
     // Apertium splits "keep clean" ("mantiene cubo … limpia"): the marks
     // are left out rather than put at a guessed place.
     assert!(!outputs[4].contains('"'), "{}", outputs[4]);
+    // Marks and tags go around whole words, never inside one.
+    assert_eq!(outputs[5], "Bolígrafos 'rojos' y 'azules'");
+    assert!(outputs[6].contains("\"E\""), "{}", outputs[6]);
+    assert!(!outputs[6].contains("L\""), "{}", outputs[6]);
+    assert!(outputs[7].contains("<b>rojos</b>"), "{}", outputs[7]);
 }
 
 #[test]

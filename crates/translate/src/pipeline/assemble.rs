@@ -374,10 +374,7 @@ impl FieldState<'_> {
                 } else {
                     needle.clone()
                 };
-                haystack[floor..ceiling]
-                    .find(&needle_cased)
-                    .filter(|_| !needle_cased.is_empty())
-                    .map(|offset| (floor + offset, floor + offset + needle_cased.len()))
+                find_words(haystack, &needle_cased, floor, ceiling)
                     // In the sentence the words may agree with others:
                     // "cómodo" alone, "una silla cómoda" in context.
                     .or_else(|| find_by_stems(haystack, &needle_cased, floor, ceiling))
@@ -457,6 +454,32 @@ impl FieldState<'_> {
         });
         out
     }
+}
+
+/// Finds `needle` in `haystack[floor..ceiling]` as whole words: "rojo"
+/// is not found inside "rojos", nor "e" inside "Letra".
+fn find_words(
+    haystack: &str,
+    needle: &str,
+    floor: usize,
+    ceiling: usize,
+) -> Option<(usize, usize)> {
+    if needle.is_empty() {
+        return None;
+    }
+    let word_char = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+    let starts_word = word_char(needle.chars().next());
+    let ends_word = word_char(needle.chars().next_back());
+    haystack[floor..ceiling]
+        .match_indices(needle)
+        .map(|(offset, _)| (floor + offset, floor + offset + needle.len()))
+        .find(|&(start, end)| {
+            let before = haystack[..start].chars().next_back();
+            let after = haystack[end..].chars().next();
+            let glued_before = starts_word && word_char(before);
+            let glued_after = ends_word && word_char(after);
+            !glued_before && !glued_after
+        })
 }
 
 /// Finds the words of `needle` in `haystack[floor..ceiling]` by their
