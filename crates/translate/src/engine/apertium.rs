@@ -226,21 +226,21 @@ fn has_loose_apostrophe(segment: &str) -> bool {
 fn plural_possessives(text: &str) -> String {
     static POSSESSIVE: OnceLock<Regex> = OnceLock::new();
     let possessive =
-        POSSESSIVE.get_or_init(|| Regex::new(r"(?i)(\p{L}s)'(\s)").expect("valid regex"));
+        POSSESSIVE.get_or_init(|| Regex::new(r"(?i)(\p{L}s)(['’])(\s)").expect("valid regex"));
     let mut out = String::with_capacity(text.len() + 8);
     let mut cursor = 0;
     for caps in possessive.captures_iter(text) {
         let whole = caps.get(0).expect("whole match");
         let quoted = text[..whole.start()]
             .char_indices()
-            .any(|(index, c)| c == '\'' && opens_quote(text, index));
+            .any(|(index, c)| matches!(c, '\'' | '‘') && opens_quote(text, index));
         if quoted {
             continue;
         }
-        let word = caps.get(1).expect("group 1");
-        out.push_str(&text[cursor..word.end()]);
-        out.push_str("'s");
-        cursor = word.end() + 1;
+        let mark = caps.get(2).expect("group 2");
+        out.push_str(&text[cursor..mark.end()]);
+        out.push('s');
+        cursor = mark.end();
     }
     out.push_str(&text[cursor..]);
     out
@@ -250,7 +250,8 @@ fn plural_possessives(text: &str) -> String {
 /// the start or a space and a letter follows it.
 fn opens_quote(text: &str, index: usize) -> bool {
     let before = text[..index].chars().next_back();
-    let after = text[index + 1..].chars().next();
+    let width = text[index..].chars().next().map_or(1, char::len_utf8);
+    let after = text[index + width..].chars().next();
     before.is_none_or(char::is_whitespace) && after.is_some_and(char::is_alphanumeric)
 }
 
@@ -298,7 +299,8 @@ fn strip_marks(text: &str, source: &str) -> EngineOutput {
     // A mark starts a word: at the start, or after anything that is not a
     // letter or digit (space, punctuation, a mask token's bracket).
     let mark = MARK.get_or_init(|| {
-        Regex::new(r"(^|[^\p{L}])([*#@])([\p{L}\p{N}][\p{L}\p{N}'-]*)").expect("valid regex")
+        Regex::new(r"(^|[^\p{L}])([*#@])([\p{L}\p{N}](?:[\p{L}\p{N}']|-[\p{L}\p{N}])*)")
+            .expect("valid regex")
     });
     let mut unknown_words = Vec::new();
     let stripped = mark.replace_all(text, |caps: &regex::Captures<'_>| {
@@ -359,6 +361,7 @@ mod tests {
             plural_possessives("Girls' red hoodie"),
             "Girls's red hoodie"
         );
+        assert_eq!(plural_possessives("Kids’ shoes"), "Kids’s shoes");
         assert_eq!(
             plural_possessives("Kids' and ladies' coats"),
             "Kids's and ladies's coats"
@@ -386,6 +389,8 @@ mod tests {
         );
         assert_eq!(output.text, "Rojo WOOLLY hottie corazón blanco, 5 * 3");
         assert_eq!(output.unknown_words, vec!["WOOLLY", "hottie", "blanco"]);
+        let hyphenated = strip_marks("*jean-*paul", "Jean-Paul");
+        assert_eq!(hyphenated.text, "jean-paul");
         let glued = strip_marks("Banda de 10*pcs en 2*xl, 5*3", "Pack of 10pcs in 2xl, 5*3");
         assert_eq!(glued.text, "Banda de 10pcs en 2xl, 5*3");
         assert_eq!(glued.unknown_words, vec!["pcs", "xl"]);
