@@ -95,6 +95,11 @@ pub fn detect(text: &str, target: &Language, context: &str, rates: &RateTable) -
     if target.metric {
         spans.extend(measures(text, target));
     }
+    for span in metric_values(text, target) {
+        if !overlaps(&spans, span.start, span.end) {
+            spans.push(span);
+        }
+    }
     spans.extend(sizes(text, target, context));
     spans.extend(prices(text, target, rates));
     spans
@@ -467,6 +472,41 @@ fn is_length(unit: &str) -> bool {
         .iter()
         .any(|prefix| unit.starts_with(prefix))
         && !unit.starts_with("fl")
+}
+
+/// Finds metric values ("3.5g", "250 ml") and writes them in the target's
+/// number format with a space before the unit ("3,5 g"). Kept whole, they
+/// also stay out of the engine's reach: Apertium split "3.5g tin" into
+/// "3.5lata de g".
+fn metric_values(text: &str, target: &Language) -> Vec<Span> {
+    static METRIC: OnceLock<Regex> = OnceLock::new();
+    let metric = METRIC.get_or_init(|| {
+        Regex::new(r"\b(\d+(?:[.,]\d+)?)\s?(mm|cm|km|m|mg|kg|g|ml|cl|l|L)\b").expect("valid regex")
+    });
+    metric
+        .captures_iter(text)
+        .filter_map(|caps| {
+            let number = caps.get(1).expect("group 1");
+            let unit = caps.get(2).expect("group 2");
+            let decimals = number
+                .as_str()
+                .split_once(['.', ','])
+                .map_or(0, |(_, d)| d.len());
+            // "1,500 g" has a thousands comma, not three decimals.
+            let decimals = if decimals == 3 { 0 } else { decimals };
+            let value = quantity(number.as_str())?;
+            Some(Span {
+                start: number.start(),
+                end: unit.end(),
+                kind: SpanKind::Measure,
+                replacement: format!(
+                    "{} {}",
+                    target.format_number(value, decimals),
+                    unit.as_str()
+                ),
+            })
+        })
+        .collect()
 }
 
 /// Builds a measure span from `start` to the end of `unit`. When the
@@ -1164,6 +1204,19 @@ mod tests {
         assert_eq!(rewrite("Fits 8 to 12 inches", "es"), vec!["20,3–30,5 cm"]);
         // "in" without "x" after it stays a word.
         assert!(rewrite("2 in stock, 3 in store", "es").is_empty());
+    }
+
+    #[test]
+    fn metric_values_take_the_target_format() {
+        assert_eq!(rewrite("3.5g tin", "es"), vec!["3,5 g"]);
+        assert_eq!(
+            rewrite("Bottle 250 ml, 1.5 l", "de"),
+            vec!["250 ml", "1,5 l"]
+        );
+        assert_eq!(rewrite("Cable 2m", "en"), vec!["2 m"]);
+        for text in ["5G phone", "3M tape", "A4 paper"] {
+            assert!(rewrite(text, "es").is_empty(), "{text}");
+        }
     }
 
     #[test]
