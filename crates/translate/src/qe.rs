@@ -562,6 +562,14 @@ fn punctuation_mismatch(source: &str, output: &str) -> f64 {
     for mark in ['?', '!'] {
         differences += count(source, mark).abs_diff(count(output, mark));
     }
+    // Languages quote with different marks ("x", «x», “x”), so their sum is
+    // compared: an extra or lost one shows a quotation broken in two.
+    let quotes = |text: &str| {
+        text.chars()
+            .filter(|c| matches!(c, '"' | '“' | '”' | '«' | '»' | '„'))
+            .count()
+    };
+    differences += quotes(source).abs_diff(quotes(output));
     let final_mark = |text: &str| {
         text.trim_end()
             .chars()
@@ -1000,6 +1008,14 @@ mod tests {
         ] {
             assert!(signals(source, output).number_mismatch > 0.0, "{output}");
         }
+    }
+
+    #[test]
+    fn broken_quotation_is_flagged() {
+        let broken = signals("Red \"Classic\" mug", "Taza \"Clásica\"\" roja");
+        assert!(broken.punctuation_mismatch > 0.0, "{broken:?}");
+        let restyled = signals("Red \"Classic\" mug", "Taza «Clásica» roja");
+        assert_eq!(restyled.punctuation_mismatch, 0.0, "{restyled:?}");
     }
 
     #[test]
