@@ -181,6 +181,7 @@ fn quotes_stay_around_their_words_and_decades_stay_whole() {
         "'Red' and 'blue' pens",
         "Letter \"E\" bling key ring",
         "<p>A <b>red</b> and <i>blue</i> pens.</p>",
+        r#"<a href="/l" title="The 'red' lamp">Lamp</a>"#,
     ]);
     assert_eq!(outputs[0], "El 'Modelo 10' lámpara");
     assert!(outputs[1].contains("\"Clásica\""), "{}", outputs[1]);
@@ -194,6 +195,11 @@ fn quotes_stay_around_their_words_and_decades_stay_whole() {
     assert!(outputs[6].contains("\"E\""), "{}", outputs[6]);
     assert!(!outputs[6].contains("L\""), "{}", outputs[6]);
     assert!(outputs[7].contains("<b>rojos</b>"), "{}", outputs[7]);
+    assert!(
+        outputs[8].contains(r#"title="La lámpara &#39;roja&#39;""#),
+        "{}",
+        outputs[8]
+    );
 }
 
 #[test]

@@ -121,7 +121,7 @@ pub(crate) fn field(text: &str, context: &Context<'_>, units: &mut Vec<Unit>) ->
                 .iter()
                 .map(|&(start, end)| {
                     let value = html::decode_attribute(&tag.raw[start..end]);
-                    run(&[RunItem::Text(value)], context, false, false, units)
+                    run(&quoted_items(&value), context, false, false, units)
                 })
                 .collect()
         })
