@@ -600,7 +600,14 @@ impl<'a> Pipeline<'a> {
                     output
                 });
                 let adapted = match (fuzzy.remove(&index), old_positions.get(&index)) {
-                    (Some(found), Some(&old)) => adapt(found, &outputs[old], &output),
+                    (Some(found), Some(&old)) => {
+                        // Both outputs tidied alike, so only words differ.
+                        let old_output = outputs[old].clone().map(|mut output| {
+                            output.text = tidy_spaces(&distinct[old], &output.text);
+                            output
+                        });
+                        adapt(found, &old_output, &output)
+                    }
                     _ => None,
                 };
                 if let Some(found) = adapted {
