@@ -562,14 +562,18 @@ fn punctuation_mismatch(source: &str, output: &str) -> f64 {
     for mark in ['?', '!'] {
         differences += count(source, mark).abs_diff(count(output, mark));
     }
-    // Languages quote with different marks ("x", «x», “x”), so their sum is
-    // compared: an extra or lost one shows a quotation broken in two.
+    // An odd number of double quote marks, of any style ("x", «x», “x”),
+    // shows a quotation broken in two. Counts are not compared: on the WMT
+    // 2022 chat data, translators drop or add quotes freely, and comparing
+    // them lowered the agreement with human scores (0.30 to 0.23 on en-fr).
     let quotes = |text: &str| {
         text.chars()
             .filter(|c| matches!(c, '"' | '“' | '”' | '«' | '»' | '„'))
             .count()
     };
-    differences += quotes(source).abs_diff(quotes(output));
+    if quotes(output) % 2 == 1 && quotes(source) % 2 == 0 {
+        differences += 1;
+    }
     let final_mark = |text: &str| {
         text.trim_end()
             .chars()
