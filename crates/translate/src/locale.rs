@@ -262,24 +262,23 @@ fn mark_is_quote(text: &str, number_start: usize, unit: regex::Match<'_>) -> boo
     if after.is_some_and(char::is_alphanumeric) || !before.is_some_and(|c| c.is_ascii_digit()) {
         return true;
     }
-    // An opening mark starts a word: it follows the start, a space or a
-    // bracket, and a letter or digit follows it.
-    let prefix = &text[..number_start];
+
+    // The mark closes a quotation when the last such mark before the
+    // number opened one.
     let mut open = false;
-    let mut previous: Option<char> = None;
-    let mut chars = prefix.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == mark {
-            let next = chars.peek().copied();
-            let starts_word = previous.is_none_or(|p| p.is_whitespace() || "([".contains(p))
-                && next.is_some_and(char::is_alphanumeric);
-            if starts_word {
-                open = true;
-            } else if previous.is_some_and(|p| !p.is_whitespace()) {
-                open = false;
-            }
+    for (index, c) in text[..number_start].char_indices() {
+        if c != mark {
+            continue;
         }
-        previous = Some(c);
+        if crate::segment::opens_quote(text, index) {
+            open = true;
+        } else if text[..index]
+            .chars()
+            .next_back()
+            .is_some_and(|p| !p.is_whitespace())
+        {
+            open = false;
+        }
     }
     open
 }
@@ -488,25 +487,29 @@ fn metric_values(text: &str, target: &Language) -> Vec<Span> {
         .filter_map(|caps| {
             let number = caps.get(1).expect("group 1");
             let unit = caps.get(2).expect("group 2");
-            let decimals = number
-                .as_str()
-                .split_once(['.', ','])
-                .map_or(0, |(_, d)| d.len());
-            // "1,500 g" has a thousands comma, not three decimals.
-            let decimals = if decimals == 3 { 0 } else { decimals };
-            let value = quantity(number.as_str())?;
+            let value = format_as_written(number.as_str(), target)?;
             Some(Span {
                 start: number.start(),
                 end: unit.end(),
                 kind: SpanKind::Measure,
-                replacement: format!(
-                    "{} {}",
-                    target.format_number(value, decimals),
-                    unit.as_str()
-                ),
+                replacement: format!("{value} {}", unit.as_str()),
             })
         })
         .collect()
+}
+
+/// Writes a number of the source in the target's format with the
+/// decimals it was written with: "3.5" gives "3,5" in Spanish. A comma
+/// before three digits separates thousands ("1,500" is 1500), as
+/// [`quantity`] reads it.
+fn format_as_written(number: &str, target: &Language) -> Option<String> {
+    let value = quantity(number)?;
+    let decimals = match number.rsplit_once(['.', ',']) {
+        Some((_, fraction)) if number.contains(',') && fraction.len() == 3 => 0,
+        Some((_, fraction)) => fraction.len(),
+        None => 0,
+    };
+    Some(target.format_number(value, decimals))
 }
 
 /// Builds a measure span from `start` to the end of `unit`. When the
@@ -536,10 +539,7 @@ fn metric_note(text: &str, target: &Language, from: usize) -> Option<(usize, Str
     let note = metric_note_regex()
         .captures(&text[from..])
         .filter(|note| (&note["open"] == "(") == note.name("close").is_some())?;
-    let format = |number: &str| {
-        let decimals = number.split_once(['.', ',']).map_or(0, |(_, d)| d.len());
-        quantity(number).map(|value| target.format_number(value, decimals))
-    };
+    let format = |number: &str| format_as_written(number, target);
     let value = match note.name("to") {
         Some(to) => range_text(&format(&note["from"])?, &format(to.as_str())?),
         None => format(&note["from"])?,
@@ -855,11 +855,6 @@ fn sizes(text: &str, target: &Language, context: &str) -> Vec<Span> {
     // Sizes the source already gives on the EU chart are kept as written,
     // and so are the lists they belong to: the engine must not translate
     // "EU" ("UE" in Spanish) or split the list.
-    let overlaps = |spans: &[Span], start: usize, end: usize| {
-        spans
-            .iter()
-            .any(|span| span.start < end && start < span.end)
-    };
     for found in size_list_regex().find_iter(text) {
         if list_entries(found.as_str())
             .iter()
@@ -1214,6 +1209,8 @@ mod tests {
             vec!["250 ml", "1,5 l"]
         );
         assert_eq!(rewrite("Cable 2m", "en"), vec!["2 m"]);
+        assert_eq!(rewrite("Bag 1,500 g", "es"), vec!["1500 g"]);
+        assert_eq!(rewrite("Bag 3 lb (1,500 g)", "es"), vec!["1500 g"]);
         for text in ["5G phone", "3M tape", "A4 paper"] {
             assert!(rewrite(text, "es").is_empty(), "{text}");
         }

@@ -13,6 +13,18 @@ const ABBREVIATIONS: &[&str] = &[
     "incl", "excl", "dept", "est", "fig", "vol", "ca", "jr", "sr", "co", "inc", "ltd",
 ];
 
+/// Tells whether the quote mark at byte `index` of `text` opens a
+/// quotation: it follows the start, white space or an opening bracket,
+/// and a letter or digit follows it. An apostrophe inside a word ("Men's")
+/// opens none.
+pub(crate) fn opens_quote(text: &str, index: usize) -> bool {
+    let before = text[..index].chars().next_back();
+    let width = text[index..].chars().next().map_or(1, char::len_utf8);
+    let after = text[index + width..].chars().next();
+    before.is_none_or(|c| c.is_whitespace() || "([".contains(c))
+        && after.is_some_and(char::is_alphanumeric)
+}
+
 /// Byte ranges of the sentences of `text`, white space between them left
 /// out, so `text[range]` is a sentence and the gaps are kept verbatim.
 pub fn sentences(text: &str) -> Vec<(usize, usize)> {

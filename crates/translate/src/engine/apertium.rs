@@ -69,7 +69,7 @@ impl Apertium {
     /// Runs one Apertium process over `segments`, separated by blank lines.
     fn run_batch(&self, mode: &str, segments: &[String]) -> Result<Vec<String>, String> {
         let mut input = String::new();
-        // Output parts that answer a barrier, not a segment.
+        // Output parts that come from a barrier, not from a segment.
         let mut barriers = Vec::new();
         let mut parts = 0;
         for segment in segments {
@@ -233,7 +233,7 @@ fn plural_possessives(text: &str) -> String {
         let whole = caps.get(0).expect("whole match");
         let quoted = text[..whole.start()]
             .char_indices()
-            .any(|(index, c)| matches!(c, '\'' | '‘') && opens_quote(text, index));
+            .any(|(index, c)| matches!(c, '\'' | '‘') && crate::segment::opens_quote(text, index));
         if quoted {
             continue;
         }
@@ -244,15 +244,6 @@ fn plural_possessives(text: &str) -> String {
     }
     out.push_str(&text[cursor..]);
     out
-}
-
-/// Tells whether the apostrophe at `index` opens a quotation: it follows
-/// the start or a space and a letter follows it.
-fn opens_quote(text: &str, index: usize) -> bool {
-    let before = text[..index].chars().next_back();
-    let width = text[index..].chars().next().map_or(1, char::len_utf8);
-    let after = text[index + width..].chars().next();
-    before.is_none_or(char::is_whitespace) && after.is_some_and(char::is_alphanumeric)
 }
 
 /// Parses `apertium -l`: one mode a line, keeping `xxx-yyy` modes and

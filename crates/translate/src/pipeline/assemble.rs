@@ -379,7 +379,9 @@ impl FieldState<'_> {
                     // "cómodo" alone, "una silla cómoda" in context.
                     .or_else(|| find_by_stems(haystack, &needle_cased, floor, ceiling))
             };
-            let is_quote = ["'", "\"", "‘", "“"].contains(&pair.open.as_str());
+            let is_quote = super::plan::QUOTES
+                .iter()
+                .any(|(open, _)| pair.open == open.to_string());
             let range = match found {
                 Some(range) => range,
                 // Quote marks at a guessed place read as a typo, so a quoted

@@ -134,6 +134,10 @@ pub(crate) fn field(text: &str, context: &Context<'_>, units: &mut Vec<Unit>) ->
     }
 }
 
+/// Opening and closing quote marks of the quoted phrases that become
+/// inline pairs.
+pub(crate) const QUOTES: [(char, char); 4] = [('\'', '\''), ('"', '"'), ('‘', '’'), ('“', '”')];
+
 /// Splits plain text at quoted phrases ("The 'Model 10' lamp"), each
 /// becoming an inline pair of its quote marks. Apertium moves quote marks
 /// with the words around them ("Men's 'Classic' shirt" came out as "Los
@@ -141,7 +145,6 @@ pub(crate) fn field(text: &str, context: &Context<'_>, units: &mut Vec<Unit>) ->
 /// translation of its content. An opening mark starts a word; its closing
 /// mark ends one, and an apostrophe inside a word ("Men's") is neither.
 fn quoted_items(text: &str) -> Vec<RunItem> {
-    const QUOTES: [(char, char); 4] = [('\'', '\''), ('"', '"'), ('‘', '’'), ('“', '”')];
     let chars: Vec<(usize, char)> = text.char_indices().collect();
     let at = |index: usize| chars.get(index).map(|&(_, c)| c);
     let mut items = Vec::new();
@@ -153,12 +156,7 @@ fn quoted_items(text: &str) -> Vec<RunItem> {
             .iter()
             .find(|(open, _)| *open == c)
             .map(|&(_, close)| close);
-        let starts_word = index
-            .checked_sub(1)
-            .and_then(at)
-            .is_none_or(|p| p.is_whitespace() || "([".contains(p))
-            && at(index + 1).is_some_and(char::is_alphanumeric);
-        let Some(close) = opens.filter(|_| starts_word) else {
+        let Some(close) = opens.filter(|_| crate::segment::opens_quote(text, start)) else {
             index += 1;
             continue;
         };
