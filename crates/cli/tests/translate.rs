@@ -325,7 +325,7 @@ fn corrections_without_a_review_item() {
             .output()
             .unwrap()
     };
-    // Without a target language the row cannot say what it corrects.
+    // Without a target language the row does not name what it corrects.
     let failed = import(
         "no_target.csv",
         "id,source,correction\n,Large wooden dining table,Mesa de comedor grande de madera\n",

@@ -257,6 +257,7 @@ fn mark_is_quote(text: &str, number_start: usize, unit: regex::Match<'_>) -> boo
     if unit.as_str().chars().count() != 1 {
         return false;
     }
+
     let after = text[unit.end()..].chars().next();
     let before = text[..unit.start()].chars().next_back();
     if after.is_some_and(char::is_alphanumeric) || !before.is_some_and(|c| c.is_ascii_digit()) {
@@ -1235,6 +1236,7 @@ mod tests {
         assert_eq!(rewrite("Oven safe to 350F.", "es"), vec!["176,7 °C"]);
         assert_eq!(rewrite("Rated to -20F", "es"), vec!["-28,9 °C"]);
         assert_eq!(rewrite("Bake at 350 deg F", "es"), vec!["176,7 °C"]);
+
         // Negative temperatures, and ranges with a bare "F".
         assert_eq!(rewrite("Cools to -40°F", "es"), vec!["-40 °C"]);
         let spanish = Language::lookup("es").unwrap();
@@ -1247,6 +1249,7 @@ mod tests {
         assert_eq!(rewrite("Rated (-20°F)", "es"), vec!["-28,9 °C"]);
         assert_eq!(rewrite("min=-5°F", "es"), vec!["-20,6 °C"]);
         assert_eq!(rewrite("Runs -10 to 0 °F", "es"), vec!["-23,3 – -17,8 °C"]);
+
         // A metric range the source gives is kept.
         assert_eq!(rewrite("Fridge 32-40 F (0-4 °C)", "es"), vec!["0–4 °C"]);
         assert_eq!(
@@ -1256,8 +1259,10 @@ mod tests {
         assert_eq!(rewrite("Oven 100-450F", "es"), vec!["37,8–232,2 °C"]);
         assert_eq!(rewrite("Fridge 32-40 F", "es"), vec!["0–4,4 °C"]);
         assert_eq!(rewrite("max=450 F", "es"), vec!["232,2 °C"]);
+
         // A hyphen that joins a word is no minus.
         assert_eq!(rewrite("Type A-40°F", "es"), vec!["4,4 °C"]);
+
         // Counts stay counts; every side of a dimension is converted.
         assert_eq!(rewrite("Pack of 3 x 4 oz", "es"), vec!["113 g"]);
         assert_eq!(
@@ -1268,6 +1273,7 @@ mod tests {
         assert_eq!(rewrite("A 1.5 in heel", "es"), vec!["3,8 cm"]);
         assert_eq!(rewrite("Golf club, 12 in shaft", "es"), vec!["30,5 cm"]);
         assert_eq!(rewrite("Screen 32-55 in", "es"), vec!["81,3–139,7 cm"]);
+
         // Words after "in", quote marks and letters after numbers stay.
         for text in [
             "Fits 2 in the box",

@@ -16,7 +16,7 @@ fn translate(engine: &Apertium, segments: &[&str]) -> Vec<String> {
 }
 
 #[test]
-fn a_loose_apostrophe_does_not_reach_the_next_segment() {
+fn batch_keeps_apostrophes_in_their_segment() {
     let engine = Apertium::detect().expect("apertium is installed (run scripts/setup)");
     let alone = translate(&engine, &["Men's red cotton hoodie"]);
     assert_eq!(alone, ["El algodón rojo de los hombres hoodie"]);

@@ -171,7 +171,7 @@ fn inline_tags_follow_words_that_change_their_ending() {
 }
 
 #[test]
-fn quotes_stay_around_their_words_and_decades_stay_whole() {
+fn quotes_and_decades_survive_translation() {
     let outputs = translate(&[
         "The 'Model 10' lamp",
         "Men's \"Classic\" shirt",

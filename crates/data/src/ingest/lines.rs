@@ -216,7 +216,7 @@ mod tests {
     }
 
     #[test]
-    fn read_utf8_names_the_line_of_a_bad_byte() {
+    fn read_utf8_names_bad_byte_line() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("latin1.csv");
         std::fs::write(&path, b"sku,title\nA1,Caf\xe9 mug\n").unwrap();

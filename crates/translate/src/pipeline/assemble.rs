@@ -503,6 +503,7 @@ fn find_by_stems(
         };
         chars[..chars.len() - cut].iter().collect()
     };
+
     let stems: Vec<String> = needle
         .split(|c: char| !c.is_alphanumeric())
         .filter(|word| !word.is_empty())
@@ -512,6 +513,8 @@ fn find_by_stems(
     if first.chars().count() < 3 || last.chars().count() < 3 {
         return None;
     }
+
+    // The words of the haystack, with their byte ranges.
     let mut words: Vec<(usize, usize, &str)> = Vec::new();
     let mut start = None;
     for (offset, c) in haystack[floor..ceiling].char_indices() {
@@ -531,6 +534,7 @@ fn find_by_stems(
     if let Some(from) = start {
         words.push((floor + from, ceiling, &haystack[floor + from..ceiling]));
     }
+
     // A stem matches a word that starts with it and adds a short ending.
     let matches = |word: &str, stem: &str| {
         word.starts_with(stem) && word.chars().count() <= stem.chars().count() + 3
