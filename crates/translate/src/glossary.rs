@@ -174,11 +174,13 @@ impl GlossaryMatcher {
         let mut forms = Vec::new();
         let mut patterns = Vec::new();
         for (index, entry) in entries.iter().enumerate() {
-            forms.push(entry.term.clone());
-            patterns.push((index, false));
-            for plural in english_plurals(&entry.term) {
-                forms.push(plural);
-                patterns.push((index, true));
+            let singular = std::iter::once((entry.term.clone(), false));
+            let plurals = english_plurals(&entry.term).into_iter().map(|p| (p, true));
+            for (form, plural) in singular.chain(plurals) {
+                for variant in apostrophe_variants(&form) {
+                    forms.push(variant);
+                    patterns.push((index, plural));
+                }
             }
         }
         let automaton = (!forms.is_empty()).then(|| {
@@ -257,6 +259,18 @@ fn at_word_boundary(text: &str, start: usize, end: usize) -> bool {
     let after = text[end..].chars().next();
     let is_word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
     !is_word(before) && !is_word(after)
+}
+
+/// `form` as written, and with its straight apostrophes curly or its
+/// curly ones straight: "Levi's" also matches "Levi’s" and the reverse.
+fn apostrophe_variants(form: &str) -> Vec<String> {
+    let mut variants = vec![form.to_string()];
+    for (from, to) in [('\'', '’'), ('’', '\'')] {
+        if form.contains(from) {
+            variants.push(form.replace(from, &to.to_string()));
+        }
+    }
+    variants
 }
 
 /// English plural forms of the last word of `term`.
@@ -361,6 +375,20 @@ mod tests {
         assert_eq!(spans[1].0.replacement, "ACME");
         let canonical = matcher.find("Made by acme", true);
         assert_eq!(canonical[0].0.replacement, "Acme");
+    }
+
+    #[test]
+    fn find_matches_either_apostrophe() {
+        let matcher =
+            glossary("term,translation,target_lang\nLevi's,,es\nkid’s cap,gorra infantil,es\n")
+                .for_target("es");
+        let text = "Levi’s jeans and a kid's cap";
+        let found: Vec<&str> = matcher
+            .find(text, false)
+            .iter()
+            .map(|(span, _)| &text[span.start..span.end])
+            .collect();
+        assert_eq!(found, ["Levi’s", "kid's cap"]);
     }
 
     #[test]
