@@ -796,7 +796,8 @@ fn serve_translates_and_scores() {
         "listings": [
             {"sku": "H1", "title": "Acme table lamp",
              "description": "<p>Height: 10.5 inches. See <a href=\"https://shop.example/h1\" title=\"Lamp page\">the red lamp</a>.</p>"},
-            {"sku": "D1", "title": "Roter Becher", "source_lang": "de"}
+            {"sku": "D1", "title": "Roter Becher", "source_lang": "de"},
+            {"sku": "M1", "title": "Red mug", "bullets": "Holds 350 ml | Dishwasher safe", "color_code": "R7"}
         ]
     });
     let reply = common::request(
@@ -826,6 +827,12 @@ fn serve_translates_and_scores() {
     let reason = reply.body["listings"][1]["fields"][0]["errors"][0].to_string();
     assert!(reason.contains("no pair de-es"), "{reason}");
     assert!(reply.body["queued_for_review"].as_u64().unwrap() >= 1);
+    // Bullets may come as one string, as in a CSV cell; other fields and
+    // the listing's place in the request come back.
+    let mug = &reply.body["listings"][2]["listing"];
+    assert_eq!(mug["bullets"].as_array().unwrap().len(), 2, "{mug}");
+    assert_eq!(mug["extra"]["color_code"], "R7", "{mug}");
+    assert_eq!(mug["position"], 3, "{mug}");
 
     let quality = common::request(
         server.addr,
@@ -854,6 +861,11 @@ fn serve_translates_and_scores() {
             "/v1/translations",
             r#"{"to": "es", "listings": []}"#,
             "send 1 to 100",
+        ),
+        (
+            "/v1/translations",
+            r#"{"to": "es", "listings": [{"sku": "A", "title": "Mug", "bullets": 7}]}"#,
+            "listings[0]: bullets 7",
         ),
         (
             "/v1/translations/quality",

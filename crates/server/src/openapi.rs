@@ -177,10 +177,13 @@ pub fn document() -> Value {
                                 "sku": { "type": "string" },
                                 "title": { "type": "string" },
                                 "description": { "type": "string", "description": "Plain text or HTML" },
-                                "bullets": { "type": "array", "items": { "type": "string" } },
-                                "attributes": { "type": "object", "additionalProperties": { "type": "string" } },
+                                "bullets": { "description": "An array, or one string with bullets separated by |",
+                                    "oneOf": [{ "type": "array", "items": { "type": "string" } }, { "type": "string" }] },
+                                "attributes": { "description": "An object, or one string of name=value pairs separated by |",
+                                    "oneOf": [{ "type": "object", "additionalProperties": { "type": "string" } }, { "type": "string" }] },
                                 "source_lang": { "type": "string" }
-                            }
+                            },
+                            "additionalProperties": { "description": "Other plain fields are returned unchanged" }
                         }}
                     }
                 }}}},

@@ -9,7 +9,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::Json;
 use mercator_models::embed::Embedder;
-use mercator_translate::catalog::Listing;
+use mercator_translate::catalog::{self, Listing};
 use mercator_translate::engine::{self, Engine};
 use mercator_translate::glossary::Glossary;
 use mercator_translate::lang::{Language, LanguagePair};
@@ -68,7 +68,8 @@ struct TranslateRequest {
     to: String,
     #[serde(default = "default_from")]
     from: String,
-    listings: Vec<Listing>,
+    /// Listings in the JSON catalog format.
+    listings: Vec<serde_json::Value>,
     review_threshold: Option<f64>,
 }
 
@@ -112,12 +113,16 @@ pub async fn translate(
             request.listings.len()
         )));
     }
-    for (index, listing) in request.listings.iter().enumerate() {
+    let mut listings = Vec::with_capacity(request.listings.len());
+    for (index, item) in request.listings.into_iter().enumerate() {
+        let listing = catalog::listing_from_json(item, index as u64 + 1)
+            .map_err(|message| ApiError::bad_request(format!("listings[{index}]: {message}")))?;
         if listing.sku.trim().is_empty() {
             return Err(ApiError::bad_request(format!(
                 "listings[{index}].sku is empty; every listing needs its SKU"
             )));
         }
+        listings.push(listing);
     }
     let threshold = request.review_threshold.unwrap_or(70.0);
     if !(0.0..=100.0).contains(&threshold) {
@@ -126,22 +131,26 @@ pub async fn translate(
         )));
     }
     let service = service(&state)?;
-    let task = tokio::task::spawn_blocking(move || run_translation(&service, request, threshold));
+    let task = tokio::task::spawn_blocking(move || {
+        run_translation(&service, &request.from, &request.to, &listings, threshold)
+    });
     task.await.map_err(ApiError::internal)?
 }
 
 fn run_translation(
     service: &TranslateService,
-    request: TranslateRequest,
+    from: &str,
+    to: &str,
+    listings: &[Listing],
     threshold: f64,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let engine = engine::open("apertium").map_err(|err| ApiError::unavailable(err.to_string()))?;
-    let pair = LanguagePair::new(&request.from, &request.to);
+    let pair = LanguagePair::new(from, to);
     if !engine.supports(&pair) {
         return Err(ApiError::bad_request(format!(
             "cannot translate {pair}: {}; Apertium here supports {}",
-            if Language::lookup(&request.to).is_none() {
-                format!("{:?} is not a language code Mercator knows", request.to)
+            if Language::lookup(to).is_none() {
+                format!("{:?} is not a language code Mercator knows", to)
             } else {
                 "the language pair is not installed".to_string()
             },
@@ -150,7 +159,7 @@ fn run_translation(
     }
 
     let options = Options {
-        source_lang: request.from.clone(),
+        source_lang: from.to_string(),
         glossary: service.glossary.clone(),
         review_threshold: threshold,
         ..Options::default()
@@ -166,9 +175,9 @@ fn run_translation(
         pipeline = pipeline.with_embedder(embedder);
     }
     let run = pipeline
-        .translate(&request.listings, &request.to, &mut |_| {})
+        .translate(listings, to, &mut |_| {})
         .map_err(|err| {
-            tracing::warn!(error = %err, target = %request.to, "translation request failed");
+            tracing::warn!(error = %err, target = %to, "translation request failed");
             ApiError::bad_request(err.to_string())
         })?;
     tracing::info!(target = %run.target_lang, listings = run.listings.len(), "listings translated");

@@ -227,101 +227,103 @@ pub fn parse_json(path: &Path, text: &str) -> Result<Vec<Listing>, CatalogError>
             path: path.to_path_buf(),
             message: err.to_string(),
         })?;
-    let mut listings = Vec::new();
-    for (index, item) in items.into_iter().enumerate() {
-        let position = index as u64 + 1;
-        let invalid = |message: String| CatalogError::InvalidListing {
-            path: path.to_path_buf(),
-            index: position,
-            message,
-        };
-        let Value::Object(mut map) = item else {
-            return Err(invalid(format!(
-                "{item} is not an object; a listing is {{\"sku\": ..., \"title\": ..., \"description\": ...}}"
-            )));
-        };
-        let mut text = |name: &str, required: bool| -> Result<String, CatalogError> {
-            match map.remove(name) {
-                Some(Value::String(text)) => Ok(text),
-                Some(Value::Number(number)) => Ok(number.to_string()),
-                None | Some(Value::Null) if !required => Ok(String::new()),
-                None | Some(Value::Null) => Err(invalid(format!(
-                    "field {name} is missing; every listing needs sku and title"
-                ))),
-                Some(other) => Err(invalid(format!(
-                    "field {name}: {other} is not a string; write it in quotes"
-                ))),
-            }
-        };
-        let sku = text("sku", true)?;
-        let title = text("title", true)?;
-        let description = text("description", false)?;
-        let source_lang = Some(text("source_lang", false)?).filter(|l| !l.trim().is_empty());
-        if let Some(code) = &source_lang {
-            check_language(code).map_err(&invalid)?;
-        }
-        let listing = JsonParts {
-            bullets: map.remove("bullets"),
-            attributes: map.remove("attributes"),
-        };
-        let bullets = match listing.bullets {
-            None | Some(serde_json::Value::Null) => Vec::new(),
-            Some(serde_json::Value::String(text)) => split_list(&text),
-            Some(serde_json::Value::Array(items)) => items
-                .into_iter()
-                .map(|item| {
-                    item.as_str()
-                        .map(str::to_string)
-                        .ok_or_else(|| invalid(format!("bullet {item} is not a string")))
-                })
-                .collect::<Result<_, _>>()?,
-            Some(other) => {
-                return Err(invalid(format!(
-                    "bullets {other} is neither a string nor an array"
-                )))
-            }
-        };
-        let attributes = match listing.attributes {
-            None | Some(serde_json::Value::Null) => BTreeMap::new(),
-            Some(serde_json::Value::String(text)) => parse_attributes(&text).map_err(&invalid)?,
-            Some(serde_json::Value::Object(map)) => map
-                .into_iter()
-                .filter(|(_, value)| !value.is_null())
-                .map(|(name, value)| match value {
-                    serde_json::Value::String(value) => Ok((name, value)),
-                    serde_json::Value::Number(_) | serde_json::Value::Bool(_) => {
-                        Ok((name, value.to_string()))
-                    }
-                    other => Err(invalid(format!(
-                        "field attributes: the value of {name:?} is {other}, not a string; \
-                         write one value in quotes"
-                    ))),
-                })
-                .collect::<Result<_, CatalogError>>()?,
-            Some(other) => {
-                return Err(invalid(format!(
-                    "attributes {other} is neither a string nor an object"
-                )))
-            }
-        };
-        listings.push(Listing {
-            sku,
-            title,
-            description,
-            bullets,
-            attributes,
-            source_lang,
-            extra: BTreeMap::new(),
-            position,
-        });
-    }
-    Ok(listings)
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(index, item)| {
+            let position = index as u64 + 1;
+            listing_from_json(item, position).map_err(|message| CatalogError::InvalidListing {
+                path: path.to_path_buf(),
+                index: position,
+                message,
+            })
+        })
+        .collect()
 }
 
-/// The fields of a JSON listing that take more than one form.
-struct JsonParts {
-    bullets: Option<serde_json::Value>,
-    attributes: Option<serde_json::Value>,
+/// Reads one listing of a JSON catalog or API request, at 1-based
+/// `position`. The error names the field and the fix.
+pub fn listing_from_json(item: serde_json::Value, position: u64) -> Result<Listing, String> {
+    use serde_json::Value;
+
+    let Value::Object(mut map) = item else {
+        return Err(format!(
+            "{item} is not an object; a listing is \
+             {{\"sku\": ..., \"title\": ..., \"description\": ...}}"
+        ));
+    };
+    let mut text = |name: &str, required: bool| -> Result<String, String> {
+        match map.remove(name) {
+            Some(Value::String(text)) => Ok(text),
+            Some(Value::Number(number)) => Ok(number.to_string()),
+            None | Some(Value::Null) if !required => Ok(String::new()),
+            None | Some(Value::Null) => Err(format!(
+                "field {name} is missing; every listing needs sku and title"
+            )),
+            Some(other) => Err(format!(
+                "field {name}: {other} is not a string; write it in quotes"
+            )),
+        }
+    };
+    let sku = text("sku", true)?;
+    let title = text("title", true)?;
+    let description = text("description", false)?;
+    let source_lang = Some(text("source_lang", false)?).filter(|l| !l.trim().is_empty());
+    if let Some(code) = &source_lang {
+        check_language(code)?;
+    }
+    let bullets = match map.remove("bullets") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(text)) => split_list(&text),
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .map(|item| {
+                item.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("bullet {item} is not a string"))
+            })
+            .collect::<Result<_, _>>()?,
+        Some(other) => return Err(format!("bullets {other} is neither a string nor an array")),
+    };
+    let attributes = match map.remove("attributes") {
+        None | Some(Value::Null) => BTreeMap::new(),
+        Some(Value::String(text)) => parse_attributes(&text)?,
+        Some(Value::Object(map)) => map
+            .into_iter()
+            .filter(|(_, value)| !value.is_null())
+            .map(|(name, value)| match value {
+                Value::String(value) => Ok((name, value)),
+                Value::Number(_) | Value::Bool(_) => Ok((name, value.to_string())),
+                other => Err(format!(
+                    "field attributes: the value of {name:?} is {other}, not a string; \
+                         write one value in quotes"
+                )),
+            })
+            .collect::<Result<_, String>>()?,
+        Some(other) => {
+            return Err(format!(
+                "attributes {other} is neither a string nor an object"
+            ))
+        }
+    };
+    Ok(Listing {
+        sku,
+        title,
+        description,
+        bullets,
+        attributes,
+        source_lang,
+        // Other plain fields travel to the output like extra CSV columns.
+        extra: map
+            .into_iter()
+            .filter_map(|(name, value)| match value {
+                Value::String(text) => Some((name, text)),
+                Value::Number(_) | Value::Bool(_) => Some((name, value.to_string())),
+                _ => None,
+            })
+            .collect(),
+        position,
+    })
 }
 
 /// Checks a language code: two or three letters, with an optional region
@@ -421,5 +423,14 @@ mod tests {
         let listings = parse_json(Path::new("c.json"), text).unwrap();
         assert_eq!(listings[0].sku, "42");
         assert_eq!(listings[0].attributes["color"], "red");
+    }
+
+    #[test]
+    fn json_keeps_other_plain_fields() {
+        let text = r#"[{"sku": "A", "title": "Mug", "price": 3.5, "tags": ["x"], "gtin": "0123"}]"#;
+        let listing = &parse_json(Path::new("c.json"), text).unwrap()[0];
+        assert_eq!(listing.extra["price"], "3.5");
+        assert_eq!(listing.extra["gtin"], "0123");
+        assert!(!listing.extra.contains_key("tags"));
     }
 }

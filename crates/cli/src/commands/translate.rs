@@ -510,10 +510,14 @@ fn write_outputs(out: &Path, run: &RunReport, threshold: f64) -> anyhow::Result<
 
 /// Writes the translated catalog as CSV: the source columns plus qe_score and qe_flags.
 fn catalog_csv(run: &RunReport) -> anyhow::Result<Vec<u8>> {
+    // A catalog written here and translated again carries the columns
+    // this run computes afresh; the old values are dropped.
+    const COMPUTED: [&str; 3] = ["target_lang", "qe_score", "qe_flags"];
     let mut extra_columns: Vec<String> = run
         .listings
         .iter()
         .flat_map(|listing| listing.translated.extra.keys().cloned())
+        .filter(|column| !COMPUTED.contains(&column.as_str()))
         .collect();
     extra_columns.sort();
     extra_columns.dedup();
@@ -528,7 +532,7 @@ fn catalog_csv(run: &RunReport) -> anyhow::Result<Vec<u8>> {
         "source_lang",
     ];
     header.extend(extra_columns.iter().map(String::as_str));
-    header.extend(["target_lang", "qe_score", "qe_flags"]);
+    header.extend(COMPUTED);
     writer.write_record(&header)?;
     for listing in &run.listings {
         let t = &listing.translated;
