@@ -7,6 +7,7 @@
 
 pub mod clean;
 pub mod ingest;
+pub mod linalg;
 pub mod order;
 pub mod registry;
 pub mod store;
