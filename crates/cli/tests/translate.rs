@@ -771,6 +771,230 @@ fn score_rates_outside_translations() {
     assert!(message.contains("line 2, field target_lang"), "{message}");
 }
 
+/// English sentences and correct Spanish translations, for training a
+/// quality estimator on text checks alone.
+const SCORED_PAIRS: [(&str, &str); 20] = [
+    (
+        "The red mug holds 350 ml.",
+        "La taza roja tiene capacidad para 350 ml.",
+    ),
+    (
+        "Your order ships within 2 days.",
+        "Tu pedido se envía en un plazo de 2 días.",
+    ),
+    (
+        "This lamp is made of solid oak.",
+        "Esta lámpara está hecha de roble macizo.",
+    ),
+    (
+        "We refund returns within 14 days.",
+        "Reembolsamos las devoluciones en 14 días.",
+    ),
+    (
+        "The jacket is waterproof and light.",
+        "La chaqueta es impermeable y ligera.",
+    ),
+    (
+        "Please check your email for the tracking number.",
+        "Consulta tu correo para ver el número de seguimiento.",
+    ),
+    ("The set includes 6 glasses.", "El juego incluye 6 vasos."),
+    (
+        "Wash the cover at 30 degrees.",
+        "Lava la funda a 30 grados.",
+    ),
+    (
+        "Our shop is closed on Sundays.",
+        "Nuestra tienda cierra los domingos.",
+    ),
+    (
+        "The battery lasts up to 10 hours.",
+        "La batería dura hasta 10 horas.",
+    ),
+    (
+        "Can I change the delivery address?",
+        "¿Puedo cambiar la dirección de entrega?",
+    ),
+    (
+        "The chair supports up to 120 kg.",
+        "La silla soporta hasta 120 kg.",
+    ),
+    ("Thank you for your patience.", "Gracias por tu paciencia."),
+    (
+        "The blanket is soft and warm.",
+        "La manta es suave y cálida.",
+    ),
+    ("We ship to 40 countries.", "Enviamos a 40 países."),
+    (
+        "The price includes taxes.",
+        "El precio incluye los impuestos.",
+    ),
+    (
+        "The poster measures 50 by 70 cm.",
+        "El póster mide 50 por 70 cm.",
+    ),
+    (
+        "Your parcel was delivered yesterday.",
+        "Tu paquete se entregó ayer.",
+    ),
+    (
+        "The kettle boils water in 3 minutes.",
+        "El hervidor hierve el agua en 3 minutos.",
+    ),
+    (
+        "Free shipping on orders over 50 euros.",
+        "Envío gratis en pedidos de más de 50 euros.",
+    ),
+];
+
+/// `translate train-qe` fits an estimator to human scores, records and
+/// promotes it, and `translate score` then uses it unless told `--rules`.
+#[test]
+fn train_qe_learns_from_human_scores() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // Each translation as written (human score 100), cut after three
+    // words (40) and with its last number changed (70).
+    let mut rows = String::from("source,translation,score,group\n");
+    for (i, (source, translation)) in SCORED_PAIRS.iter().enumerate() {
+        let group = format!("doc{}", i % 7);
+        let cut: Vec<&str> = translation.split_whitespace().take(3).collect();
+        let changed = translation.replace(|c: char| c.is_ascii_digit(), "9");
+        rows.push_str(&format!("\"{source}\",\"{translation}\",100,{group}\n"));
+        rows.push_str(&format!("\"{source}\",\"{}\",40,{group}\n", cut.join(" ")));
+        if changed != *translation {
+            rows.push_str(&format!("\"{source}\",\"{changed}\",70,{group}\n"));
+        }
+    }
+    let scored = dir.path().join("scored.csv");
+    std::fs::write(&scored, rows).unwrap();
+
+    let trained = run_ok(
+        mercator(&data)
+            .args(["--json", "translate", "train-qe", "--to", "es"])
+            .arg(&scored),
+    );
+    let trained: serde_json::Value = serde_json::from_slice(&trained.stdout).unwrap();
+    assert_eq!(trained["promoted"], true, "{trained}");
+    let spearman = trained["metrics"]["cross_validated_spearman"]
+        .as_f64()
+        .unwrap();
+    assert!(spearman > 0.5, "{trained}");
+    let version = trained["version"].as_i64().unwrap();
+
+    let pairs = dir.path().join("pairs.csv");
+    std::fs::write(
+        &pairs,
+        "id,source,translation\n\
+         whole,The sofa has 3 seats and a soft cover.,El sofá tiene 3 plazas y una funda suave.\n\
+         cut,The sofa has 3 seats and a soft cover.,El sofá tiene\n",
+    )
+    .unwrap();
+    let score = |extra: &[&str]| -> Vec<serde_json::Value> {
+        let output = run_ok(
+            mercator(&data)
+                .args(["--json", "translate", "score", "--to", "es"])
+                .args(extra)
+                .arg(&pairs),
+        );
+        serde_json::from_slice::<serde_json::Value>(&output.stdout)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let with_estimator = score(&[]);
+    assert_eq!(with_estimator[0]["estimator"], version);
+    let (whole, cut) = (
+        with_estimator[0]["score"].as_f64().unwrap(),
+        with_estimator[1]["score"].as_f64().unwrap(),
+    );
+    assert!(whole > cut + 20.0, "{with_estimator:?}");
+    let with_rules = score(&["--rules"]);
+    assert!(with_rules[0].get("estimator").is_none(), "{with_rules:?}");
+
+    // Catalog translation scores its segments with the estimator as well.
+    let catalog = dir.path().join("catalog.csv");
+    std::fs::write(
+        &catalog,
+        "sku,title,description
+S1,Blue sofa,The sofa has 3 seats and a soft cover.
+",
+    )
+    .unwrap();
+    let translate = |extra: &[&str]| -> serde_json::Value {
+        let output = run_ok(
+            mercator(&data)
+                .args(["--json", "translate"])
+                .arg(&catalog)
+                .args(["--to", "es", "--out"])
+                .arg(dir.path().join("out"))
+                .args(extra),
+        );
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()[0].clone()
+    };
+    assert_eq!(translate(&[])["quality_estimator"], version);
+    assert!(translate(&["--rules"])["quality_estimator"].is_null());
+
+    for (body, expected) in [
+        (
+            "source,translation,score\nRed mug,Taza roja,100\nBlue cup,Taza azul,high\n",
+            "line 3, field score: \"high\" is not a number",
+        ),
+        (
+            "source,translation\nRed mug,Taza roja\n",
+            "line 2, field score: missing",
+        ),
+        (
+            "source,translation,score\nRed mug,Taza roja,100\n",
+            "1 scored translations are too few",
+        ),
+    ] {
+        let bad = dir.path().join("bad.csv");
+        std::fs::write(&bad, body).unwrap();
+        let failed = mercator(&data)
+            .args(["translate", "train-qe", "--to", "es"])
+            .arg(&bad)
+            .output()
+            .unwrap();
+        assert!(!failed.status.success());
+        let message = String::from_utf8_lossy(&failed.stderr);
+        assert!(message.contains(expected), "{message}");
+    }
+    // A failed training leaves the promoted version in place, and the
+    // registry lists it.
+    assert_eq!(score(&[])[0]["estimator"], version);
+    let history = run_ok(mercator(&data).args(["models", "history", "--kind", "quality"]));
+    let history = String::from_utf8(history.stdout).unwrap();
+    assert!(history.contains(&format!("* v{version}")), "{history}");
+
+    // The server's quality endpoint uses it too.
+    let key = String::from_utf8(
+        run_ok(mercator(&data).args(["keys", "create", "--name", "shop"])).stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_string();
+    let mut command = mercator(&data);
+    command.args(["serve", "--port", "0"]);
+    let server = common::Server::start(command);
+    let quality = common::request(
+        server.addr,
+        "POST",
+        "/v1/translations/quality",
+        Some(&key),
+        r#"{"pairs": [
+            {"source": "The sofa has 3 seats and a soft cover.", "translation": "El sofá tiene 3 plazas y una funda suave.", "target_lang": "es"},
+            {"source": "The sofa has 3 seats and a soft cover.", "translation": "El sofá tiene", "target_lang": "es"}
+        ]}"#,
+    );
+    assert_eq!(quality.status, 200, "{}", quality.body);
+    let scores = quality.body["scores"].as_array().unwrap();
+    assert_eq!(scores[0]["estimator"], version);
+    assert_eq!(scores[0]["score"], with_estimator[0]["score"]);
+    assert_eq!(scores[1]["score"], with_estimator[1]["score"]);
+}
+
 /// The server translates listings through the same pipeline and memory
 /// as the command line, and scores outside translations.
 #[test]

@@ -8,6 +8,7 @@ use anyhow::Context;
 use mercator_forecast::snapshot::ForecastSnapshot;
 use mercator_recommend::propensity_model::PropensityModel;
 use mercator_recommend::RecommendModel;
+use mercator_translate::estimator::QualityEstimator;
 use serde::Serialize;
 
 /// Folder of the artefacts inside the data dir.
@@ -82,6 +83,17 @@ pub fn load_propensity(data_dir: &Path, relative: &str) -> anyhow::Result<Propen
     serde_json::from_reader(reader).with_context(|| {
         format!(
             "model artefact {} is not a propensity model",
+            path.display()
+        )
+    })
+}
+
+/// Reads a translation quality estimator written by `mercator translate train-qe`.
+pub fn load_quality_estimator(data_dir: &Path, relative: &str) -> anyhow::Result<QualityEstimator> {
+    let (path, reader) = open(data_dir, relative)?;
+    serde_json::from_reader(reader).with_context(|| {
+        format!(
+            "model artefact {} is not a quality estimator",
             path.display()
         )
     })

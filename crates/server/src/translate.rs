@@ -11,6 +11,7 @@ use axum::Json;
 use mercator_models::embed::Embedder;
 use mercator_translate::catalog::{self, Listing};
 use mercator_translate::engine::{self, Engine};
+use mercator_translate::estimator::QualityEstimator;
 use mercator_translate::glossary::Glossary;
 use mercator_translate::lang::{Language, LanguagePair};
 use mercator_translate::memory::Memory;
@@ -37,6 +38,8 @@ pub struct TranslateService {
     pub glossary: Glossary,
     /// Multilingual embedding model that adds `meaning_drift` to scores.
     pub embedder: Option<Embedder>,
+    /// Trained quality estimator of the quality endpoint, with its version.
+    pub estimator: Option<(i64, QualityEstimator)>,
     /// One translation at a time writes the translation memory.
     memory: Mutex<Option<Memory>>,
 }
@@ -47,6 +50,7 @@ impl std::fmt::Debug for TranslateService {
             .field("data_dir", &self.data_dir)
             .field("glossary_terms", &self.glossary.entries.len())
             .field("embedder", &self.embedder.is_some())
+            .field("estimator", &self.estimator.as_ref().map(|(v, _)| v))
             .finish()
     }
 }
@@ -57,8 +61,16 @@ impl TranslateService {
             data_dir,
             glossary,
             embedder,
+            estimator: None,
             memory: Mutex::new(None),
         }
+    }
+
+    /// Scores quality with `estimator` (version `version`) instead of the
+    /// hand-set weights.
+    pub fn with_estimator(mut self, version: i64, estimator: QualityEstimator) -> Self {
+        self.estimator = Some((version, estimator));
+        self
     }
 }
 
@@ -264,10 +276,15 @@ pub async fn quality(
             scorer: None,
             embedder: service.embedder.as_ref(),
         };
-        let scores = score::score_pairs(&pairs, models, &Weights::default());
+        let estimator = service.estimator.as_ref().map(|(_, e)| e);
+        let scores = score::score_pairs(&pairs, models, &Weights::default(), estimator);
         (pairs, scores)
     });
     let (pairs, scores) = task.await.map_err(ApiError::internal)?;
+    let estimator_version = state
+        .translate
+        .as_ref()
+        .and_then(|service| service.estimator.as_ref().map(|(v, _)| *v));
     let scores: Vec<serde_json::Value> = ids
         .into_iter()
         .zip(&pairs)
@@ -275,6 +292,7 @@ pub async fn quality(
         .map(|((id, pair), score)| {
             let mut value = json!({
                 "id": id,
+                "estimator": estimator_version,
                 "source_lang": pair.source_lang,
                 "target_lang": pair.target_lang,
             });

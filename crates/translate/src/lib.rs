@@ -15,6 +15,7 @@
 pub mod casing;
 pub mod catalog;
 pub mod engine;
+pub mod estimator;
 pub mod glossary;
 pub mod html;
 pub mod lang;

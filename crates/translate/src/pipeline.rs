@@ -17,12 +17,13 @@ use serde::Serialize;
 
 use crate::catalog::Listing;
 use crate::engine::{Engine, EngineError, EngineOutput};
+use crate::estimator::QualityEstimator;
 use crate::glossary::{Glossary, GlossaryMatcher};
 use crate::lang::{Language, LanguagePair};
 use crate::locale::RateTable;
 use crate::memory::{EngineSegment, Memory, MemoryError, MemoryMatch, ReviewItem};
 use crate::qe::{self, Signals, Weights};
-use crate::score::meaning_cosines;
+use crate::score::{meaning_vectors, PairVectors};
 use mercator_models::embed::Embedder;
 use mercator_models::generate::TokenScorer;
 
@@ -68,6 +69,10 @@ pub struct Options {
     /// Segments per engine call.
     pub batch_segments: usize,
     pub weights: Weights,
+    /// Trained quality estimator that scores sentences in place of the
+    /// hand-set weights; it needs the outputs of the models it was trained
+    /// with ([`Pipeline::with_scorer`], [`Pipeline::with_embedder`]).
+    pub estimator: Option<QualityEstimator>,
 }
 
 impl Default for Options {
@@ -80,6 +85,7 @@ impl Default for Options {
             review_threshold: 70.0,
             batch_segments: 4000,
             weights: Weights::default(),
+            estimator: None,
         }
     }
 }
@@ -192,9 +198,9 @@ pub(crate) struct Unit {
     /// Log-probabilities of the output's tokens under the scoring model,
     /// or the error that kept it from scoring them.
     pub lm_score: Option<Result<Vec<f32>, String>>,
-    /// Cosine of the source's and the output's multilingual embeddings,
-    /// or the error that kept the embedding model from computing it.
-    pub cross_similarity: Option<Result<f32, String>>,
+    /// Multilingual embeddings of the source and the output, or the error
+    /// that kept the embedding model from computing them.
+    pub embeddings: Option<Result<PairVectors, String>>,
     /// The output came from this run's engine, now or stored in memory, and
     /// that engine's every word is in its dictionary or reported unknown
     /// ([`Engine::closed_vocabulary`]).
@@ -875,8 +881,8 @@ fn score_with_model(scorer: &dyn TokenScorer, units: &mut [Unit]) {
     }
 }
 
-/// Sets the cosine of source and output embeddings on translated
-/// sentences, with the model's sentence-similarity prompt. A sentence the
+/// Sets the embeddings of source and output on translated sentences, with
+/// the model's sentence-similarity prompt. A sentence the
 /// model could not compare is flagged `qe_model_skipped`.
 fn compare_meaning(embedder: &Embedder, units: &mut [Unit]) {
     let clean = |text: &str| {
@@ -893,8 +899,8 @@ fn compare_meaning(embedder: &Embedder, units: &mut [Unit]) {
             texts.push((clean(&unit.text), clean(&output.text)));
         }
     }
-    for (index, cosine) in indices.into_iter().zip(meaning_cosines(embedder, &texts)) {
-        units[index].cross_similarity = Some(cosine);
+    for (index, vectors) in indices.into_iter().zip(meaning_vectors(embedder, &texts)) {
+        units[index].embeddings = Some(vectors);
     }
 }
 

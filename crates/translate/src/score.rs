@@ -7,9 +7,10 @@ use mercator_models::embed::{cosine, Embedder};
 use mercator_models::generate::TokenScorer;
 use serde::{Deserialize, Serialize};
 
+use crate::estimator::{Evidence, Inputs, QualityEstimator};
 use crate::qe::{self, Signals, Weights};
 
-/// Pairs embedded per batch by [`meaning_cosines`] (two texts each).
+/// Pairs embedded per batch by [`meaning_vectors`] (two texts each).
 const MEANING_BATCH: usize = 16;
 
 /// A source text and a translation of it.
@@ -47,27 +48,25 @@ pub struct PairScore {
     pub new_links: Vec<String>,
 }
 
-/// Scores every pair with the text checks and the given models.
-pub fn score_pairs(
-    pairs: &[TranslationPair],
-    models: QeModels<'_>,
-    weights: &Weights,
-) -> Vec<PairScore> {
-    let mut checks: Vec<qe::PairCheck> = pairs
-        .iter()
-        .map(|pair| {
-            qe::check_pair(
-                &pair.source,
-                &pair.translation,
-                &pair.source_lang,
-                &pair.target_lang,
-            )
-        })
-        .collect();
-    let mut skipped = vec![false; pairs.len()];
+/// Embeddings of a source text and of its translation.
+pub type PairVectors = (Vec<f32>, Vec<f32>);
 
+/// What the models gave for one pair.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ModelOutputs {
+    /// Log-probabilities of the translation's tokens after its source.
+    pub logprobs: Option<Vec<f32>>,
+    /// Embeddings of the source and the translation.
+    pub vectors: Option<PairVectors>,
+    /// A model failed on the pair or could not read all of it.
+    pub skipped: bool,
+}
+
+/// Runs the given models on every pair.
+pub fn model_outputs(pairs: &[TranslationPair], models: QeModels<'_>) -> Vec<ModelOutputs> {
+    let mut outputs = vec![ModelOutputs::default(); pairs.len()];
     if let Some(scorer) = models.scorer {
-        for ((pair, check), skipped) in pairs.iter().zip(&mut checks).zip(&mut skipped) {
+        for (pair, output) in pairs.iter().zip(&mut outputs) {
             let (prompt, continuation) = qe::lm_prompt(
                 &plain_text(&pair.source),
                 &pair.source_lang,
@@ -75,10 +74,10 @@ pub fn score_pairs(
                 &pair.target_lang,
             );
             match scorer.continuation_logprobs(&prompt, &continuation) {
-                Ok(logprobs) => qe::set_lm_signals(&mut check.signals, &logprobs),
+                Ok(logprobs) => output.logprobs = Some(logprobs),
                 Err(err) => {
                     tracing::warn!(error = %err, "scoring model skipped a pair");
-                    *skipped = true;
+                    output.skipped = true;
                 }
             }
         }
@@ -88,20 +87,57 @@ pub fn score_pairs(
             .iter()
             .map(|pair| (plain_text(&pair.source), plain_text(&pair.translation)))
             .collect();
-        let cosines = meaning_cosines(embedder, &texts);
-        for ((check, cosine), skipped) in checks.iter_mut().zip(cosines).zip(&mut skipped) {
-            match cosine {
-                Ok(cosine) => check.signals.meaning_drift = qe::meaning_drift(f64::from(cosine)),
-                Err(_) => *skipped = true,
+        for (output, vectors) in outputs.iter_mut().zip(meaning_vectors(embedder, &texts)) {
+            match vectors {
+                Ok(vectors) => output.vectors = Some(vectors),
+                Err(_) => output.skipped = true,
             }
         }
     }
+    outputs
+}
 
-    checks
-        .into_iter()
-        .zip(skipped)
-        .map(|(mut check, skipped)| {
+/// Scores every pair with the text checks and the given models. With a
+/// trained estimator, the score is its estimate, less the default
+/// penalties of the problems it does not read (lost spans, broken tags,
+/// glossary violations, untranslated text and the like).
+pub fn score_pairs(
+    pairs: &[TranslationPair],
+    models: QeModels<'_>,
+    weights: &Weights,
+    estimator: Option<&QualityEstimator>,
+) -> Vec<PairScore> {
+    let outputs = model_outputs(pairs, models);
+    pairs
+        .iter()
+        .zip(outputs)
+        .map(|(pair, output)| {
+            let mut check = qe::check_pair(
+                &pair.source,
+                &pair.translation,
+                &pair.source_lang,
+                &pair.target_lang,
+            );
+            if let Some(logprobs) = &output.logprobs {
+                qe::set_lm_signals(&mut check.signals, logprobs);
+            }
+            if let Some((source, translation)) = &output.vectors {
+                check.signals.meaning_drift =
+                    qe::meaning_drift(f64::from(cosine(source, translation)));
+            }
             check.rescore(weights);
+            let mut skipped = output.skipped;
+            if let Some(estimator) = estimator {
+                match pair_features(&estimator.inputs, pair, &check.signals, &output) {
+                    Ok(features) => {
+                        check.score = estimator.score(&features, &check.signals, weights);
+                    }
+                    Err(reason) => {
+                        tracing::debug!(reason = %reason, "estimator skipped a pair");
+                        skipped = true;
+                    }
+                }
+            }
             let mut flags: Vec<String> = check.flags.iter().map(|f| f.to_string()).collect();
             if skipped {
                 flags.push("qe_model_skipped".to_string());
@@ -117,16 +153,37 @@ pub fn score_pairs(
         .collect()
 }
 
-/// Computes the cosine of the embeddings of each (source, translation)
-/// with the model's sentence-similarity prompt. A pair gets the reason
-/// instead when the model failed on its batch or a text is longer than the
-/// model reads, since its end would go unchecked.
-pub fn meaning_cosines(
+/// Features of a checked pair for an estimator reading `inputs`, from the
+/// pair's text signals and model outputs.
+pub fn pair_features(
+    inputs: &Inputs,
+    pair: &TranslationPair,
+    signals: &Signals,
+    output: &ModelOutputs,
+) -> Result<Vec<f64>, String> {
+    let (source, translation) = (plain_text(&pair.source), plain_text(&pair.translation));
+    inputs.features(&Evidence {
+        signals,
+        source: &source,
+        translation: &translation,
+        logprobs: output.logprobs.as_deref(),
+        vectors: output
+            .vectors
+            .as_ref()
+            .map(|(s, t)| (s.as_slice(), t.as_slice())),
+    })
+}
+
+/// Computes the embeddings of each (source, translation) with the
+/// model's sentence-similarity prompt. A pair gets the reason instead when
+/// the model failed on its batch or a text is longer than the model reads,
+/// since its end would go unchecked.
+pub fn meaning_vectors(
     embedder: &Embedder,
     pairs: &[(String, String)],
-) -> Vec<Result<f32, String>> {
+) -> Vec<Result<PairVectors, String>> {
     let prompt = embedder.prompt("STS").unwrap_or("");
-    let mut results: Vec<Option<Result<f32, String>>> = vec![None; pairs.len()];
+    let mut results: Vec<Option<Result<PairVectors, String>>> = vec![None; pairs.len()];
     let mut todo = Vec::with_capacity(pairs.len());
     for (index, (source, translation)) in pairs.iter().enumerate() {
         let too_long = [source, translation]
@@ -152,8 +209,8 @@ pub fn meaning_cosines(
             .collect();
         match embedder.embed_prompted(prompt, &texts, MEANING_BATCH * 2) {
             Ok(vectors) => {
-                for (&index, pair) in batch.iter().zip(vectors.chunks(2)) {
-                    results[index] = Some(Ok(cosine(&pair[0], &pair[1])));
+                for (&index, pair) in batch.iter().zip(vectors.chunks_exact(2)) {
+                    results[index] = Some(Ok((pair[0].clone(), pair[1].clone())));
                 }
             }
             Err(err) => {
@@ -166,7 +223,7 @@ pub fn meaning_cosines(
     }
     results
         .into_iter()
-        .map(|result| result.expect("each pair has a cosine or a reason"))
+        .map(|result| result.expect("each pair has vectors or a reason"))
         .collect()
 }
 
@@ -261,7 +318,7 @@ mod tests {
             ),
             pair("The red mug holds 350 ml.", "The red mug holds 350 ml."),
         ];
-        let scores = score_pairs(&pairs, QeModels::default(), &Weights::default());
+        let scores = score_pairs(&pairs, QeModels::default(), &Weights::default(), None);
         assert!(scores[0].flags.is_empty(), "{:?}", scores[0]);
         assert!(scores[0].score > 90.0, "{:?}", scores[0]);
         assert!(scores[1].flags.contains(&"number_mismatch".to_string()));

@@ -20,6 +20,8 @@ pub enum ModelKind {
     Propensity,
     /// Stored runs of `mercator forecast`, served by `GET /v1/forecasts`.
     Forecast,
+    /// Translation quality estimators of `mercator translate train-qe`.
+    Quality,
 }
 
 impl ModelKind {
@@ -27,6 +29,7 @@ impl ModelKind {
     fn producing_command(self, dataset: &str) -> String {
         match self {
             ModelKind::Forecast => format!("mercator forecast --dataset {dataset} --out DIR"),
+            ModelKind::Quality => "mercator translate train-qe FILE".to_string(),
             other => format!("mercator train {} --dataset {dataset}", other.as_str()),
         }
     }
@@ -36,6 +39,7 @@ impl ModelKind {
             ModelKind::Recommend => "recommend",
             ModelKind::Propensity => "propensity",
             ModelKind::Forecast => mercator_forecast::snapshot::KIND,
+            ModelKind::Quality => crate::commands::translate_score::ESTIMATOR_KIND,
         }
     }
 }

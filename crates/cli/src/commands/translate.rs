@@ -29,7 +29,7 @@ use mercator_translate::pipeline::{Options, Pipeline, RunReport};
 use mercator_translate::{qe, report};
 
 use crate::commands::ingest::{ingest_orders, open_store, ReadOptions};
-use crate::commands::translate_score::{self, ScoreArgs};
+use crate::commands::translate_score::{self, ScoreArgs, TrainQeArgs};
 use crate::spreadsheet::{from_cell, to_catalog_cell, to_cell};
 use crate::{progress, sample, Global};
 
@@ -50,6 +50,9 @@ pub enum TranslateCommand {
     /// Score translations made anywhere: a quality estimate per source and
     /// translation pair, with the checks and models of `translate`.
     Score(ScoreArgs),
+    /// Train a quality estimator on human scores of translations; once
+    /// promoted, `translate score` uses it.
+    TrainQe(TrainQeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -132,6 +135,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "NAME", value_delimiter = ',')]
     pub qe_model: Vec<String>,
 
+    /// Score with the hand-set weights of the checks, even when a trained
+    /// quality estimator (`translate train-qe`) is current; otherwise the
+    /// estimator scores and its models load without --qe-model.
+    #[arg(long)]
+    pub rules: bool,
+
     /// Fields scoring below this (0-100) go to the review queue.
     #[arg(long, default_value_t = 70.0, value_name = "SCORE")]
     pub review_threshold: f64,
@@ -156,6 +165,7 @@ pub fn execute(global: &Global, args: TranslateArgs) -> anyhow::Result<()> {
     match args.command {
         Some(TranslateCommand::Review(review)) => execute_review(global, review),
         Some(TranslateCommand::Score(score)) => translate_score::execute(global, score),
+        Some(TranslateCommand::TrainQe(train)) => translate_score::train(global, train),
         None => execute_run(global, args.run),
     }
 }
@@ -189,16 +199,20 @@ fn execute_run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
         Some(path) => RateTable::load(path)?,
         None => RateTable::default(),
     };
+    let (estimator, qe_models) =
+        translate_score::estimator_and_models(global, args.rules, &args.qe_model)?;
+    let estimator_version = estimator.as_ref().map(|(version, _)| *version);
     let options = Options {
         source_lang: args.from.clone(),
         glossary,
         rates,
         round_trip: args.round_trip,
         review_threshold: args.review_threshold,
+        estimator: estimator.map(|(_, estimator)| estimator),
         ..Options::default()
     };
 
-    let (scorer, embedder) = load_qe_models(global, &args.qe_model)?;
+    let (scorer, embedder) = load_qe_models(global, &qe_models)?;
 
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
@@ -244,6 +258,7 @@ fn execute_run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
             "report_json": paths[1],
             "report_html": paths[2],
             "summary": summary,
+            "quality_estimator": estimator_version,
         }));
     }
 
@@ -262,6 +277,12 @@ fn execute_run(global: &Global, args: RunArgs) -> anyhow::Result<()> {
             for key in ["catalog", "report_json", "report_html"] {
                 println!("  {}", item[key].as_str().unwrap_or(""));
             }
+        }
+        if let Some(version) = estimator_version {
+            println!(
+                "scored by the trained quality estimator, version {version} (--rules for the \
+                 hand-set weights)"
+            );
         }
     }
     Ok(())

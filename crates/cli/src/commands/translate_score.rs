@@ -8,10 +8,16 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use clap::Args;
 use mercator_data::ingest::lines::{describe_error, unclosed_quote, LineIndex, UNCLOSED_QUOTE};
+use mercator_data::registry::NewModelVersion;
+use mercator_models::manifest::Role;
+use mercator_models::store::ModelStore;
+use mercator_server::artifacts;
+use mercator_translate::estimator::{Example, Inputs, QualityEstimator};
 use mercator_translate::lang::{Language, LANGUAGES};
-use mercator_translate::qe::Weights;
+use mercator_translate::qe::{self, Weights};
 use mercator_translate::score::{self, PairScore, QeModels, TranslationPair};
 
+use crate::commands::ingest::open_store;
 use crate::spreadsheet::{from_cell, to_cell};
 use crate::Global;
 
@@ -30,13 +36,8 @@ pub struct ScoreArgs {
     #[arg(long, requires = "source")]
     pub translation: Option<String>,
 
-    /// Language of the sources, for rows without source_lang.
-    #[arg(long, default_value = "en", value_name = "LANG")]
-    pub from: String,
-
-    /// Language of the translations, for rows without target_lang.
-    #[arg(long, value_name = "LANG")]
-    pub to: Option<String>,
+    #[command(flatten)]
+    pub languages: Languages,
 
     /// Installed models that add to the score, as for `mercator translate`:
     /// a multilingual embedding model and a GGUF language model.
@@ -46,12 +47,60 @@ pub struct ScoreArgs {
     /// Write the rows with qe_score and qe_flags added to this CSV file.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+
+    /// Score with the hand-set weights of the checks, even when a trained
+    /// quality estimator is current.
+    #[arg(long)]
+    pub rules: bool,
 }
+
+/// Languages of rows that do not name theirs.
+#[derive(Debug, Args)]
+pub struct Languages {
+    /// Language of the sources, for rows without source_lang.
+    #[arg(long, default_value = "en", value_name = "LANG")]
+    pub from: String,
+
+    /// Language of the translations, for rows without target_lang.
+    #[arg(long, value_name = "LANG")]
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainQeArgs {
+    /// CSV, JSON array or JSON Lines file with the columns source,
+    /// translation and score (the human score, 0 for unusable to 100 for
+    /// perfect, such as an MQM score), and optionally source_lang,
+    /// target_lang and group (a document id: rows of one group are never
+    /// split between training and validation).
+    pub file: PathBuf,
+
+    #[command(flatten)]
+    pub languages: Languages,
+
+    /// Installed models whose outputs the estimator reads: a multilingual
+    /// embedding model and a GGUF language model. Scoring then needs them.
+    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    pub qe_model: Vec<String>,
+
+    /// Promote the new version even if it validates worse than the current one.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Registry kind and dataset of quality estimators; one estimator serves
+/// every dataset.
+pub(crate) const ESTIMATOR_KIND: &str = "quality";
+const ESTIMATOR_DATASET: &str = "default";
 
 /// One scored row: its id (given, or its line) and the estimate.
 #[derive(Debug, serde::Serialize)]
 struct ScoredRow {
     id: String,
+    /// Version of the trained quality estimator that gave the score; none
+    /// for the hand-set weights.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    estimator: Option<i64>,
     source_lang: String,
     target_lang: String,
     #[serde(flatten)]
@@ -60,9 +109,12 @@ struct ScoredRow {
 
 pub fn execute(global: &Global, args: ScoreArgs) -> anyhow::Result<()> {
     let (ids, pairs) = match (&args.file, &args.source, &args.translation) {
-        (Some(path), _, _) => read_pairs(path, &args.from, args.to.as_deref())?,
+        (Some(path), _, _) => read_pairs(path, &args.languages)?
+            .into_iter()
+            .map(|row| (row.id, row.pair))
+            .unzip(),
         (None, Some(source), Some(translation)) => {
-            let Some(target) = &args.to else {
+            let Some(target) = &args.languages.to else {
                 bail!(
                     "--to is needed with --source: the language of the translation, e.g. --to es"
                 );
@@ -70,7 +122,7 @@ pub fn execute(global: &Global, args: ScoreArgs) -> anyhow::Result<()> {
             let pair = TranslationPair {
                 source: source.clone(),
                 translation: translation.clone(),
-                source_lang: checked_code(&args.from, "--from")?,
+                source_lang: checked_code(&args.languages.from, "--from")?,
                 target_lang: checked_code(target, "--to")?,
             };
             if pair.source.trim().is_empty() {
@@ -81,18 +133,25 @@ pub fn execute(global: &Global, args: ScoreArgs) -> anyhow::Result<()> {
         _ => bail!("give a FILE of pairs, or --source and --translation"),
     };
 
-    let (scorer, embedder) = super::translate::load_qe_models(global, &args.qe_model)?;
+    let (estimator, names) = estimator_and_models(global, args.rules, &args.qe_model)?;
+    let (scorer, embedder) = super::translate::load_qe_models(global, &names)?;
     let models = QeModels {
         scorer: scorer.as_deref(),
         embedder: embedder.as_ref(),
     };
-    let scores = score::score_pairs(&pairs, models, &Weights::default());
+    let scores = score::score_pairs(
+        &pairs,
+        models,
+        &Weights::default(),
+        estimator.as_ref().map(|(_, e)| e),
+    );
     let rows: Vec<ScoredRow> = ids
         .into_iter()
         .zip(&pairs)
         .zip(scores)
         .map(|((id, pair), score)| ScoredRow {
             id,
+            estimator: estimator.as_ref().map(|(version, _)| *version),
             source_lang: pair.source_lang.clone(),
             target_lang: pair.target_lang.clone(),
             score,
@@ -116,17 +175,268 @@ pub fn execute(global: &Global, args: ScoreArgs) -> anyhow::Result<()> {
         if let Some(out) = &args.out {
             println!("{} pairs scored into {}", rows.len(), out.display());
         }
+        if let Some((version, _)) = &estimator {
+            eprintln!(
+                "scored by the trained quality estimator, version {version} (--rules for the \
+                 hand-set weights)"
+            );
+        }
     }
     Ok(())
 }
 
+/// A quality estimator and its registry version.
+pub(crate) type Versioned = (i64, QualityEstimator);
+
+/// The promoted quality estimator and its version, if any.
+pub(crate) fn current_estimator(
+    global: &Global,
+) -> anyhow::Result<Option<(i64, QualityEstimator)>> {
+    let store = open_store(&global.data_dir)?;
+    let Some(version) = store.current_model_version(ESTIMATOR_KIND, ESTIMATOR_DATASET)? else {
+        return Ok(None);
+    };
+    let estimator = artifacts::load_quality_estimator(&global.data_dir, &version.artifact)
+        .with_context(|| format!("quality estimator version {}", version.id))?;
+    tracing::info!(
+        version = version.id,
+        "scoring with the trained quality estimator"
+    );
+    Ok(Some((version.id, estimator)))
+}
+
+/// The current quality estimator unless `rules`, and the models to load:
+/// the `--qe-model` names plus those the estimator reads.
+pub(crate) fn estimator_and_models(
+    global: &Global,
+    rules: bool,
+    given: &[String],
+) -> anyhow::Result<(Option<Versioned>, Vec<String>)> {
+    let estimator = if rules {
+        None
+    } else {
+        current_estimator(global)?
+    };
+    let names = match &estimator {
+        Some((version, estimator)) => estimator_models(*version, estimator, given)?,
+        None => given.to_vec(),
+    };
+    Ok((estimator, names))
+}
+
+/// The `--qe-model` names plus the models `estimator` reads. A different
+/// model of the same role is an error, since the estimator's weights
+/// belong to its own models.
+fn estimator_models(
+    version: i64,
+    estimator: &QualityEstimator,
+    given: &[String],
+) -> anyhow::Result<Vec<String>> {
+    let mut names: Vec<String> = given.iter().map(|n| n.trim().to_string()).collect();
+    let needed = [
+        estimator.inputs.language_model.as_deref(),
+        estimator
+            .inputs
+            .embedding_model
+            .as_ref()
+            .map(|(n, _)| n.as_str()),
+    ];
+    for name in needed.into_iter().flatten() {
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_string());
+        }
+    }
+    let expected = needed.iter().flatten().count();
+    if names.len() > expected {
+        bail!(
+            "--qe-model {}: the quality estimator (version {version}) was trained with {}; \
+             give those models, or score with --rules",
+            given.join(","),
+            needed
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" and ")
+        );
+    }
+    Ok(names)
+}
+
+/// `mercator translate train-qe`: fits a quality estimator to human
+/// scores, records it in the registry and promotes it when it validates
+/// at least as well as the current one.
+pub fn train(global: &Global, args: TrainQeArgs) -> anyhow::Result<()> {
+    let rows = read_pairs(&args.file, &args.languages)?;
+    let mut human = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let cell = row.rest.get("score").map(|s| s.trim()).unwrap_or("");
+        let value: f64 = match cell.parse() {
+            Ok(value) if f64::is_finite(value) => value,
+            _ if cell.is_empty() => bail!(
+                "{}, field score: missing; every row needs the human score, from 0 (unusable) \
+                 to 100 (perfect)",
+                row.place
+            ),
+            _ => bail!(
+                "{}, field score: {cell:?} is not a number; give the human score from 0 \
+                 (unusable) to 100 (perfect)",
+                row.place
+            ),
+        };
+        human.push(value);
+    }
+    let pairs: Vec<TranslationPair> = rows.iter().map(|row| row.pair.clone()).collect();
+    let (scorer, embedder) = super::translate::load_qe_models(global, &args.qe_model)?;
+    let models = QeModels {
+        scorer: scorer.as_deref(),
+        embedder: embedder.as_ref(),
+    };
+    let outputs = score::model_outputs(&pairs, models);
+    let (language_model, embedding_model) = model_names(global, &args.qe_model)?;
+    if let Some(name) = &embedding_model {
+        if outputs.iter().all(|o| o.vectors.is_none()) {
+            bail!("--qe-model {name}: the embedding model read none of the rows; run with RUST_LOG=debug to see why");
+        }
+    }
+    let inputs = Inputs {
+        language_model,
+        embedding_model: embedding_model.zip(
+            outputs
+                .iter()
+                .find_map(|o| o.vectors.as_ref().map(|(v, _)| v.len())),
+        ),
+    };
+    let mut examples = Vec::with_capacity(rows.len());
+    let mut skipped = 0;
+    for ((row, output), human) in rows.iter().zip(&outputs).zip(&human) {
+        let check = qe::check_pair(
+            &row.pair.source,
+            &row.pair.translation,
+            &row.pair.source_lang,
+            &row.pair.target_lang,
+        );
+        match score::pair_features(&inputs, &row.pair, &check.signals, output) {
+            Ok(features) => examples.push(Example {
+                features,
+                human: *human,
+                pair: format!("{}-{}", row.pair.source_lang, row.pair.target_lang),
+                group: match row.rest.get("group") {
+                    Some(group) if !group.trim().is_empty() => group.clone(),
+                    _ => row.pair.source.clone(),
+                },
+            }),
+            Err(reason) => {
+                tracing::warn!(row = %row.id, reason = %reason, "row left out of training");
+                skipped += 1;
+            }
+        }
+    }
+    let estimator = QualityEstimator::train(inputs, &examples)
+        .with_context(|| format!("cannot train on {}", args.file.display()))?;
+
+    let mut store = open_store(&global.data_dir)?;
+    let previous = store
+        .current_model_version(ESTIMATOR_KIND, ESTIMATOR_DATASET)?
+        .map(|v| (v.id, v.metric_value));
+    let artifact = artifacts::save(
+        &global.data_dir,
+        ESTIMATOR_KIND,
+        ESTIMATOR_DATASET,
+        &estimator,
+    )?;
+    let metrics = serde_json::json!({
+        "cross_validated_spearman": estimator.cross_validated_spearman,
+        "rows": examples.len(),
+        "rows_skipped": skipped,
+    });
+    let params = serde_json::json!({
+        "inputs": estimator.inputs,
+        "penalty": estimator.penalty,
+        "file": args.file.display().to_string(),
+    });
+    let version = store.record_model_version(&NewModelVersion {
+        kind: ESTIMATOR_KIND,
+        dataset: ESTIMATOR_DATASET,
+        data_from: "",
+        data_to: "",
+        params: &params,
+        metrics: &metrics,
+        metric_name: "spearman",
+        metric_value: estimator.cross_validated_spearman,
+        artifact: &artifact,
+    })?;
+    let better = previous.is_none_or(|(_, value)| estimator.cross_validated_spearman >= value);
+    let promoted = better || args.force;
+    if promoted {
+        let reason = match previous {
+            None => "first quality estimator".to_string(),
+            Some((id, value)) if better => {
+                format!("validated at least as well as version {id} ({value:.3})")
+            }
+            Some((id, value)) => format!("forced over version {id} ({value:.3})"),
+        };
+        store.promote_model_version(version, &reason)?;
+    }
+    if global.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "version": version,
+                "promoted": promoted,
+                "metrics": metrics,
+                "params": params,
+            }))?
+        );
+    } else if !global.quiet {
+        println!(
+            "quality estimator version {version}: trained on {} rows ({skipped} left out), \
+             cross-validated Spearman {:.3}",
+            examples.len(),
+            estimator.cross_validated_spearman
+        );
+        match (promoted, previous) {
+            (true, _) => println!("promoted: `mercator translate score` now uses it"),
+            (false, Some((id, value))) => println!(
+                "not promoted: version {id} validated better ({value:.3}); use --force to promote"
+            ),
+            (false, None) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Names of the language model and the embedding model among `names`.
+fn model_names(
+    global: &Global,
+    names: &[String],
+) -> anyhow::Result<(Option<String>, Option<String>)> {
+    let store = ModelStore::new(&global.data_dir);
+    let (mut language_model, mut embedding_model) = (None, None);
+    for name in names.iter().map(|n| n.trim()) {
+        match store.manifest(name)?.role {
+            Role::Llm => language_model = Some(name.to_string()),
+            Role::Embedding => embedding_model = Some(name.to_string()),
+            _ => {}
+        }
+    }
+    Ok((language_model, embedding_model))
+}
+
+/// One row of a file of pairs.
+struct InputRow {
+    /// The row's id, or its line or item number.
+    id: String,
+    /// File and line (or item), for errors.
+    place: String,
+    pair: TranslationPair,
+    /// The row's other fields.
+    rest: HashMap<String, String>,
+}
+
 /// Reads pairs from CSV, a JSON array or JSON Lines, by extension (`.csv`,
-/// `.json`, `.jsonl`); returns each row's id and its pair.
-fn read_pairs(
-    path: &Path,
-    from: &str,
-    to: Option<&str>,
-) -> anyhow::Result<(Vec<String>, Vec<TranslationPair>)> {
+/// `.json`, `.jsonl`).
+fn read_pairs(path: &Path, languages: &Languages) -> anyhow::Result<Vec<InputRow>> {
+    let (from, to) = (languages.from.as_str(), languages.to.as_deref());
     let text = mercator_data::ingest::lines::read_utf8(path)
         .with_context(|| format!("cannot read {}", path.display()))?;
     let name = path.display();
@@ -225,8 +535,7 @@ fn read_pairs(
     }
 
     let place = if extension == "json" { "item" } else { "line" };
-    let mut ids = Vec::with_capacity(rows.len());
-    let mut pairs = Vec::with_capacity(rows.len());
+    let mut read = Vec::with_capacity(rows.len());
     for (line, mut fields) in rows {
         let Some(translation) = fields.remove("translation") else {
             bail!(
@@ -260,16 +569,21 @@ fn read_pairs(
             source_lang: checked_code(&source_lang, &at("source_lang"))?,
             target_lang: checked_code(&target_lang, &at("target_lang"))?,
         };
-        ids.push(match take("id") {
+        let id = match take("id") {
             id if id.trim().is_empty() => line.to_string(),
             id => id,
+        };
+        read.push(InputRow {
+            id,
+            place: format!("{name} {place} {line}"),
+            pair,
+            rest: fields,
         });
-        pairs.push(pair);
     }
-    if pairs.is_empty() {
-        bail!("{name}: no rows; nothing to score");
+    if read.is_empty() {
+        bail!("{name}: no rows; nothing to read");
     }
-    Ok((ids, pairs))
+    Ok(read)
 }
 
 /// Returns the ISO 639-1 code of `code`, or an error that names `place` and

@@ -3,8 +3,11 @@
 
 use std::collections::BTreeSet;
 
+use mercator_models::embed::cosine;
+
 use crate::casing;
 use crate::catalog::Listing;
+use crate::estimator::Evidence;
 use crate::glossary::GlossaryMatcher;
 use crate::html::{self, Piece};
 use crate::lang::Language;
@@ -307,11 +310,42 @@ impl FieldState<'_> {
         if let (Some(Ok(logprobs)), None) = (&unit.lm_score, &error) {
             qe::set_lm_signals(&mut signals, logprobs);
         }
-        if let (Some(Ok(similarity)), None) = (&unit.cross_similarity, &error) {
-            signals.meaning_drift = qe::meaning_drift(f64::from(*similarity));
+        if let (Some(Ok((source_vector, output_vector))), None) = (&unit.embeddings, &error) {
+            signals.meaning_drift =
+                qe::meaning_drift(f64::from(cosine(source_vector, output_vector)));
         }
 
-        let score = signals.score(&self.options.weights);
+        let mut score = signals.score(&self.options.weights);
+        let mut estimator_skipped = false;
+        if let (Some(estimator), None) = (&self.options.estimator, &error) {
+            let clean = |text: &str| {
+                qe::strip_tokens(text)
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            let (plain_source, plain_output) = (clean(source), clean(&output));
+            let evidence = Evidence {
+                signals: &signals,
+                source: &plain_source,
+                translation: &plain_output,
+                logprobs: match &unit.lm_score {
+                    Some(Ok(logprobs)) => Some(logprobs.as_slice()),
+                    _ => None,
+                },
+                vectors: match &unit.embeddings {
+                    Some(Ok((s, t))) => Some((s.as_slice(), t.as_slice())),
+                    _ => None,
+                },
+            };
+            match estimator.inputs.features(&evidence) {
+                Ok(features) => score = estimator.score(&features, &signals, &self.options.weights),
+                Err(reason) => {
+                    tracing::debug!(reason = %reason, "estimator skipped a segment");
+                    estimator_skipped = true;
+                }
+            }
+        }
         let mut flags: Vec<String> = signals.flags().into_iter().map(str::to_string).collect();
         for issue in &issues {
             flags.push(match issue {
@@ -320,7 +354,10 @@ impl FieldState<'_> {
                 SpanIssue::Unexpected { .. } => "unexpected_placeholder".to_string(),
             });
         }
-        if matches!(unit.lm_score, Some(Err(_))) || matches!(unit.cross_similarity, Some(Err(_))) {
+        if matches!(unit.lm_score, Some(Err(_)))
+            || matches!(unit.embeddings, Some(Err(_)))
+            || estimator_skipped
+        {
             flags.push("qe_model_skipped".to_string());
         }
         flags.dedup();

@@ -303,7 +303,7 @@ fn push_unit(units: &mut Vec<Unit>, pair: &LanguagePair, text: &str, sentence: b
         similarity: 0.0,
         back_translation: None,
         lm_score: None,
-        cross_similarity: None,
+        embeddings: None,
         closed_vocabulary: false,
     });
     units.len() - 1

@@ -1,0 +1,518 @@
+//! A quality estimator trained on human scores of translations.
+//!
+//! The rule-based score weighs each signal by hand. A trained estimator
+//! instead reads the text signals, the language model's token
+//! log-probabilities and the embedding vectors of source and translation,
+//! and predicts the human score by ridge regression. Human error scores
+//! are skewed (most segments are perfect, a few are very bad), so the
+//! regression predicts ln(1 + 100 - score) and turns it back into a score.
+//! The penalty strength is chosen by two-fold cross-validation on the
+//! training rows, grouped by document, so that no document is both read
+//! and predicted.
+
+use mercator_data::linalg::solve_cholesky;
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::spearman;
+use crate::qe::{Signals, Weights};
+
+/// Text signals the estimator reads, by name in [`Signals::NAMES`]: the
+/// checks that need no engine, so any translation has them.
+pub const TEXT_SIGNALS: [&str; 7] = [
+    "untranslated",
+    "wrong_language",
+    "number_mismatch",
+    "length_deviation",
+    "repetition",
+    "punctuation_mismatch",
+    "source_complexity",
+];
+
+/// Penalty strengths tried, per training row.
+const PENALTIES: [f64; 6] = [0.1, 0.3, 1.0, 3.0, 10.0, 30.0];
+
+/// Language pairs with fewer rows than this in a fold do not count
+/// towards the cross-validated agreement.
+const MIN_PAIR_ROWS: usize = 10;
+
+/// What one translated segment offers the estimator.
+pub struct Evidence<'a> {
+    pub signals: &'a Signals,
+    pub source: &'a str,
+    pub translation: &'a str,
+    /// Log-probabilities of the translation's tokens under the language model.
+    pub logprobs: Option<&'a [f32]>,
+    /// Embeddings of the source and of the translation.
+    pub vectors: Option<(&'a [f32], &'a [f32])>,
+}
+
+/// The models whose outputs an estimator reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inputs {
+    /// Name of the language model, when its log-probabilities are read.
+    pub language_model: Option<String>,
+    /// Name of the embedding model and its vector length, when read.
+    pub embedding_model: Option<(String, usize)>,
+}
+
+impl Inputs {
+    /// Number of features for these inputs.
+    fn width(&self) -> usize {
+        TEXT_SIGNALS.len()
+            + 3
+            + if self.language_model.is_some() { 6 } else { 0 }
+            + self
+                .embedding_model
+                .as_ref()
+                .map_or(0, |(_, dim)| 1 + 4 * dim)
+    }
+
+    /// Features of one segment, or the reason it cannot be read: a model
+    /// output the estimator was trained with is missing or has another size.
+    pub fn features(&self, evidence: &Evidence<'_>) -> Result<Vec<f64>, String> {
+        let values = evidence.signals.values();
+        let mut features: Vec<f64> = TEXT_SIGNALS
+            .iter()
+            .map(|name| {
+                values[Signals::NAMES
+                    .iter()
+                    .position(|n| n == name)
+                    .expect("text signal is a known signal")]
+            })
+            .collect();
+        let source_words = evidence.source.split_whitespace().count() as f64;
+        let output_words = evidence.translation.split_whitespace().count() as f64;
+        features.extend([
+            source_words.ln_1p(),
+            output_words.ln_1p(),
+            (evidence.source.chars().count() as f64).ln_1p(),
+        ]);
+        if let Some(model) = &self.language_model {
+            let logprobs = evidence
+                .logprobs
+                .ok_or_else(|| format!("the language model {model} gave no scores"))?;
+            let surprise: Vec<f64> = logprobs.iter().map(|&lp| -f64::from(lp)).collect();
+            let total: f64 = surprise.iter().sum();
+            let n = surprise.len().max(1) as f64;
+            features.extend([
+                total,
+                total / n,
+                surprise.iter().copied().fold(0.0, f64::max),
+                surprise.iter().filter(|&&s| s > 5.0).count() as f64,
+                surprise.iter().filter(|&&s| s > 8.0).count() as f64,
+                n.ln_1p(),
+            ]);
+        }
+        if let Some((model, dim)) = &self.embedding_model {
+            let (source, output) = evidence
+                .vectors
+                .ok_or_else(|| format!("the embedding model {model} gave no vectors"))?;
+            if source.len() != *dim || output.len() != *dim {
+                return Err(format!(
+                    "the embedding model gave vectors of {} values; {model} gives {dim}",
+                    source.len()
+                ));
+            }
+            features.push(f64::from(mercator_models::embed::cosine(source, output)));
+            features.extend(source.iter().map(|&v| f64::from(v)));
+            features.extend(output.iter().map(|&v| f64::from(v)));
+            features.extend(source.iter().zip(output).map(|(&s, &t)| f64::from(s * t)));
+            features.extend(
+                source
+                    .iter()
+                    .zip(output)
+                    .map(|(&s, &t)| f64::from((s - t).abs())),
+            );
+        }
+        debug_assert_eq!(features.len(), self.width());
+        Ok(features)
+    }
+}
+
+/// One human-scored translation, as features.
+pub struct Example {
+    pub features: Vec<f64>,
+    /// Human score from 0 (unusable) to 100 (perfect), such as an MQM score.
+    pub human: f64,
+    /// Language pair, for the agreement per pair.
+    pub pair: String,
+    /// Document or other group; rows of one group share a fold.
+    pub group: String,
+}
+
+/// A trained estimator: standardization, weights and the chosen penalty.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QualityEstimator {
+    pub inputs: Inputs,
+    /// Ridge penalty per training row chosen by cross-validation.
+    pub penalty: f64,
+    /// Mean Spearman correlation per language pair in cross-validation,
+    /// at the chosen penalty.
+    pub cross_validated_spearman: f64,
+    pub training_rows: usize,
+    mean: Vec<f64>,
+    scale: Vec<f64>,
+    weights: Vec<f64>,
+    bias: f64,
+}
+
+/// Failure to train an estimator.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum TrainError {
+    #[error("{0} scored translations are too few; give at least 40")]
+    TooFew(usize),
+    #[error("all rows fall in one document group; give rows from at least two groups")]
+    OneGroup,
+    #[error("the features of row {row} have {found} values; the inputs give {expected}")]
+    Width {
+        row: usize,
+        found: usize,
+        expected: usize,
+    },
+    #[error("the regression could not be solved (the features are degenerate)")]
+    Singular,
+}
+
+impl QualityEstimator {
+    /// Trains on `examples`, choosing the penalty by two-fold
+    /// cross-validation over document groups.
+    pub fn train(inputs: Inputs, examples: &[Example]) -> Result<QualityEstimator, TrainError> {
+        if examples.len() < 40 {
+            return Err(TrainError::TooFew(examples.len()));
+        }
+        let width = inputs.width();
+        if let Some((row, example)) = examples
+            .iter()
+            .enumerate()
+            .find(|(_, e)| e.features.len() != width)
+        {
+            return Err(TrainError::Width {
+                row,
+                found: example.features.len(),
+                expected: width,
+            });
+        }
+        let fold: Vec<bool> = examples.iter().map(|e| group_fold(&e.group)).collect();
+        if fold.iter().all(|&f| f) || fold.iter().all(|&f| !f) {
+            return Err(TrainError::OneGroup);
+        }
+        let mut best = (f64::NEG_INFINITY, PENALTIES[0]);
+        for &penalty in &PENALTIES {
+            let mut agreements = Vec::new();
+            for side in [true, false] {
+                let train: Vec<&Example> = examples
+                    .iter()
+                    .zip(&fold)
+                    .filter(|(_, &f)| f == side)
+                    .map(|(e, _)| e)
+                    .collect();
+                let test: Vec<&Example> = examples
+                    .iter()
+                    .zip(&fold)
+                    .filter(|(_, &f)| f != side)
+                    .map(|(e, _)| e)
+                    .collect();
+                let model = fit(inputs.clone(), &train, penalty)?;
+                agreements.extend(
+                    agreement_per_pair(&model, &test)
+                        .into_iter()
+                        .map(|(_, r)| r),
+                );
+            }
+            let mean = agreements.iter().sum::<f64>() / agreements.len().max(1) as f64;
+            tracing::debug!(penalty, spearman = mean, "estimator cross-validation");
+            if mean > best.0 {
+                best = (mean, penalty);
+            }
+        }
+        let all: Vec<&Example> = examples.iter().collect();
+        let mut model = fit(inputs, &all, best.1)?;
+        model.cross_validated_spearman = if best.0.is_finite() { best.0 } else { 0.0 };
+        Ok(model)
+    }
+
+    /// Estimated human score, 0 to 100.
+    pub fn estimate(&self, features: &[f64]) -> f64 {
+        let prediction: f64 = features
+            .iter()
+            .zip(&self.mean)
+            .zip(&self.scale)
+            .zip(&self.weights)
+            .map(|(((x, m), s), w)| (x - m) / s * w)
+            .sum::<f64>()
+            + self.bias;
+        (100.0 - prediction.exp_m1().max(0.0)).clamp(0.0, 100.0)
+    }
+}
+
+/// Signals that human error scores of fluent translations rarely contain,
+/// so an estimator cannot learn them from such scores.
+const OUTSIDE_ESTIMATOR: [&str; 8] = [
+    "untranslated",
+    "span_problems",
+    "unknown_words",
+    "round_trip",
+    "tag_problems",
+    "glossary_violations",
+    "fuzzy_match",
+    "engine_error",
+];
+
+impl QualityEstimator {
+    /// The score of a segment: the estimate, less the `weights` penalties
+    /// of the problems the estimator cannot have learned (lost spans,
+    /// broken tags, glossary violations, untranslated text and the like).
+    pub fn score(&self, features: &[f64], signals: &Signals, weights: &Weights) -> f64 {
+        let outside: f64 = Signals::NAMES
+            .iter()
+            .zip(signals.values())
+            .zip(weights.values())
+            .filter(|((name, _), _)| OUTSIDE_ESTIMATOR.contains(name))
+            .map(|((_, signal), weight)| signal * weight)
+            .sum();
+        (self.estimate(features) - outside).clamp(0.0, 100.0)
+    }
+}
+
+/// Spearman correlation of estimates and human scores per language pair,
+/// for pairs with enough rows.
+pub fn agreement_per_pair(model: &QualityEstimator, examples: &[&Example]) -> Vec<(String, f64)> {
+    let mut pairs: Vec<&str> = examples.iter().map(|e| e.pair.as_str()).collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    pairs
+        .into_iter()
+        .filter_map(|pair| {
+            let rows: Vec<&&Example> = examples.iter().filter(|e| e.pair == pair).collect();
+            if rows.len() < MIN_PAIR_ROWS {
+                return None;
+            }
+            let estimates: Vec<f64> = rows.iter().map(|e| model.estimate(&e.features)).collect();
+            let human: Vec<f64> = rows.iter().map(|e| e.human).collect();
+            let r = spearman(&estimates, &human);
+            r.is_finite().then(|| (pair.to_string(), r))
+        })
+        .collect()
+}
+
+/// Fold of a group: a bit of its FNV-1a hash.
+fn group_fold(group: &str) -> bool {
+    let hash = group.bytes().fold(2166136261u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(16777619)
+    });
+    (hash >> 7) & 1 == 0
+}
+
+/// Ridge regression of ln(1 + 100 - human) on standardized features, with
+/// penalty `penalty` × rows. Solved in the primal when features are fewer
+/// than rows, and in the dual (one equation per row) otherwise.
+fn fit(inputs: Inputs, rows: &[&Example], penalty: f64) -> Result<QualityEstimator, TrainError> {
+    let n = rows.len();
+    let d = inputs.width();
+    let mut mean = vec![0.0; d];
+    for row in rows {
+        for (m, x) in mean.iter_mut().zip(&row.features) {
+            *m += x / n as f64;
+        }
+    }
+    let mut scale = vec![0.0; d];
+    for row in rows {
+        for ((s, x), m) in scale.iter_mut().zip(&row.features).zip(&mean) {
+            *s += (x - m).powi(2) / n as f64;
+        }
+    }
+    for s in &mut scale {
+        // A constant feature keeps weight 0 instead of dividing by zero.
+        *s = if *s > 1e-12 { s.sqrt() } else { 1.0 };
+    }
+    let x: Vec<Vec<f64>> = rows
+        .iter()
+        .map(|row| {
+            row.features
+                .iter()
+                .zip(&mean)
+                .zip(&scale)
+                .map(|((x, m), s)| (x - m) / s)
+                .collect()
+        })
+        .collect();
+    let target: Vec<f64> = rows
+        .iter()
+        .map(|row| (100.0 - row.human.clamp(0.0, 100.0)).ln_1p())
+        .collect();
+    let bias = target.iter().sum::<f64>() / n as f64;
+    let centred: Vec<f64> = target.iter().map(|t| t - bias).collect();
+    let alpha = penalty * n as f64;
+
+    let weights = if d <= n {
+        solve_primal(&x, &centred, alpha)
+    } else {
+        solve_dual(&x, &centred, alpha)
+    }
+    .ok_or(TrainError::Singular)?;
+    Ok(QualityEstimator {
+        inputs,
+        penalty,
+        cross_validated_spearman: 0.0,
+        training_rows: n,
+        mean,
+        scale,
+        weights,
+        bias,
+    })
+}
+
+/// Ridge weights from the d × d normal equations (X'X + aI) w = X'y.
+fn solve_primal(x: &[Vec<f64>], target: &[f64], alpha: f64) -> Option<Vec<f64>> {
+    let d = x.first().map_or(0, Vec::len);
+    let mut gram = vec![0.0; d * d];
+    let mut moment = vec![0.0; d];
+    for (row, t) in x.iter().zip(target) {
+        for i in 0..d {
+            moment[i] += row[i] * t;
+            for j in 0..=i {
+                gram[i * d + j] += row[i] * row[j];
+            }
+        }
+    }
+    for i in 0..d {
+        gram[i * d + i] += alpha;
+        for j in 0..i {
+            gram[j * d + i] = gram[i * d + j];
+        }
+    }
+    solve_cholesky(&mut gram, &moment, d)
+}
+
+/// The same weights from the n × n dual: w = X' (XX' + aI)^-1 y, cheaper
+/// when features outnumber rows (embedding vectors).
+fn solve_dual(x: &[Vec<f64>], target: &[f64], alpha: f64) -> Option<Vec<f64>> {
+    let n = x.len();
+    let d = x.first().map_or(0, Vec::len);
+    let mut kernel = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..=i {
+            let k: f64 = x[i].iter().zip(&x[j]).map(|(a, b)| a * b).sum();
+            kernel[i * n + j] = k;
+            kernel[j * n + i] = k;
+        }
+        kernel[i * n + i] += alpha;
+    }
+    let dual = solve_cholesky(&mut kernel, target, n)?;
+    let mut weights = vec![0.0; d];
+    for (row, c) in x.iter().zip(&dual) {
+        for (w, v) in weights.iter_mut().zip(row) {
+            *w += c * v;
+        }
+    }
+    Some(weights)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text_inputs() -> Inputs {
+        Inputs {
+            language_model: None,
+            embedding_model: None,
+        }
+    }
+
+    /// Rows whose human score falls with the length deviation, plus noise
+    /// from a fixed sequence.
+    fn examples(n: usize) -> Vec<Example> {
+        (0..n)
+            .map(|i| {
+                let deviation = (i % 17) as f64 / 8.0;
+                let noise = ((i * 7919) % 13) as f64 / 13.0;
+                let signals = Signals {
+                    length_deviation: deviation,
+                    ..Signals::default()
+                };
+                let evidence = Evidence {
+                    signals: &signals,
+                    source: "The red mug holds 350 ml.",
+                    translation: "La taza roja tiene capacidad para 350 ml.",
+                    logprobs: None,
+                    vectors: None,
+                };
+                Example {
+                    features: text_inputs().features(&evidence).unwrap(),
+                    human: 100.0 - 20.0 * deviation - 5.0 * noise,
+                    pair: if i % 2 == 0 { "en-es" } else { "en-de" }.to_string(),
+                    group: format!("doc{}", i % 23),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn train_learns_the_signal_that_predicts_human_scores() {
+        let examples = examples(200);
+
+        let model = QualityEstimator::train(text_inputs(), &examples).unwrap();
+
+        assert!(model.cross_validated_spearman > 0.8, "{model:?}");
+        let clean = &examples[0].features;
+        let long = &examples[16].features;
+        assert!(model.estimate(clean) > model.estimate(long) + 20.0);
+        assert!((0.0..=100.0).contains(&model.estimate(long)));
+    }
+
+    #[test]
+    fn dual_and_primal_solutions_agree() {
+        let x: Vec<Vec<f64>> = (0..5)
+            .map(|i| (0..3).map(|j| ((i * 3 + j) % 7) as f64 - 3.0).collect())
+            .collect();
+        let target = [1.0, -2.0, 0.5, 3.0, -1.0];
+
+        let primal = solve_primal(&x, &target, 2.0).unwrap();
+        let dual = solve_dual(&x, &target, 2.0).unwrap();
+
+        for (p, d) in primal.iter().zip(&dual) {
+            assert!((p - d).abs() < 1e-9, "{primal:?} {dual:?}");
+        }
+    }
+
+    #[test]
+    fn train_rejects_too_few_rows_and_one_group() {
+        let mut examples = examples(60);
+        assert_eq!(
+            QualityEstimator::train(text_inputs(), &examples[..10]).unwrap_err(),
+            TrainError::TooFew(10)
+        );
+        for example in &mut examples {
+            example.group = "same".to_string();
+        }
+        assert_eq!(
+            QualityEstimator::train(text_inputs(), &examples).unwrap_err(),
+            TrainError::OneGroup
+        );
+    }
+
+    #[test]
+    fn features_need_the_trained_models_outputs() {
+        let inputs = Inputs {
+            language_model: Some("gemma-3-270m".to_string()),
+            embedding_model: Some(("embeddinggemma-300m".to_string(), 3)),
+        };
+        let signals = Signals::default();
+        let mut evidence = Evidence {
+            signals: &signals,
+            source: "Red mug",
+            translation: "Taza roja",
+            logprobs: None,
+            vectors: Some((&[1.0, 0.0, 0.0], &[0.0, 1.0, 0.0])),
+        };
+        assert!(inputs
+            .features(&evidence)
+            .unwrap_err()
+            .contains("gemma-3-270m"));
+        evidence.logprobs = Some(&[-1.0, -9.0]);
+        let features = inputs.features(&evidence).unwrap();
+        assert_eq!(features.len(), TEXT_SIGNALS.len() + 3 + 6 + 1 + 12);
+        evidence.vectors = Some((&[1.0, 0.0], &[0.0, 1.0]));
+        assert!(inputs.features(&evidence).unwrap_err().contains("2 values"));
+    }
+}
