@@ -995,6 +995,86 @@ S1,Blue sofa,The sofa has 3 seats and a soft cover.
     assert_eq!(scores[1]["score"], with_estimator[1]["score"]);
 }
 
+/// Reviewed fields train an estimator: the loop from review back to the
+/// scores that choose what to review.
+#[test]
+fn train_qe_learns_from_reviews() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let none = mercator(&data)
+        .args(["translate", "train-qe", "--from-reviews"])
+        .output()
+        .unwrap();
+    assert!(!none.status.success());
+    let message = String::from_utf8_lossy(&none.stderr);
+    assert!(message.contains("no reviewed fields yet"), "{message}");
+
+    // Eighty descriptions of two sentences each, and their references.
+    let mut catalog = String::from("sku,title,description\n");
+    let mut references = std::collections::HashMap::new();
+    for i in 0..80 {
+        let (first, first_es) = SCORED_PAIRS[i % 20];
+        let (second, second_es) = SCORED_PAIRS[(i + 1 + i / 20 * 2) % 20];
+        let description = format!("{first} {second}");
+        catalog.push_str(&format!("S{i},Item {i},\"{description}\"\n"));
+        references.insert(description, format!("{first_es} {second_es}"));
+    }
+    let catalog_path = dir.path().join("catalog.csv");
+    std::fs::write(&catalog_path, catalog).unwrap();
+    // At a threshold of 100, any field with a problem is queued; every
+    // description is long enough to count as a risk.
+    run_ok(
+        mercator(&data)
+            .args(["--quiet", "translate"])
+            .arg(&catalog_path)
+            .args(["--to", "es", "--review-threshold", "100", "--out"])
+            .arg(dir.path().join("out")),
+    );
+    let export = dir.path().join("review.csv");
+    run_ok(
+        mercator(&data)
+            .args(["--quiet", "translate", "review", "--export"])
+            .arg(&export),
+    );
+    let rows = read_csv(&export);
+    assert!(rows.len() >= 40, "{} fields queued", rows.len());
+    // Reviewers keep the titles and write the descriptions their own way.
+    let mut writer = csv::Writer::from_path(&export).unwrap();
+    writer
+        .write_record(["id", "sku", "field", "target_lang", "source", "correction"])
+        .unwrap();
+    for row in &rows {
+        let correction = if row["field"] == "title" {
+            row["translation"].clone()
+        } else {
+            references[&row["source"]].clone()
+        };
+        writer
+            .write_record([
+                &row["id"],
+                &row["sku"],
+                &row["field"],
+                &row["target_lang"],
+                &row["source"],
+                &correction,
+            ])
+            .unwrap();
+    }
+    writer.flush().unwrap();
+    run_ok(
+        mercator(&data)
+            .args(["--quiet", "translate", "review", "--import"])
+            .arg(&export),
+    );
+
+    let trained =
+        run_ok(mercator(&data).args(["--json", "translate", "train-qe", "--from-reviews"]));
+    let trained: serde_json::Value = serde_json::from_slice(&trained.stdout).unwrap();
+    assert_eq!(trained["metrics"]["rows"], rows.len(), "{trained}");
+    assert_eq!(trained["params"]["trained_on"], "the reviewed fields");
+    assert_eq!(trained["promoted"], true);
+}
+
 /// The server translates listings through the same pipeline and memory
 /// as the command line, and scores outside translations.
 #[test]

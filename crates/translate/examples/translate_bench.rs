@@ -13,7 +13,8 @@
 //!   on a sample of each pair, also with the model signals of `--qe-model`:
 //!   the language-model ones with the `llama` feature and `QE_MODEL` set to
 //!   a GGUF model, the meaning drift with `QE_EMBEDDING` set to a
-//!   multilingual embedding model folder.
+//!   multilingual embedding model folder; and a quality estimator trained
+//!   on the sample's fit half from the same signals and model outputs.
 //!
 //! `BENCH_ONLY=qe` reruns the QE part alone and `BENCH_ONLY=pipeline` the
 //! pipeline part alone; each keeps the other recorded results.
@@ -32,6 +33,9 @@ use mercator_models::embed::{cosine, Embedder};
 use mercator_models::generate::TokenScorer;
 use mercator_translate::catalog::Listing;
 use mercator_translate::engine::{Apertium, Engine};
+use mercator_translate::estimator::{
+    agreement_per_pair, Evidence, Example, Inputs, QualityEstimator, TEXT_SIGNALS,
+};
 use mercator_translate::lang::{Language, LanguagePair};
 use mercator_translate::metrics::{bleu, chrf, pearson, spearman};
 use mercator_translate::pipeline::{Options, Pipeline};
@@ -294,15 +298,7 @@ fn online_retail(
 }
 
 /// Signals used for the MQM fit: the text checks that need no engine.
-const FIT_SIGNALS: [&str; 7] = [
-    "untranslated",
-    "wrong_language",
-    "number_mismatch",
-    "length_deviation",
-    "repetition",
-    "punctuation_mismatch",
-    "source_complexity",
-];
+const FIT_SIGNALS: [&str; 7] = TEXT_SIGNALS;
 
 fn features(signals: &Signals) -> Vec<f64> {
     let values = signals.values();
@@ -325,6 +321,7 @@ struct MqmSegment {
     mt: String,
     source_lang: String,
     target_lang: String,
+    signals: Signals,
     features: Vec<f64>,
     mqm: f64,
 }
@@ -374,6 +371,7 @@ fn qe_calibration(data: &Path) -> Result<serde_json::Value, Box<dyn std::error::
                     source_lang,
                     target_lang,
                     features: features(&signals),
+                    signals,
                     mqm: record[mqm].parse().unwrap_or(100.0),
                 });
             }
@@ -446,7 +444,7 @@ fn qe_calibration(data: &Path) -> Result<serde_json::Value, Box<dyn std::error::
 
 /// Segments per language pair scored with the models; one forward pass
 /// each, so the whole data set would take most of an hour.
-const MODEL_SEGMENTS_PER_PAIR: usize = 300;
+const MODEL_SEGMENTS_PER_PAIR: usize = 700;
 
 /// A scoring language model and the path it was loaded from.
 type NamedScorer = (String, Box<dyn TokenScorer>);
@@ -540,10 +538,13 @@ fn model_calibration(
             mt: String::new(),
             source_lang: String::new(),
             target_lang: String::new(),
+            signals: Signals::default(),
             features: segment.features.clone(),
             mqm: segment.mqm,
         })
         .collect();
+    let mut logprobs_of: Vec<Vec<f32>> = Vec::new();
+    let mut vectors_of: Vec<(Vec<f32>, Vec<f32>)> = Vec::new();
     if let Some((_, scorer)) = &scorer {
         let started = Instant::now();
         for (segment, row) in chosen.iter().zip(&mut sample) {
@@ -558,6 +559,7 @@ fn model_calibration(
             qe::set_lm_signals(&mut signals, &logprobs);
             row.features
                 .extend([signals.lm_surprise, signals.lm_worst_token]);
+            logprobs_of.push(logprobs);
         }
         let seconds = started.elapsed().as_secs_f64();
         timings.insert(
@@ -576,6 +578,7 @@ fn model_calibration(
             for (row, pair) in rows.iter_mut().zip(vectors.chunks(2)) {
                 let similarity = f64::from(cosine(&pair[0], &pair[1]));
                 row.features.push(qe::meaning_drift(similarity));
+                vectors_of.push((pair[0].clone(), pair[1].clone()));
             }
         }
         let seconds = started.elapsed().as_secs_f64();
@@ -594,6 +597,7 @@ fn model_calibration(
         mt: String::new(),
         source_lang: String::new(),
         target_lang: String::new(),
+        signals: Signals::default(),
         mqm: segment.mqm,
     };
     let sample_text: Vec<MqmSegment> = sample.iter().map(text_only).collect();
@@ -660,7 +664,62 @@ fn model_calibration(
         }
         per_pair_out.insert(lp.to_string(), row);
     }
+    let inputs = Inputs {
+        language_model: scorer.as_ref().map(|(path, _)| path.clone()),
+        embedding_model: vectors_of
+            .first()
+            .map(|(v, _)| (embedding_path.clone().unwrap_or_default(), v.len())),
+    };
+    let examples: Vec<Example> = chosen
+        .iter()
+        .enumerate()
+        .map(|(i, segment)| {
+            let evidence = Evidence {
+                signals: &segment.signals,
+                source: &segment.source,
+                translation: &segment.mt,
+                logprobs: logprobs_of.get(i).map(Vec::as_slice),
+                vectors: vectors_of.get(i).map(|(s, t)| (s.as_slice(), t.as_slice())),
+            };
+            Ok(Example {
+                features: inputs.features(&evidence)?,
+                human: segment.mqm,
+                pair: segment.lp.clone(),
+                group: segment.doc.clone(),
+            })
+        })
+        .collect::<Result<_, String>>()?;
+    let started = Instant::now();
+    let fit_examples: Vec<Example> = examples
+        .iter()
+        .filter(|e| in_fit(&e.group))
+        .map(|e| Example {
+            features: e.features.clone(),
+            human: e.human,
+            pair: e.pair.clone(),
+            group: e.group.clone(),
+        })
+        .collect();
+    let estimator = QualityEstimator::train(inputs, &fit_examples)?;
+    let training_seconds = started.elapsed().as_secs_f64();
+    let held_out: Vec<&Example> = examples.iter().filter(|e| !in_fit(&e.group)).collect();
+    for (pair, r) in agreement_per_pair(&estimator, &held_out) {
+        let rows: Vec<&&Example> = held_out.iter().filter(|e| e.pair == pair).collect();
+        let estimates: Vec<f64> = rows
+            .iter()
+            .map(|e| estimator.estimate(&e.features))
+            .collect();
+        let human: Vec<f64> = rows.iter().map(|e| e.human).collect();
+        per_pair_out.get_mut(&pair).expect("pair of the sample")["trained_estimator"] =
+            json!({ "spearman": round3(r), "pearson": round3(pearson(&estimates, &human)) });
+    }
     let mut out = json!({
+        "trained_estimator": {
+            "training_rows": estimator.training_rows,
+            "penalty": estimator.penalty,
+            "cross_validated_spearman": round3(estimator.cross_validated_spearman),
+            "training_seconds": round1(training_seconds),
+        },
         "language_model": scorer.as_ref().map(|(path, _)| path.clone()),
         "embedding_model": embedding_path,
         "segments_scored": sample.len(),

@@ -398,6 +398,24 @@ impl Memory {
         Ok(items)
     }
 
+    /// Closed review items with the correction stored for their source,
+    /// oldest first: how far the machine's output was from what the
+    /// reviewer wrote.
+    pub fn reviewed(&self) -> Result<Vec<(ReviewItem, String)>, MemoryError> {
+        let mut statement = self.conn.prepare(
+            "SELECT q.id, q.sku, q.field, q.source_lang, q.target_lang, q.source, q.translation,
+                    q.score, q.flags, c.target
+             FROM review_queue q JOIN corrections c
+               ON c.source_lang = q.source_lang AND c.target_lang = q.target_lang
+              AND c.source = q.source
+             WHERE q.status = 'done' ORDER BY q.id",
+        )?;
+        let items = statement
+            .query_map([], |row| Ok((review_from_row(row)?, row.get(9)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(items)
+    }
+
     /// Finds the review item with `id`.
     pub fn review(&self, id: i64) -> Result<Option<ReviewItem>, MemoryError> {
         Ok(self
@@ -756,5 +774,9 @@ mod tests {
             memory.correction(&pair, "red mug").unwrap().unwrap().target,
             "Taza roja"
         );
+        let reviewed = memory.reviewed().unwrap();
+        assert_eq!(reviewed.len(), 1);
+        assert_eq!(reviewed[0].0.translation, "Rojo taza");
+        assert_eq!(reviewed[0].1, "Taza roja");
     }
 }

@@ -14,6 +14,8 @@ use mercator_models::store::ModelStore;
 use mercator_server::artifacts;
 use mercator_translate::estimator::{Example, Inputs, QualityEstimator};
 use mercator_translate::lang::{Language, LANGUAGES};
+use mercator_translate::memory::Memory;
+use mercator_translate::metrics;
 use mercator_translate::qe::{self, Weights};
 use mercator_translate::score::{self, PairScore, QeModels, TranslationPair};
 
@@ -73,7 +75,14 @@ pub struct TrainQeArgs {
     /// perfect, such as an MQM score), and optionally source_lang,
     /// target_lang and group (a document id: rows of one group are never
     /// split between training and validation).
-    pub file: PathBuf,
+    #[arg(required_unless_present = "from_reviews")]
+    pub file: Option<PathBuf>,
+
+    /// Also learn from the review queue: each reviewed field scores the
+    /// chrF of the machine's translation against the reviewer's
+    /// correction (100 when it was kept as it was).
+    #[arg(long)]
+    pub from_reviews: bool,
 
     #[command(flatten)]
     pub languages: Languages,
@@ -266,24 +275,42 @@ fn estimator_models(
 /// scores, records it in the registry and promotes it when it validates
 /// at least as well as the current one.
 pub fn train(global: &Global, args: TrainQeArgs) -> anyhow::Result<()> {
-    let rows = read_pairs(&args.file, &args.languages)?;
-    let mut human = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let cell = row.rest.get("score").map(|s| s.trim()).unwrap_or("");
-        let value: f64 = match cell.parse() {
-            Ok(value) if f64::is_finite(value) => value,
-            _ if cell.is_empty() => bail!(
-                "{}, field score: missing; every row needs the human score, from 0 (unusable) \
-                 to 100 (perfect)",
-                row.place
-            ),
-            _ => bail!(
-                "{}, field score: {cell:?} is not a number; give the human score from 0 \
-                 (unusable) to 100 (perfect)",
-                row.place
-            ),
-        };
-        human.push(value);
+    let mut rows = Vec::new();
+    let mut human = Vec::new();
+    if let Some(file) = &args.file {
+        for row in read_pairs(file, &args.languages)? {
+            human.push(human_score(&row)?);
+            rows.push(row);
+        }
+    }
+    if args.from_reviews {
+        let memory = Memory::open(&global.data_dir)?;
+        let reviewed = memory.reviewed()?;
+        if reviewed.is_empty() && args.file.is_none() {
+            bail!(
+                "the review queue has no reviewed fields yet; import corrections with \
+                 `mercator translate review --import FILE`, or give a FILE of scored translations"
+            );
+        }
+        for (item, correction) in reviewed {
+            human.push(metrics::chrf(
+                std::slice::from_ref(&item.translation),
+                std::slice::from_ref(&correction),
+            ));
+            let mut rest = HashMap::new();
+            rest.insert("group".to_string(), item.sku.clone());
+            rows.push(InputRow {
+                id: format!("review {}", item.id),
+                place: format!("review item {}", item.id),
+                pair: TranslationPair {
+                    source: item.source,
+                    translation: item.translation,
+                    source_lang: item.source_lang,
+                    target_lang: item.target_lang,
+                },
+                rest,
+            });
+        }
     }
     let pairs: Vec<TranslationPair> = rows.iter().map(|row| row.pair.clone()).collect();
     let (scorer, embedder) = super::translate::load_qe_models(global, &args.qe_model)?;
@@ -331,8 +358,13 @@ pub fn train(global: &Global, args: TrainQeArgs) -> anyhow::Result<()> {
             }
         }
     }
+    let origin = match (&args.file, args.from_reviews) {
+        (Some(file), false) => file.display().to_string(),
+        (Some(file), true) => format!("{} and the reviewed fields", file.display()),
+        (None, _) => "the reviewed fields".to_string(),
+    };
     let estimator = QualityEstimator::train(inputs, &examples)
-        .with_context(|| format!("cannot train on {}", args.file.display()))?;
+        .with_context(|| format!("cannot train on {origin}"))?;
 
     let mut store = open_store(&global.data_dir)?;
     let previous = store
@@ -352,7 +384,7 @@ pub fn train(global: &Global, args: TrainQeArgs) -> anyhow::Result<()> {
     let params = serde_json::json!({
         "inputs": estimator.inputs,
         "penalty": estimator.penalty,
-        "file": args.file.display().to_string(),
+        "trained_on": origin,
     });
     let version = store.record_model_version(&NewModelVersion {
         kind: ESTIMATOR_KIND,
@@ -420,6 +452,24 @@ fn model_names(
         }
     }
     Ok((language_model, embedding_model))
+}
+
+/// The human score of a row: its `score` field, a number.
+fn human_score(row: &InputRow) -> anyhow::Result<f64> {
+    let cell = row.rest.get("score").map(|s| s.trim()).unwrap_or("");
+    match cell.parse::<f64>() {
+        Ok(value) if value.is_finite() => Ok(value),
+        _ if cell.is_empty() => bail!(
+            "{}, field score: missing; every row needs the human score, from 0 (unusable) to \
+             100 (perfect)",
+            row.place
+        ),
+        _ => bail!(
+            "{}, field score: {cell:?} is not a number; give the human score from 0 (unusable) \
+             to 100 (perfect)",
+            row.place
+        ),
+    }
 }
 
 /// One row of a file of pairs.
