@@ -191,11 +191,44 @@ impl Engine for Apertium {
             texts.clone()
         };
         let outputs = self.translate_split(&mode, &sent);
+        // German capitalizes nouns, so a capital there says nothing.
+        let keep_capitals = pair.target == "de";
         for ((index, source), output) in indices.into_iter().zip(&texts).zip(outputs) {
-            results[index] = output.map(|text| strip_marks(&text, source));
+            results[index] = output.map(|text| {
+                let mut output = strip_marks(&text, source);
+                if !keep_capitals {
+                    output.text = follow_initial_case(source, &output.text);
+                }
+                output
+            });
         }
         Ok(results)
     }
+}
+
+/// Apertium capitalizes the first word of every segment. A segment whose
+/// source starts in lower case (an attribute value such as "red", a list
+/// item, the rest of a sentence after a tag) keeps a lower-case start:
+/// "rojo", not "Rojo". Acronyms ("USB") stay as they are.
+fn follow_initial_case(source: &str, output: &str) -> String {
+    let source_starts_lower = source
+        .chars()
+        .find(|c| c.is_alphabetic())
+        .is_some_and(char::is_lowercase);
+    let Some((start, first)) = output.char_indices().find(|(_, c)| c.is_alphabetic()) else {
+        return output.to_string();
+    };
+    let next = output[start + first.len_utf8()..].chars().next();
+    if !source_starts_lower || !first.is_uppercase() || next.is_some_and(char::is_uppercase) {
+        return output.to_string();
+    }
+    let end = start + first.len_utf8();
+    format!(
+        "{}{}{}",
+        &output[..start],
+        first.to_lowercase(),
+        &output[end..]
+    )
 }
 
 /// Apertium's English genitive rules read an apostrophe and an "'s" up to
@@ -362,6 +395,22 @@ mod tests {
         for kept in ["Women's hoodie", "the 'best sellers' list", "Girls'"] {
             assert_eq!(plural_possessives(kept), kept);
         }
+    }
+
+    #[test]
+    fn lower_case_sources_keep_a_lower_case_start() {
+        assert_eq!(follow_initial_case("red", "Rojo"), "rojo");
+        assert_eq!(
+            follow_initial_case("solid oak", "Roble sólido"),
+            "roble sólido"
+        );
+        assert_eq!(
+            follow_initial_case("⟦1⟧ red mug", "⟦1⟧ Taza roja"),
+            "⟦1⟧ taza roja"
+        );
+        assert_eq!(follow_initial_case("usb cable", "USB cable"), "USB cable");
+        assert_eq!(follow_initial_case("Red mug", "Taza roja"), "Taza roja");
+        assert_eq!(follow_initial_case("3 mugs", "3 Tazas"), "3 tazas");
     }
 
     #[test]
