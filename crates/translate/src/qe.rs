@@ -351,7 +351,10 @@ pub fn text_signals(segment: &Segment<'_>) -> Signals {
     // Spanish target reads 1.00 German. Only a clear verdict counts there,
     // which one in 300 correct words gets (mostly loanwords).
     let single_word = output_words.len() == 1 && !copy && output_words[0].chars().count() >= 5;
-    if copy && (source_words.len() >= 3 || (source_words.len() == 2 && !is_name(&output))) {
+    if copy
+        && (source_words.len() >= 3 || (source_words.len() == 2 && !is_name(&output)))
+        && !reads_as(&source, segment.target_lang)
+    {
         signals.untranslated = 1.0;
     } else if crate::lang::Language::lookup(segment.target_lang).is_some()
         && foreign_script(&source, &output)
@@ -405,6 +408,19 @@ pub fn text_signals(segment: &Segment<'_>) -> Signals {
     signals.punctuation_mismatch = punctuation_mismatch(&source, &output);
     signals.source_complexity = (source_words.len() as f64 / 5.0).ln().max(0.0);
     signals
+}
+
+/// Tells whether `text` reads clearly as the language `code`: a copy of a
+/// source already written in the target language ("Type: image/jpeg" in
+/// a German chat translated to English) is a correct translation.
+fn reads_as(text: &str, code: &str) -> bool {
+    let Some(language) = lingua_language(code) else {
+        return false;
+    };
+    let confidences = detector().compute_language_confidence_values(text);
+    confidences
+        .first()
+        .is_some_and(|(top, value)| *top == language && *value >= 0.5)
 }
 
 /// Tells whether every word of `text` starts with a capital, contains a
@@ -929,6 +945,16 @@ mod tests {
         let copy = signals("The red car is very fast.", "The red car is very fast.");
         assert_eq!(copy.untranslated, 1.0);
         assert!(copy.flags().contains(&"untranslated"));
+        // A source already in the target language may be copied.
+        let kept = text_signals(&Segment {
+            source: "Please upload the photo of the receipt.",
+            output: "Please upload the photo of the receipt.",
+            source_lang: "de",
+            target_lang: "en",
+            expected_length_ratio: 1.0,
+            identify_language: true,
+        });
+        assert_eq!(kept.untranslated, 0.0, "{kept:?}");
     }
 
     #[test]
