@@ -887,7 +887,9 @@ fn train_qe_learns_from_human_scores() {
         &pairs,
         "id,source,translation\n\
          whole,The sofa has 3 seats and a soft cover.,El sofá tiene 3 plazas y una funda suave.\n\
-         cut,The sofa has 3 seats and a soft cover.,El sofá tiene\n",
+         cut,The sofa has 3 seats and a soft cover.,El sofá tiene\n\
+         empty,The sofa has 3 seats and a soft cover.,\n\
+         renumbered,The sofa has 3 seats and a soft cover.,El sofá tiene 5 plazas y una funda suave.\n",
     )
     .unwrap();
     let score = |extra: &[&str]| -> Vec<serde_json::Value> {
@@ -910,6 +912,11 @@ fn train_qe_learns_from_human_scores() {
         with_estimator[1]["score"].as_f64().unwrap(),
     );
     assert!(whole > cut + 20.0, "{with_estimator:?}");
+    // Gross failures stay below the review threshold whatever the
+    // estimator learned.
+    for row in &with_estimator[1..] {
+        assert!(row["score"].as_f64().unwrap() < 70.0, "{row}");
+    }
     let with_rules = score(&["--rules"]);
     assert!(with_rules[0].get("estimator").is_none(), "{with_rules:?}");
 
@@ -948,6 +955,10 @@ S1,Blue sofa,The sofa has 3 seats and a soft cover.
         (
             "source,translation,score\nRed mug,Taza roja,100\n",
             "1 scored translations are too few",
+        ),
+        (
+            "source,translation,score\nRed mug,Taza roja,250\n",
+            "line 2, field score: 250 is above 100",
         ),
     ] {
         let bad = dir.path().join("bad.csv");
@@ -993,6 +1004,64 @@ S1,Blue sofa,The sofa has 3 seats and a soft cover.
     assert_eq!(scores[0]["estimator"], version);
     assert_eq!(scores[0]["score"], with_estimator[0]["score"]);
     assert_eq!(scores[1]["score"], with_estimator[1]["score"]);
+
+    // Scores that all agree teach nothing: that estimator is recorded but
+    // not promoted. A forced one reaches the running server.
+    let same = dir.path().join("same.csv");
+    let text = std::fs::read_to_string(&scored).unwrap();
+    std::fs::write(
+        &same,
+        text.replace(",40,", ",100,").replace(",70,", ",100,"),
+    )
+    .unwrap();
+    let useless = run_ok(
+        mercator(&data)
+            .args(["--json", "translate", "train-qe", "--to", "es"])
+            .arg(&same),
+    );
+    let useless: serde_json::Value = serde_json::from_slice(&useless.stdout).unwrap();
+    assert_eq!(useless["promoted"], false, "{useless}");
+    let forced = run_ok(
+        mercator(&data)
+            .args(["--json", "translate", "train-qe", "--force", "--to", "es"])
+            .arg(&scored),
+    );
+    let forced: serde_json::Value = serde_json::from_slice(&forced.stdout).unwrap();
+    let newest = forced["version"].as_i64().unwrap();
+    let quality = common::request(
+        server.addr,
+        "POST",
+        "/v1/translations/quality",
+        Some(&key),
+        r#"{"pairs": [{"source": "Red mug", "translation": "Taza roja", "target_lang": "es"}]}"#,
+    );
+    assert_eq!(
+        quality.body["scores"][0]["estimator"], newest,
+        "{}",
+        quality.body
+    );
+
+    // A damaged estimator file leaves the hand-set weights scoring, with a
+    // warning that says how to recover.
+    let store = rusqlite::Connection::open(data.join("mercator.db")).unwrap();
+    let artifact: String = store
+        .query_row(
+            "SELECT artifact FROM model_versions WHERE id = ?1",
+            [newest],
+            |row| row.get(0),
+        )
+        .unwrap();
+    std::fs::write(data.join(artifact), "{}").unwrap();
+    let output = mercator(&data)
+        .args(["--json", "translate", "score", "--to", "es"])
+        .arg(&pairs)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let rows: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(rows[0].get("estimator").is_none(), "{rows}");
+    let warning = String::from_utf8_lossy(&output.stderr);
+    assert!(warning.contains("rollback --kind quality"), "{warning}");
 }
 
 /// Reviewed fields train an estimator: the loop from review back to the

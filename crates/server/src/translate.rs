@@ -3,15 +3,17 @@
 //! memory, and the quality estimate of `mercator translate score`.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::Json;
+use mercator_data::Store;
 use mercator_models::embed::Embedder;
 use mercator_translate::catalog::{self, Listing};
 use mercator_translate::engine::{self, Engine};
-use mercator_translate::estimator::QualityEstimator;
+use mercator_translate::estimator::{QualityEstimator, ESTIMATOR_DATASET, ESTIMATOR_KIND};
 use mercator_translate::glossary::Glossary;
 use mercator_translate::lang::{Language, LanguagePair};
 use mercator_translate::memory::Memory;
@@ -38,8 +40,11 @@ pub struct TranslateService {
     pub glossary: Glossary,
     /// Multilingual embedding model that adds `meaning_drift` to scores.
     pub embedder: Option<Embedder>,
-    /// Trained quality estimator of the quality endpoint, with its version.
-    pub estimator: Option<(i64, QualityEstimator)>,
+    /// Name of the embedding model loaded as `embedder`.
+    embedding_name: Option<String>,
+    /// The promoted quality estimator last read, by version; `None` inside
+    /// when that version cannot serve here.
+    estimator: Mutex<Option<(i64, Option<Arc<QualityEstimator>>)>>,
     /// One translation at a time writes the translation memory.
     memory: Mutex<Option<Memory>>,
 }
@@ -50,7 +55,7 @@ impl std::fmt::Debug for TranslateService {
             .field("data_dir", &self.data_dir)
             .field("glossary_terms", &self.glossary.entries.len())
             .field("embedder", &self.embedder.is_some())
-            .field("estimator", &self.estimator.as_ref().map(|(v, _)| v))
+            .field("embedding_name", &self.embedding_name)
             .finish()
     }
 }
@@ -61,16 +66,72 @@ impl TranslateService {
             data_dir,
             glossary,
             embedder,
-            estimator: None,
+            embedding_name: None,
+            estimator: Mutex::new(None),
             memory: Mutex::new(None),
         }
     }
 
-    /// Scores quality with `estimator` (version `version`) instead of the
-    /// hand-set weights.
-    pub fn with_estimator(mut self, version: i64, estimator: QualityEstimator) -> Self {
-        self.estimator = Some((version, estimator));
+    /// Names the embedding model given as `embedder`, so that an estimator
+    /// trained on it can serve.
+    pub fn with_embedding_name(mut self, name: &str) -> Self {
+        self.embedding_name = Some(name.to_string());
         self
+    }
+
+    /// The promoted quality estimator, read again whenever the registry
+    /// promotes or rolls back one. It serves only when it reads no language
+    /// model (the server runs none) and the embedding model loaded here; an
+    /// estimator that cannot be read leaves the hand-set weights in use.
+    fn current_estimator(&self) -> Option<(i64, Arc<QualityEstimator>)> {
+        let current = Store::open(&self.data_dir)
+            .and_then(|store| store.current_model_version(ESTIMATOR_KIND, ESTIMATOR_DATASET));
+        let version = match current {
+            Ok(Some(version)) => version,
+            Ok(None) => return None,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot read the model registry; hand-set QE weights used");
+                return None;
+            }
+        };
+        let mut cache = self.estimator.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((id, estimator)) = cache.as_ref() {
+            if *id == version.id {
+                return estimator.clone().map(|e| (*id, e));
+            }
+        }
+        let usable = match crate::artifacts::load_quality_estimator(
+            &self.data_dir,
+            &version.artifact,
+        ) {
+            Ok(estimator) => match estimator.validate() {
+                Ok(()) => {
+                    let wanted = estimator.inputs.embedding_model.as_ref().map(|(n, _)| n);
+                    if estimator.inputs.language_model.is_none()
+                        && wanted == self.embedding_name.as_ref()
+                    {
+                        Some(Arc::new(estimator))
+                    } else {
+                        tracing::warn!(
+                            version = version.id,
+                            "the quality estimator reads other models than the server loads \
+                             (--qe-model); quality scores use the hand-set weights"
+                        );
+                        None
+                    }
+                }
+                Err(reason) => {
+                    tracing::warn!(version = version.id, reason = %reason, "quality estimator unusable; hand-set weights used");
+                    None
+                }
+            },
+            Err(err) => {
+                tracing::warn!(version = version.id, error = %err, "quality estimator unusable; hand-set weights used");
+                None
+            }
+        };
+        *cache = Some((version.id, usable.clone()));
+        usable.map(|e| (version.id, e))
     }
 }
 
@@ -111,6 +172,19 @@ fn service(state: &AppState) -> Result<Arc<TranslateService>, ApiError> {
     state.translate.clone().ok_or_else(|| {
         ApiError::unavailable("translation is not set up on this server".to_string())
     })
+}
+
+/// Pairs scored between two checks for an abandoned request.
+const QUALITY_CHUNK: usize = 32;
+
+/// Sets its flag when dropped: a handler future is dropped when its
+/// client disconnects, which tells the blocking work to stop.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 /// `POST /v1/translations`: translates listings into one language.
@@ -271,20 +345,38 @@ pub async fn quality(
         });
     }
     let service = service(&state)?;
+    // Dropped with this handler when the client goes away.
+    let guard = CancelOnDrop(Arc::new(AtomicBool::new(false)));
+    let cancelled = guard.0.clone();
     let task = tokio::task::spawn_blocking(move || {
         let models = QeModels {
             scorer: None,
             embedder: service.embedder.as_ref(),
         };
-        let estimator = service.estimator.as_ref().map(|(_, e)| e);
-        let scores = score::score_pairs(&pairs, models, &Weights::default(), estimator);
-        (pairs, scores)
+        let estimator = service.current_estimator();
+        // Pairs are scored in chunks, so that a request whose client has
+        // gone stops within one chunk instead of running to the end.
+        let mut scores = Vec::with_capacity(pairs.len());
+        for chunk in pairs.chunks(QUALITY_CHUNK) {
+            if cancelled.load(Ordering::Relaxed) {
+                tracing::info!(
+                    scored = scores.len(),
+                    "quality request abandoned by its client"
+                );
+                break;
+            }
+            scores.extend(score::score_pairs(
+                chunk,
+                models,
+                &Weights::default(),
+                estimator.as_ref().map(|(_, e)| e.as_ref()),
+            ));
+        }
+        let version = estimator.map(|(version, _)| version);
+        (pairs, scores, version)
     });
-    let (pairs, scores) = task.await.map_err(ApiError::internal)?;
-    let estimator_version = state
-        .translate
-        .as_ref()
-        .and_then(|service| service.estimator.as_ref().map(|(v, _)| *v));
+    let (pairs, scores, estimator_version) = task.await.map_err(ApiError::internal)?;
+    drop(guard);
     let scores: Vec<serde_json::Value> = ids
         .into_iter()
         .zip(&pairs)

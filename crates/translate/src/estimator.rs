@@ -16,6 +16,12 @@ use serde::{Deserialize, Serialize};
 use crate::metrics::spearman;
 use crate::qe::{Signals, Weights};
 
+/// Kind of quality estimators in the model registry.
+pub const ESTIMATOR_KIND: &str = "quality";
+/// Registry dataset of quality estimators: one estimator serves every
+/// dataset.
+pub const ESTIMATOR_DATASET: &str = "default";
+
 /// Text signals the estimator reads, by name in [`Signals::NAMES`]: the
 /// checks that need no engine, so any translation has them.
 pub const TEXT_SIGNALS: [&str; 7] = [
@@ -219,7 +225,11 @@ impl QualityEstimator {
                         .map(|(_, r)| r),
                 );
             }
-            let mean = agreements.iter().sum::<f64>() / agreements.len().max(1) as f64;
+            let mean = if agreements.is_empty() {
+                f64::NEG_INFINITY
+            } else {
+                agreements.iter().sum::<f64>() / agreements.len() as f64
+            };
             tracing::debug!(penalty, spearman = mean, "estimator cross-validation");
             if mean > best.0 {
                 best = (mean, penalty);
@@ -229,6 +239,31 @@ impl QualityEstimator {
         let mut model = fit(inputs, &all, best.1)?;
         model.cross_validated_spearman = if best.0.is_finite() { best.0 } else { 0.0 };
         Ok(model)
+    }
+
+    /// Checks a loaded estimator: one mean, scale and weight per feature
+    /// of its inputs, all finite, and positive scales.
+    pub fn validate(&self) -> Result<(), String> {
+        let width = self.inputs.width();
+        for (name, values) in [
+            ("mean", &self.mean),
+            ("scale", &self.scale),
+            ("weights", &self.weights),
+        ] {
+            if values.len() != width {
+                return Err(format!(
+                    "{name} has {} values; its inputs need {width}",
+                    values.len()
+                ));
+            }
+            if values.iter().any(|v| !v.is_finite()) {
+                return Err(format!("{name} holds a value that is not a finite number"));
+            }
+        }
+        if self.scale.iter().any(|s| *s <= 0.0) || !self.bias.is_finite() {
+            return Err("scale or bias is out of range".to_string());
+        }
+        Ok(())
     }
 
     /// Estimated human score, 0 to 100.
@@ -244,6 +279,11 @@ impl QualityEstimator {
         (100.0 - prediction.exp_m1().max(0.0)).clamp(0.0, 100.0)
     }
 }
+
+/// [`Signals::length_deviation`] from which the length caps an estimate:
+/// a length ratio about 2.5 times off the expected one. Of WMT 2022 chat
+/// translations, under 1% reach it.
+const SEVERE_LENGTH_DEVIATION: f64 = 0.5;
 
 /// Signals that human error scores of fluent translations rarely contain,
 /// so an estimator cannot learn them from such scores.
@@ -262,6 +302,11 @@ impl QualityEstimator {
     /// The score of a segment: the estimate, less the `weights` penalties
     /// of the problems the estimator cannot have learned (lost spans,
     /// broken tags, glossary violations, untranslated text and the like).
+    ///
+    /// Gross failures are rare in human-scored data, so the estimate alone
+    /// can rate an empty, cut-off or renumbered translation highly. The
+    /// hand-set penalties of a length far off the expected one and of
+    /// changed numbers therefore cap the score.
     pub fn score(&self, features: &[f64], signals: &Signals, weights: &Weights) -> f64 {
         let outside: f64 = Signals::NAMES
             .iter()
@@ -270,29 +315,58 @@ impl QualityEstimator {
             .filter(|((name, _), _)| OUTSIDE_ESTIMATOR.contains(name))
             .map(|((_, signal), weight)| signal * weight)
             .sum();
-        (self.estimate(features) - outside).clamp(0.0, 100.0)
+        let mut score = self.estimate(features) - outside;
+        if signals.length_deviation > SEVERE_LENGTH_DEVIATION {
+            score = score.min(100.0 - weights.length_deviation * signals.length_deviation);
+        }
+        if signals.number_mismatch > 0.0 {
+            score = score.min(100.0 - weights.number_mismatch * signals.number_mismatch);
+        }
+        score.clamp(0.0, 100.0)
     }
 }
 
 /// Spearman correlation of estimates and human scores per language pair,
 /// for pairs with enough rows.
 pub fn agreement_per_pair(model: &QualityEstimator, examples: &[&Example]) -> Vec<(String, f64)> {
+    let scores: Vec<f64> = examples
+        .iter()
+        .map(|e| model.estimate(&e.features))
+        .collect();
+    agreement_of_scores(&scores, examples)
+}
+
+/// Spearman correlation of any `scores` of `examples` with their human
+/// scores, per language pair with enough rows.
+pub fn agreement_of_scores(scores: &[f64], examples: &[&Example]) -> Vec<(String, f64)> {
     let mut pairs: Vec<&str> = examples.iter().map(|e| e.pair.as_str()).collect();
     pairs.sort_unstable();
     pairs.dedup();
     pairs
         .into_iter()
         .filter_map(|pair| {
-            let rows: Vec<&&Example> = examples.iter().filter(|e| e.pair == pair).collect();
-            if rows.len() < MIN_PAIR_ROWS {
+            let (estimates, human): (Vec<f64>, Vec<f64>) = examples
+                .iter()
+                .zip(scores)
+                .filter(|(e, _)| e.pair == pair)
+                .map(|(e, score)| (*score, e.human))
+                .unzip();
+            if estimates.len() < MIN_PAIR_ROWS {
                 return None;
             }
-            let estimates: Vec<f64> = rows.iter().map(|e| model.estimate(&e.features)).collect();
-            let human: Vec<f64> = rows.iter().map(|e| e.human).collect();
             let r = spearman(&estimates, &human);
             r.is_finite().then(|| (pair.to_string(), r))
         })
         .collect()
+}
+
+/// Mean of the per-pair agreements, 0 without any.
+pub fn mean_agreement(agreements: &[(String, f64)]) -> f64 {
+    if agreements.is_empty() {
+        0.0
+    } else {
+        agreements.iter().map(|(_, r)| r).sum::<f64>() / agreements.len() as f64
+    }
 }
 
 /// Fold of a group: a bit of its FNV-1a hash.
@@ -458,6 +532,30 @@ mod tests {
         let long = &examples[16].features;
         assert!(model.estimate(clean) > model.estimate(long) + 20.0);
         assert!((0.0..=100.0).contains(&model.estimate(long)));
+    }
+
+    #[test]
+    fn validate_rejects_damaged_estimators() {
+        let mut model = QualityEstimator::train(text_inputs(), &examples(80)).unwrap();
+        assert_eq!(model.validate(), Ok(()));
+        model.weights.truncate(3);
+        assert!(model
+            .validate()
+            .unwrap_err()
+            .contains("weights has 3 values"));
+    }
+
+    #[test]
+    fn score_caps_gross_failures() {
+        let model = QualityEstimator::train(text_inputs(), &examples(80)).unwrap();
+        let features = &examples(1)[0].features;
+        let renumbered = Signals {
+            number_mismatch: 2.0,
+            ..Signals::default()
+        };
+        let weights = Weights::default();
+        assert!(model.score(features, &Signals::default(), &weights) > 90.0);
+        assert!(model.score(features, &renumbered, &weights) <= 50.0);
     }
 
     #[test]

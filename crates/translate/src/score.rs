@@ -60,6 +60,8 @@ pub struct ModelOutputs {
     pub vectors: Option<PairVectors>,
     /// A model failed on the pair or could not read all of it.
     pub skipped: bool,
+    /// Why, when a model skipped the pair.
+    pub skip_reason: Option<String>,
 }
 
 /// Runs the given models on every pair.
@@ -78,6 +80,7 @@ pub fn model_outputs(pairs: &[TranslationPair], models: QeModels<'_>) -> Vec<Mod
                 Err(err) => {
                     tracing::warn!(error = %err, "scoring model skipped a pair");
                     output.skipped = true;
+                    output.skip_reason = Some(format!("the language model failed: {err}"));
                 }
             }
         }
@@ -90,7 +93,10 @@ pub fn model_outputs(pairs: &[TranslationPair], models: QeModels<'_>) -> Vec<Mod
         for (output, vectors) in outputs.iter_mut().zip(meaning_vectors(embedder, &texts)) {
             match vectors {
                 Ok(vectors) => output.vectors = Some(vectors),
-                Err(_) => output.skipped = true,
+                Err(reason) => {
+                    output.skipped = true;
+                    output.skip_reason = Some(reason);
+                }
             }
         }
     }
@@ -118,13 +124,7 @@ pub fn score_pairs(
                 &pair.source_lang,
                 &pair.target_lang,
             );
-            if let Some(logprobs) = &output.logprobs {
-                qe::set_lm_signals(&mut check.signals, logprobs);
-            }
-            if let Some((source, translation)) = &output.vectors {
-                check.signals.meaning_drift =
-                    qe::meaning_drift(f64::from(cosine(source, translation)));
-            }
+            add_model_signals(&mut check.signals, &output);
             check.rescore(weights);
             let mut skipped = output.skipped;
             if let Some(estimator) = estimator {
@@ -151,6 +151,17 @@ pub fn score_pairs(
             }
         })
         .collect()
+}
+
+/// Sets the signals of the models' outputs: the language model's surprise
+/// and the meaning drift between the embeddings.
+pub fn add_model_signals(signals: &mut Signals, output: &ModelOutputs) {
+    if let Some(logprobs) = &output.logprobs {
+        qe::set_lm_signals(signals, logprobs);
+    }
+    if let Some((source, translation)) = &output.vectors {
+        signals.meaning_drift = qe::meaning_drift(f64::from(cosine(source, translation)));
+    }
 }
 
 /// Features of a checked pair for an estimator reading `inputs`, from the

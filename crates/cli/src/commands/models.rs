@@ -17,7 +17,8 @@ use crate::Global;
 
 #[derive(Debug, Subcommand)]
 pub enum ModelsCommand {
-    /// List trained versions of a recommendation or propensity model, newest first.
+    /// List trained versions of a model (recommendations, propensity, forecasts, translation
+    /// quality), newest first.
     History(super::registry::RegistryArgs),
     /// Make the previously promoted trained version current again.
     Rollback(super::registry::RegistryArgs),

@@ -39,7 +39,7 @@ impl ModelKind {
             ModelKind::Recommend => "recommend",
             ModelKind::Propensity => "propensity",
             ModelKind::Forecast => mercator_forecast::snapshot::KIND,
-            ModelKind::Quality => crate::commands::translate_score::ESTIMATOR_KIND,
+            ModelKind::Quality => mercator_translate::estimator::ESTIMATOR_KIND,
         }
     }
 }
@@ -79,13 +79,18 @@ fn history(global: &Global, args: &RegistryArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     for version in versions {
+        // Quality estimators learn from scored translations, not a range
+        // of order lines.
+        let range = if version.data_from.is_empty() {
+            String::new()
+        } else {
+            format!("  data {} .. {}", version.data_from, version.data_to)
+        };
         println!(
-            "{} v{:<4} {}  data {} .. {}  {} = {:.4}",
+            "{} v{:<4} {}{range}  {} = {:.4}",
             if version.current { "*" } else { " " },
             version.id,
             version.created_at,
-            version.data_from,
-            version.data_to,
             version.metric_name,
             version.metric_value
         );

@@ -95,24 +95,8 @@ pub fn execute(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
         None => None,
     };
     let mut translate = TranslateService::new(global.data_dir.clone(), glossary, embedder);
-    if let Some((version, estimator)) = crate::commands::translate_score::current_estimator(global)?
-    {
-        // The server runs no scoring language model, so only an estimator
-        // of the embedding model it loaded applies.
-        let wanted = estimator
-            .inputs
-            .embedding_model
-            .as_ref()
-            .map(|(n, _)| n.as_str());
-        if estimator.inputs.language_model.is_none() && wanted == args.qe_model.as_deref() {
-            translate = translate.with_estimator(version, estimator);
-        } else {
-            tracing::warn!(
-                version,
-                "the quality estimator reads other models than the server loads \
-                 (--qe-model); quality scores use the hand-set weights"
-            );
-        }
+    if let Some(name) = &args.qe_model {
+        translate = translate.with_embedding_name(name);
     }
     let translate = Arc::new(translate);
     runtime.block_on(serve(ServeConfig {

@@ -12,7 +12,10 @@ use mercator_data::registry::NewModelVersion;
 use mercator_models::manifest::Role;
 use mercator_models::store::ModelStore;
 use mercator_server::artifacts;
-use mercator_translate::estimator::{Example, Inputs, QualityEstimator};
+use mercator_translate::estimator::{
+    agreement_of_scores, agreement_per_pair, mean_agreement, Example, Inputs, QualityEstimator,
+    ESTIMATOR_DATASET, ESTIMATOR_KIND,
+};
 use mercator_translate::lang::{Language, LANGUAGES};
 use mercator_translate::memory::Memory;
 use mercator_translate::metrics;
@@ -96,11 +99,6 @@ pub struct TrainQeArgs {
     #[arg(long)]
     pub force: bool,
 }
-
-/// Registry kind and dataset of quality estimators; one estimator serves
-/// every dataset.
-pub(crate) const ESTIMATOR_KIND: &str = "quality";
-const ESTIMATOR_DATASET: &str = "default";
 
 /// One scored row: its id (given, or its line) and the estimate.
 #[derive(Debug, serde::Serialize)]
@@ -198,20 +196,39 @@ pub fn execute(global: &Global, args: ScoreArgs) -> anyhow::Result<()> {
 pub(crate) type Versioned = (i64, QualityEstimator);
 
 /// The promoted quality estimator and its version, if any.
-pub(crate) fn current_estimator(
-    global: &Global,
-) -> anyhow::Result<Option<(i64, QualityEstimator)>> {
+pub(crate) fn current_estimator(global: &Global) -> anyhow::Result<Option<Versioned>> {
     let store = open_store(&global.data_dir)?;
     let Some(version) = store.current_model_version(ESTIMATOR_KIND, ESTIMATOR_DATASET)? else {
         return Ok(None);
     };
-    let estimator = artifacts::load_quality_estimator(&global.data_dir, &version.artifact)
-        .with_context(|| format!("quality estimator version {}", version.id))?;
-    tracing::info!(
-        version = version.id,
-        "scoring with the trained quality estimator"
+    let loaded = artifacts::load_quality_estimator(&global.data_dir, &version.artifact).and_then(
+        |estimator| {
+            estimator
+                .validate()
+                .map_err(|reason| anyhow::anyhow!("{reason}"))?;
+            Ok(estimator)
+        },
     );
-    Ok(Some((version.id, estimator)))
+    match loaded {
+        Ok(estimator) => {
+            tracing::info!(
+                version = version.id,
+                "scoring with the trained quality estimator"
+            );
+            Ok(Some((version.id, estimator)))
+        }
+        Err(err) => {
+            // A damaged estimator must not stop translation: the hand-set
+            // weights still score.
+            tracing::warn!(
+                version = version.id,
+                "quality estimator unusable ({err:#}); scoring with the hand-set weights. \
+                 Retrain with `mercator translate train-qe` or roll back with \
+                 `mercator models rollback --kind quality`"
+            );
+            Ok(None)
+        }
+    }
 }
 
 /// The current quality estimator unless `rules`, and the models to load:
@@ -226,49 +243,52 @@ pub(crate) fn estimator_and_models(
     } else {
         current_estimator(global)?
     };
-    let names = match &estimator {
-        Some((version, estimator)) => estimator_models(*version, estimator, given)?,
-        None => given.to_vec(),
-    };
-    Ok((estimator, names))
+    if let Some((version, current)) = &estimator {
+        if let Some(names) = estimator_models(*version, current, given) {
+            return Ok((estimator, names));
+        }
+    }
+    Ok((None, given.to_vec()))
 }
 
-/// The `--qe-model` names plus the models `estimator` reads. A different
-/// model of the same role is an error, since the estimator's weights
-/// belong to its own models.
+/// The models `estimator` reads, or `None` when `given` names models it
+/// does not read: those are asked for, so the hand-set weights score with
+/// their signals.
 fn estimator_models(
     version: i64,
     estimator: &QualityEstimator,
     given: &[String],
-) -> anyhow::Result<Vec<String>> {
-    let mut names: Vec<String> = given.iter().map(|n| n.trim().to_string()).collect();
-    let needed = [
-        estimator.inputs.language_model.as_deref(),
+) -> Option<Vec<String>> {
+    let needed: Vec<String> = [
+        estimator.inputs.language_model.clone(),
         estimator
             .inputs
             .embedding_model
             .as_ref()
-            .map(|(n, _)| n.as_str()),
-    ];
-    for name in needed.into_iter().flatten() {
-        if !names.iter().any(|n| n == name) {
-            names.push(name.to_string());
-        }
+            .map(|(n, _)| n.clone()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let extra: Vec<&str> = given
+        .iter()
+        .map(|n| n.trim())
+        .filter(|n| !needed.iter().any(|m| m == n))
+        .collect();
+    if extra.is_empty() {
+        return Some(needed);
     }
-    let expected = needed.iter().flatten().count();
-    if names.len() > expected {
-        bail!(
-            "--qe-model {}: the quality estimator (version {version}) was trained with {}; \
-             give those models, or score with --rules",
-            given.join(","),
-            needed
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(" and ")
-        );
-    }
-    Ok(names)
+    let reads = if needed.is_empty() {
+        "no model".to_string()
+    } else {
+        needed.join(" and ")
+    };
+    tracing::warn!(
+        version,
+        "the quality estimator reads {reads}, not {}; scoring with the hand-set weights",
+        extra.join(", ")
+    );
+    None
 }
 
 /// `mercator translate train-qe`: fits a quality estimator to human
@@ -277,6 +297,7 @@ fn estimator_models(
 pub fn train(global: &Global, args: TrainQeArgs) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     let mut human = Vec::new();
+    let mut reviewed_rows = 0;
     if let Some(file) = &args.file {
         for row in read_pairs(file, &args.languages)? {
             human.push(human_score(&row)?);
@@ -292,6 +313,7 @@ pub fn train(global: &Global, args: TrainQeArgs) -> anyhow::Result<()> {
                  `mercator translate review --import FILE`, or give a FILE of scored translations"
             );
         }
+        reviewed_rows = reviewed.len();
         for (item, correction) in reviewed {
             human.push(metrics::chrf(
                 std::slice::from_ref(&item.translation),
@@ -334,42 +356,69 @@ pub fn train(global: &Global, args: TrainQeArgs) -> anyhow::Result<()> {
         ),
     };
     let mut examples = Vec::with_capacity(rows.len());
-    let mut skipped = 0;
+    let mut rule_scores = Vec::with_capacity(rows.len());
+    let mut left_out: Vec<String> = Vec::new();
     for ((row, output), human) in rows.iter().zip(&outputs).zip(&human) {
-        let check = qe::check_pair(
+        let mut check = qe::check_pair(
             &row.pair.source,
             &row.pair.translation,
             &row.pair.source_lang,
             &row.pair.target_lang,
         );
         match score::pair_features(&inputs, &row.pair, &check.signals, output) {
-            Ok(features) => examples.push(Example {
-                features,
-                human: *human,
-                pair: format!("{}-{}", row.pair.source_lang, row.pair.target_lang),
-                group: match row.rest.get("group") {
-                    Some(group) if !group.trim().is_empty() => group.clone(),
-                    _ => row.pair.source.clone(),
-                },
-            }),
+            Ok(features) => {
+                score::add_model_signals(&mut check.signals, output);
+                check.rescore(&Weights::default());
+                rule_scores.push(check.score);
+                examples.push(Example {
+                    features,
+                    human: *human,
+                    pair: format!("{}-{}", row.pair.source_lang, row.pair.target_lang),
+                    group: match row.rest.get("group") {
+                        Some(group) if !group.trim().is_empty() => group.clone(),
+                        _ => row.pair.source.clone(),
+                    },
+                });
+            }
             Err(reason) => {
-                tracing::warn!(row = %row.id, reason = %reason, "row left out of training");
-                skipped += 1;
+                let reason = output.skip_reason.clone().unwrap_or(reason);
+                tracing::warn!(row = %row.place, reason = %reason, "row left out of training");
+                left_out.push(format!("{}: {reason}", row.place));
             }
         }
     }
-    let origin = match (&args.file, args.from_reviews) {
+    let origin = match (&args.file, reviewed_rows > 0) {
         (Some(file), false) => file.display().to_string(),
         (Some(file), true) => format!("{} and the reviewed fields", file.display()),
         (None, _) => "the reviewed fields".to_string(),
     };
-    let estimator = QualityEstimator::train(inputs, &examples)
-        .with_context(|| format!("cannot train on {origin}"))?;
+    let estimator = QualityEstimator::train(inputs, &examples).with_context(|| {
+        let mut context = format!("cannot train on {origin}");
+        if let Some(first) = left_out.first() {
+            context.push_str(&format!(
+                " ({} rows left out, the first at {first})",
+                left_out.len()
+            ));
+        }
+        context
+    })?;
+
+    // The hand-set weights on the same rows, and the current estimator
+    // when it reads the same inputs, set the bar for promotion.
+    let refs: Vec<&Example> = examples.iter().collect();
+    let rules = mean_agreement(&agreement_of_scores(&rule_scores, &refs));
+    let current = match current_estimator(global) {
+        Ok(Some((id, current))) if current.inputs == estimator.inputs => {
+            Some((id, mean_agreement(&agreement_per_pair(&current, &refs))))
+        }
+        _ => None,
+    };
+    let trained = estimator.cross_validated_spearman;
+    let beats_rules = trained > rules;
+    let beats_current = current.is_none_or(|(_, value)| trained >= value);
+    let promoted = args.force || (beats_rules && beats_current);
 
     let mut store = open_store(&global.data_dir)?;
-    let previous = store
-        .current_model_version(ESTIMATOR_KIND, ESTIMATOR_DATASET)?
-        .map(|v| (v.id, v.metric_value));
     let artifact = artifacts::save(
         &global.data_dir,
         ESTIMATOR_KIND,
@@ -377,9 +426,12 @@ pub fn train(global: &Global, args: TrainQeArgs) -> anyhow::Result<()> {
         &estimator,
     )?;
     let metrics = serde_json::json!({
-        "cross_validated_spearman": estimator.cross_validated_spearman,
+        "cross_validated_spearman": trained,
+        "hand_set_weights_spearman": rules,
+        "current_version_spearman": current.map(|(_, value)| value),
         "rows": examples.len(),
-        "rows_skipped": skipped,
+        "rows_left_out": left_out.len(),
+        "scores_below_zero": human.iter().filter(|&&h| h < 0.0).count(),
     });
     let params = serde_json::json!({
         "inputs": estimator.inputs,
@@ -394,18 +446,29 @@ pub fn train(global: &Global, args: TrainQeArgs) -> anyhow::Result<()> {
         params: &params,
         metrics: &metrics,
         metric_name: "spearman",
-        metric_value: estimator.cross_validated_spearman,
+        metric_value: trained,
         artifact: &artifact,
     })?;
-    let better = previous.is_none_or(|(_, value)| estimator.cross_validated_spearman >= value);
-    let promoted = better || args.force;
+    let verdict = match (beats_rules, current) {
+        (false, _) => {
+            format!("it ranks these rows no better than the hand-set weights ({rules:.3})")
+        }
+        (true, Some((id, value))) if !beats_current => {
+            format!("version {id} ranks these rows better ({value:.3})")
+        }
+        (true, Some((id, value))) => format!(
+            "it ranks these rows better than the hand-set weights ({rules:.3}) and at least as \
+             well as version {id} ({value:.3})"
+        ),
+        (true, None) => {
+            format!("it ranks these rows better than the hand-set weights ({rules:.3})")
+        }
+    };
     if promoted {
-        let reason = match previous {
-            None => "first quality estimator".to_string(),
-            Some((id, value)) if better => {
-                format!("validated at least as well as version {id} ({value:.3})")
-            }
-            Some((id, value)) => format!("forced over version {id} ({value:.3})"),
+        let reason = if args.force {
+            format!("forced; {verdict}")
+        } else {
+            verdict.clone()
         };
         store.promote_model_version(version, &reason)?;
     }
@@ -415,23 +478,22 @@ pub fn train(global: &Global, args: TrainQeArgs) -> anyhow::Result<()> {
             serde_json::to_string_pretty(&serde_json::json!({
                 "version": version,
                 "promoted": promoted,
+                "reason": verdict,
                 "metrics": metrics,
                 "params": params,
             }))?
         );
     } else if !global.quiet {
         println!(
-            "quality estimator version {version}: trained on {} rows ({skipped} left out), \
-             cross-validated Spearman {:.3}",
+            "quality estimator version {version}: trained on {} rows ({} left out), \
+             cross-validated Spearman {trained:.3}",
             examples.len(),
-            estimator.cross_validated_spearman
+            left_out.len()
         );
-        match (promoted, previous) {
-            (true, _) => println!("promoted: `mercator translate score` now uses it"),
-            (false, Some((id, value))) => println!(
-                "not promoted: version {id} validated better ({value:.3}); use --force to promote"
-            ),
-            (false, None) => {}
+        if promoted {
+            println!("promoted ({verdict}): `mercator translate score` now uses it");
+        } else {
+            println!("not promoted: {verdict}; use --force to promote it anyway");
         }
     }
     Ok(())
@@ -458,6 +520,11 @@ fn model_names(
 fn human_score(row: &InputRow) -> anyhow::Result<f64> {
     let cell = row.rest.get("score").map(|s| s.trim()).unwrap_or("");
     match cell.parse::<f64>() {
+        Ok(value) if value > 100.0 => bail!(
+            "{}, field score: {cell} is above 100; give the human score from 0 (unusable) to \
+             100 (perfect)",
+            row.place
+        ),
         Ok(value) if value.is_finite() => Ok(value),
         _ if cell.is_empty() => bail!(
             "{}, field score: missing; every row needs the human score, from 0 (unusable) to \
