@@ -34,7 +34,8 @@ use mercator_models::generate::TokenScorer;
 use mercator_translate::catalog::Listing;
 use mercator_translate::engine::{Apertium, Engine};
 use mercator_translate::estimator::{
-    agreement_per_pair, Evidence, Example, Inputs, QualityEstimator, TEXT_SIGNALS,
+    agreement_of_scores, agreement_per_pair, Evidence, Example, Inputs, QualityEstimator,
+    TEXT_SIGNALS,
 };
 use mercator_translate::lang::{Language, LanguagePair};
 use mercator_translate::metrics::{bleu, chrf, pearson, spearman};
@@ -703,6 +704,23 @@ fn model_calibration(
     let estimator = QualityEstimator::train(inputs, &fit_examples)?;
     let training_seconds = started.elapsed().as_secs_f64();
     let held_out: Vec<&Example> = examples.iter().filter(|e| !in_fit(&e.group)).collect();
+    // The estimate alone, and the score as Mercator gives it: with the
+    // hand-set penalties of gross failures and the caps on top.
+    let weights = Weights::default();
+    let held_out_signals: Vec<&Signals> = examples
+        .iter()
+        .zip(&chosen)
+        .filter(|(e, _)| !in_fit(&e.group))
+        .map(|(_, segment)| &segment.signals)
+        .collect();
+    let as_scored: Vec<f64> = held_out
+        .iter()
+        .zip(&held_out_signals)
+        .map(|(e, signals)| estimator.score(&e.features, signals, &weights))
+        .collect();
+    let scored_agreement: BTreeMap<String, f64> = agreement_of_scores(&as_scored, &held_out)
+        .into_iter()
+        .collect();
     for (pair, r) in agreement_per_pair(&estimator, &held_out) {
         let rows: Vec<&&Example> = held_out.iter().filter(|e| e.pair == pair).collect();
         let estimates: Vec<f64> = rows
@@ -710,8 +728,11 @@ fn model_calibration(
             .map(|e| estimator.estimate(&e.features))
             .collect();
         let human: Vec<f64> = rows.iter().map(|e| e.human).collect();
-        per_pair_out.get_mut(&pair).expect("pair of the sample")["trained_estimator"] =
+        let row = per_pair_out.get_mut(&pair).expect("pair of the sample");
+        row["trained_estimator"] =
             json!({ "spearman": round3(r), "pearson": round3(pearson(&estimates, &human)) });
+        row["trained_estimator_as_scored"] =
+            json!({ "spearman": scored_agreement.get(&pair).copied().map(round3) });
     }
     let mut out = json!({
         "trained_estimator": {
