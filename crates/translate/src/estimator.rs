@@ -156,6 +156,10 @@ pub struct QualityEstimator {
     /// at the chosen penalty.
     pub cross_validated_spearman: f64,
     pub training_rows: usize,
+    /// Keys of the training rows ([`row_key`]), so that a later estimator
+    /// is compared with this one on rows this one never saw.
+    #[serde(default)]
+    pub row_keys: Vec<u64>,
     mean: Vec<f64>,
     scale: Vec<f64>,
     weights: Vec<f64>,
@@ -369,6 +373,17 @@ pub fn mean_agreement(agreements: &[(String, f64)]) -> f64 {
     }
 }
 
+/// Key of a training row: the FNV-1a hash of its source and translation.
+pub fn row_key(source: &str, translation: &str) -> u64 {
+    source
+        .bytes()
+        .chain([0])
+        .chain(translation.bytes())
+        .fold(0xcbf29ce484222325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
+        })
+}
+
 /// Fold of a group: a bit of its FNV-1a hash.
 fn group_fold(group: &str) -> bool {
     let hash = group.bytes().fold(2166136261u32, |h, b| {
@@ -429,6 +444,7 @@ fn fit(inputs: Inputs, rows: &[&Example], penalty: f64) -> Result<QualityEstimat
         penalty,
         cross_validated_spearman: 0.0,
         training_rows: n,
+        row_keys: Vec::new(),
         mean,
         scale,
         weights,

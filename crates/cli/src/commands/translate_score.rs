@@ -13,8 +13,8 @@ use mercator_models::manifest::Role;
 use mercator_models::store::ModelStore;
 use mercator_server::artifacts;
 use mercator_translate::estimator::{
-    agreement_of_scores, agreement_per_pair, mean_agreement, Example, Inputs, QualityEstimator,
-    ESTIMATOR_DATASET, ESTIMATOR_KIND,
+    agreement_of_scores, agreement_per_pair, mean_agreement, row_key, Example, Inputs,
+    QualityEstimator, ESTIMATOR_DATASET, ESTIMATOR_KIND,
 };
 use mercator_translate::lang::{Language, LANGUAGES};
 use mercator_translate::memory::Memory;
@@ -195,6 +195,10 @@ pub fn execute(global: &Global, args: ScoreArgs) -> anyhow::Result<()> {
 /// A quality estimator and its registry version.
 pub(crate) type Versioned = (i64, QualityEstimator);
 
+/// Rows the current estimator must not have seen, at least, to be
+/// compared with a new one.
+const MIN_COMPARISON_ROWS: usize = 40;
+
 /// The promoted quality estimator and its version, if any.
 pub(crate) fn current_estimator(global: &Global) -> anyhow::Result<Option<Versioned>> {
     let store = open_store(&global.data_dir)?;
@@ -357,6 +361,7 @@ pub fn train(global: &Global, args: TrainQeArgs) -> anyhow::Result<()> {
     };
     let mut examples = Vec::with_capacity(rows.len());
     let mut rule_scores = Vec::with_capacity(rows.len());
+    let mut keys = Vec::with_capacity(rows.len());
     let mut left_out: Vec<String> = Vec::new();
     for ((row, output), human) in rows.iter().zip(&outputs).zip(&human) {
         let mut check = qe::check_pair(
@@ -370,6 +375,7 @@ pub fn train(global: &Global, args: TrainQeArgs) -> anyhow::Result<()> {
                 score::add_model_signals(&mut check.signals, output);
                 check.rescore(&Weights::default());
                 rule_scores.push(check.score);
+                keys.push(row_key(&row.pair.source, &row.pair.translation));
                 examples.push(Example {
                     features,
                     human: *human,
@@ -407,16 +413,32 @@ pub fn train(global: &Global, args: TrainQeArgs) -> anyhow::Result<()> {
     // when it reads the same inputs, set the bar for promotion.
     let refs: Vec<&Example> = examples.iter().collect();
     let rules = mean_agreement(&agreement_of_scores(&rule_scores, &refs));
+    // The current estimator is judged only on rows it was not trained on,
+    // as the new one is by cross-validation; with too few such rows, or
+    // other inputs, only the hand-set weights set the bar.
     let current = match current_estimator(global) {
         Ok(Some((id, current))) if current.inputs == estimator.inputs => {
-            Some((id, mean_agreement(&agreement_per_pair(&current, &refs))))
+            let seen: std::collections::HashSet<u64> = current.row_keys.iter().copied().collect();
+            let unseen: Vec<&Example> = refs
+                .iter()
+                .zip(&keys)
+                .filter(|(_, key)| !seen.contains(key))
+                .map(|(example, _)| *example)
+                .collect();
+            (unseen.len() >= MIN_COMPARISON_ROWS)
+                .then(|| (id, mean_agreement(&agreement_per_pair(&current, &unseen))))
         }
         _ => None,
     };
     let trained = estimator.cross_validated_spearman;
-    let beats_rules = trained > rules;
+    // A Spearman correlation of unrelated scores over n rows strays by
+    // about 1/sqrt(n); a gain smaller than that is noise.
+    let margin = 1.0 / (examples.len() as f64).sqrt();
+    let beats_rules = trained > rules + margin;
     let beats_current = current.is_none_or(|(_, value)| trained >= value);
     let promoted = args.force || (beats_rules && beats_current);
+    let mut estimator = estimator;
+    estimator.row_keys = keys;
 
     let mut store = open_store(&global.data_dir)?;
     let artifact = artifacts::save(
@@ -490,7 +512,9 @@ pub fn train(global: &Global, args: TrainQeArgs) -> anyhow::Result<()> {
             examples.len(),
             left_out.len()
         );
-        if promoted {
+        if args.force {
+            println!("promoted by --force ({verdict})");
+        } else if promoted {
             println!("promoted ({verdict}): `mercator translate score` now uses it");
         } else {
             println!("not promoted: {verdict}; use --force to promote it anyway");
