@@ -41,7 +41,7 @@ const PENALTIES: [f64; 6] = [0.1, 0.3, 1.0, 3.0, 10.0, 30.0];
 /// towards the cross-validated agreement.
 const MIN_PAIR_ROWS: usize = 10;
 
-/// What one translated segment offers the estimator.
+/// Evidence about one translated segment, as the estimator reads it.
 pub struct Evidence<'a> {
     pub signals: &'a Signals,
     pub source: &'a str,
@@ -62,7 +62,7 @@ pub struct Inputs {
 }
 
 impl Inputs {
-    /// Number of features for these inputs.
+    /// Counts the features of these inputs.
     fn width(&self) -> usize {
         TEXT_SIGNALS.len()
             + 3
@@ -202,6 +202,7 @@ impl QualityEstimator {
                 expected: width,
             });
         }
+
         let fold: Vec<bool> = examples.iter().map(|e| group_fold(&e.group)).collect();
         if fold.iter().all(|&f| f) || fold.iter().all(|&f| !f) {
             return Err(TrainError::OneGroup);
@@ -239,6 +240,7 @@ impl QualityEstimator {
                 best = (mean, penalty);
             }
         }
+
         let all: Vec<&Example> = examples.iter().collect();
         let mut model = fit(inputs, &all, best.1)?;
         model.cross_validated_spearman = if best.0.is_finite() { best.0 } else { 0.0 };
@@ -270,7 +272,7 @@ impl QualityEstimator {
         Ok(())
     }
 
-    /// Estimated human score, 0 to 100.
+    /// Estimates the human score, 0 to 100.
     pub fn estimate(&self, features: &[f64]) -> f64 {
         let prediction: f64 = features
             .iter()
@@ -303,7 +305,7 @@ const OUTSIDE_ESTIMATOR: [&str; 8] = [
 ];
 
 impl QualityEstimator {
-    /// The score of a segment: the estimate, less the `weights` penalties
+    /// Scores a segment: the estimate, less the `weights` penalties
     /// of the problems the estimator cannot have learned (lost spans,
     /// broken tags, glossary violations, untranslated text and the like).
     ///
@@ -330,8 +332,8 @@ impl QualityEstimator {
     }
 }
 
-/// Spearman correlation of estimates and human scores per language pair,
-/// for pairs with enough rows.
+/// Computes the Spearman correlation of estimates and human scores per
+/// language pair, for pairs with enough rows.
 pub fn agreement_per_pair(model: &QualityEstimator, examples: &[&Example]) -> Vec<(String, f64)> {
     let scores: Vec<f64> = examples
         .iter()
@@ -340,8 +342,8 @@ pub fn agreement_per_pair(model: &QualityEstimator, examples: &[&Example]) -> Ve
     agreement_of_scores(&scores, examples)
 }
 
-/// Spearman correlation of any `scores` of `examples` with their human
-/// scores, per language pair with enough rows.
+/// Computes the Spearman correlation of any `scores` of `examples` with
+/// their human scores, per language pair with enough rows.
 pub fn agreement_of_scores(scores: &[f64], examples: &[&Example]) -> Vec<(String, f64)> {
     let mut pairs: Vec<&str> = examples.iter().map(|e| e.pair.as_str()).collect();
     pairs.sort_unstable();
@@ -364,7 +366,7 @@ pub fn agreement_of_scores(scores: &[f64], examples: &[&Example]) -> Vec<(String
         .collect()
 }
 
-/// Mean of the per-pair agreements, 0 without any.
+/// Averages the per-pair agreements, 0 without any.
 pub fn mean_agreement(agreements: &[(String, f64)]) -> f64 {
     if agreements.is_empty() {
         0.0

@@ -95,7 +95,8 @@ pub struct TrainQeArgs {
     #[arg(long, value_name = "NAME", value_delimiter = ',')]
     pub qe_model: Vec<String>,
 
-    /// Promote the new version even if it validates worse than the current one.
+    /// Promote the new version even if it ranks the rows worse than the
+    /// hand-set weights or the current estimator.
     #[arg(long)]
     pub force: bool,
 }
@@ -235,8 +236,8 @@ pub(crate) fn current_estimator(global: &Global) -> anyhow::Result<Option<Versio
     }
 }
 
-/// The current quality estimator unless `rules`, and the models to load:
-/// the `--qe-model` names plus those the estimator reads.
+/// Returns the current quality estimator unless `rules`, and the models to
+/// load: the `--qe-model` names plus those the estimator reads.
 pub(crate) fn estimator_and_models(
     global: &Global,
     rules: bool,
@@ -255,9 +256,9 @@ pub(crate) fn estimator_and_models(
     Ok((None, given.to_vec()))
 }
 
-/// The models `estimator` reads, or `None` when `given` names models it
-/// does not read: those are asked for, so the hand-set weights score with
-/// their signals.
+/// Returns the models `estimator` reads, or `None` when `given` names a
+/// model it does not read. That model was requested, so the hand-set
+/// weights score, with its signals.
 fn estimator_models(
     version: i64,
     estimator: &QualityEstimator,
@@ -295,9 +296,9 @@ fn estimator_models(
     None
 }
 
-/// `mercator translate train-qe`: fits a quality estimator to human
-/// scores, records it in the registry and promotes it when it validates
-/// at least as well as the current one.
+/// Runs `mercator translate train-qe`: fits a quality estimator to human
+/// scores, records it in the registry and promotes it when it ranks the
+/// rows better than the hand-set weights and the current estimator.
 pub fn train(global: &Global, args: TrainQeArgs) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     let mut human = Vec::new();
@@ -414,7 +415,7 @@ pub fn train(global: &Global, args: TrainQeArgs) -> anyhow::Result<()> {
     let refs: Vec<&Example> = examples.iter().collect();
     let rules = mean_agreement(&agreement_of_scores(&rule_scores, &refs));
     // The current estimator is judged only on rows it was not trained on,
-    // as the new one is by cross-validation; with too few such rows, or
+    // as the new one is by cross-validation. With too few such rows, or
     // other inputs, only the hand-set weights set the bar.
     let current = match current_estimator(global) {
         Ok(Some((id, current))) if current.inputs == estimator.inputs => {
@@ -432,7 +433,7 @@ pub fn train(global: &Global, args: TrainQeArgs) -> anyhow::Result<()> {
     };
     let trained = estimator.cross_validated_spearman;
     // A Spearman correlation of unrelated scores over n rows strays by
-    // about 1/sqrt(n); a gain smaller than that is noise.
+    // about 1/sqrt(n), so a smaller gain is noise.
     let margin = 1.0 / (examples.len() as f64).sqrt();
     let beats_rules = trained > rules + margin;
     let beats_current = current.is_none_or(|(_, value)| trained >= value);
@@ -540,7 +541,7 @@ fn model_names(
     Ok((language_model, embedding_model))
 }
 
-/// The human score of a row: its `score` field, a number.
+/// Reads the human score of a row from its `score` field.
 fn human_score(row: &InputRow) -> anyhow::Result<f64> {
     let cell = row.rest.get("score").map(|s| s.trim()).unwrap_or("");
     match cell.parse::<f64>() {
@@ -722,7 +723,7 @@ fn read_pairs(path: &Path, languages: &Languages) -> anyhow::Result<Vec<InputRow
         });
     }
     if read.is_empty() {
-        bail!("{name}: no rows; nothing to read");
+        bail!("{name}: no rows; add rows of source and translation");
     }
     Ok(read)
 }
