@@ -171,7 +171,10 @@ pub struct QualityEstimator {
 pub enum TrainError {
     #[error("{0} scored translations are too few; give at least 40")]
     TooFew(usize),
-    #[error("all rows fall in one document group; give rows from at least two groups")]
+    #[error(
+        "all rows fall in one validation fold, which a hash of their group picks; give rows from \
+         more groups (documents)"
+    )]
     OneGroup,
     #[error("the features of row {row} have {found} values; the inputs give {expected}")]
     Width {
