@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use anyhow::Context;
 use chrono::NaiveDateTime;
-use mercator_data::registry::{hash_api_key, Event};
+use mercator_data::registry::{hash_api_key, Event, ModelVersion};
 use mercator_data::Store;
 use mercator_forecast::snapshot::{self, ForecastSnapshot};
 use mercator_recommend::offline::RecentEvent;
@@ -229,6 +229,20 @@ impl AppState {
             replies.retain(|key, _| !customers.contains(key.customer_id.as_str()));
         }
         Ok(())
+    }
+
+    /// Reads the promoted version of `kind` for `dataset` from the shared
+    /// store, for services that load their models on request.
+    pub fn promoted_version(
+        &self,
+        kind: &str,
+        dataset: &str,
+    ) -> anyhow::Result<Option<ModelVersion>> {
+        let store = self
+            .store
+            .lock()
+            .map_err(|_| anyhow::anyhow!("store lock poisoned"))?;
+        Ok(store.current_model_version(kind, dataset)?)
     }
 
     /// Refreshes the key hashes and loads newly promoted models.

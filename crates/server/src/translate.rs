@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::Json;
-use mercator_data::Store;
 use mercator_models::embed::Embedder;
 use mercator_translate::catalog::{self, Listing};
 use mercator_translate::engine::{self, Engine};
@@ -79,14 +78,13 @@ impl TranslateService {
         self
     }
 
-    /// The promoted quality estimator, read again whenever the registry
-    /// promotes or rolls back one. It serves only when it reads no language
-    /// model (the server runs none) and the embedding model loaded here; an
-    /// estimator that cannot be read leaves the hand-set weights in use.
-    fn current_estimator(&self) -> Option<(i64, Arc<QualityEstimator>)> {
-        let current = Store::open(&self.data_dir)
-            .and_then(|store| store.current_model_version(ESTIMATOR_KIND, ESTIMATOR_DATASET));
-        let version = match current {
+    /// Returns the promoted quality estimator, read again whenever the
+    /// registry promotes or rolls back one. It serves only when it reads no
+    /// language model, because the server runs none, and reads the embedding
+    /// model loaded here. An estimator that cannot be read leaves the
+    /// hand-set weights in use.
+    fn current_estimator(&self, state: &AppState) -> Option<(i64, Arc<QualityEstimator>)> {
+        let version = match state.promoted_version(ESTIMATOR_KIND, ESTIMATOR_DATASET) {
             Ok(Some(version)) => version,
             Ok(None) => return None,
             Err(err) => {
@@ -106,9 +104,9 @@ impl TranslateService {
         ) {
             Ok(estimator) => match estimator.validate() {
                 Ok(()) => {
-                    let wanted = estimator.inputs.embedding_model.as_ref().map(|(n, _)| n);
+                    let expected = estimator.inputs.embedding_model.as_ref().map(|(n, _)| n);
                     if estimator.inputs.language_model.is_none()
-                        && wanted == self.embedding_name.as_ref()
+                        && expected == self.embedding_name.as_ref()
                     {
                         Some(Arc::new(estimator))
                     } else {
@@ -177,8 +175,8 @@ fn service(state: &AppState) -> Result<Arc<TranslateService>, ApiError> {
 /// Pairs scored between two checks for an abandoned request.
 const QUALITY_CHUNK: usize = 32;
 
-/// Sets its flag when dropped: a handler future is dropped when its
-/// client disconnects, which tells the blocking work to stop.
+/// Flag set on drop. A handler future is dropped when its client
+/// disconnects, so the blocking work checks the flag and stops.
 struct CancelOnDrop(Arc<AtomicBool>);
 
 impl Drop for CancelOnDrop {
@@ -353,7 +351,7 @@ pub async fn quality(
             scorer: None,
             embedder: service.embedder.as_ref(),
         };
-        let estimator = service.current_estimator();
+        let estimator = service.current_estimator(&state);
         // Pairs are scored in chunks, so that a request whose client has
         // gone stops within one chunk instead of running to the end.
         let mut scores = Vec::with_capacity(pairs.len());

@@ -51,16 +51,14 @@ pub struct PairScore {
 /// Embeddings of a source text and of its translation.
 pub type PairVectors = (Vec<f32>, Vec<f32>);
 
-/// What the models gave for one pair.
+/// Outputs of the models for one pair.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ModelOutputs {
     /// Log-probabilities of the translation's tokens after its source.
     pub logprobs: Option<Vec<f32>>,
     /// Embeddings of the source and the translation.
     pub vectors: Option<PairVectors>,
-    /// A model failed on the pair or could not read all of it.
-    pub skipped: bool,
-    /// Why, when a model skipped the pair.
+    /// Why a model failed on the pair or could not read all of it.
     pub skip_reason: Option<String>,
 }
 
@@ -79,7 +77,6 @@ pub fn model_outputs(pairs: &[TranslationPair], models: QeModels<'_>) -> Vec<Mod
                 Ok(logprobs) => output.logprobs = Some(logprobs),
                 Err(err) => {
                     tracing::warn!(error = %err, "scoring model skipped a pair");
-                    output.skipped = true;
                     output.skip_reason = Some(format!("the language model failed: {err}"));
                 }
             }
@@ -93,10 +90,7 @@ pub fn model_outputs(pairs: &[TranslationPair], models: QeModels<'_>) -> Vec<Mod
         for (output, vectors) in outputs.iter_mut().zip(meaning_vectors(embedder, &texts)) {
             match vectors {
                 Ok(vectors) => output.vectors = Some(vectors),
-                Err(reason) => {
-                    output.skipped = true;
-                    output.skip_reason = Some(reason);
-                }
+                Err(reason) => output.skip_reason = Some(reason),
             }
         }
     }
@@ -126,7 +120,7 @@ pub fn score_pairs(
             );
             add_model_signals(&mut check.signals, &output);
             check.rescore(weights);
-            let mut skipped = output.skipped;
+            let mut skipped = output.skip_reason.is_some();
             if let Some(estimator) = estimator {
                 match pair_features(&estimator.inputs, pair, &check.signals, &output) {
                     Ok(features) => {
