@@ -848,7 +848,7 @@ const SCORED_PAIRS: [(&str, &str); 20] = [
 ];
 
 /// `translate train-qe` fits an estimator to human scores, records and
-/// promotes it, and `translate score` then uses it unless told `--rules`.
+/// promotes it, and `translate score` then uses it unless given `--rules`.
 #[test]
 fn train_qe_learns_from_human_scores() {
     let dir = tempfile::tempdir().unwrap();
@@ -1042,7 +1042,7 @@ S1,Blue sofa,The sofa has 3 seats and a soft cover.
     );
 
     // A damaged estimator file leaves the hand-set weights scoring, with a
-    // warning that says how to recover.
+    // warning that names the recovery commands.
     let store = rusqlite::Connection::open(data.join("mercator.db")).unwrap();
     let artifact: String = store
         .query_row(

@@ -479,8 +479,8 @@ fn solve_primal(x: &[Vec<f64>], target: &[f64], alpha: f64) -> Option<Vec<f64>> 
     solve_cholesky(&mut gram, &moment, d)
 }
 
-/// The same weights from the n × n dual: w = X' (XX' + aI)^-1 y, cheaper
-/// when features outnumber rows (embedding vectors).
+/// Computes the same weights from the n × n dual, w = X' (XX' + aI)^-1 y,
+/// which is cheaper when features outnumber rows (embedding vectors).
 fn solve_dual(x: &[Vec<f64>], target: &[f64], alpha: f64) -> Option<Vec<f64>> {
     let n = x.len();
     let d = x.first().map_or(0, Vec::len);

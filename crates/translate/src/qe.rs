@@ -946,7 +946,7 @@ mod tests {
         assert_eq!(copy.untranslated, 1.0);
         assert!(copy.flags().contains(&"untranslated"));
         // A source already in the target language may be copied.
-        let kept = text_signals(&Segment {
+        let copied_english = text_signals(&Segment {
             source: "Please upload the photo of the receipt.",
             output: "Please upload the photo of the receipt.",
             source_lang: "de",
@@ -954,7 +954,7 @@ mod tests {
             expected_length_ratio: 1.0,
             identify_language: true,
         });
-        assert_eq!(kept.untranslated, 0.0, "{kept:?}");
+        assert_eq!(copied_english.untranslated, 0.0, "{copied_english:?}");
     }
 
     #[test]

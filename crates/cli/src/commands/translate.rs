@@ -136,8 +136,8 @@ pub struct RunArgs {
     pub qe_model: Vec<String>,
 
     /// Score with the hand-set weights of the checks, even when a trained
-    /// quality estimator (`translate train-qe`) is current; otherwise the
-    /// estimator scores and its models load without --qe-model.
+    /// quality estimator (`translate train-qe`) is current. Without this
+    /// flag, the estimator scores and its models load without --qe-model.
     #[arg(long)]
     pub rules: bool,
 

@@ -75,9 +75,9 @@ pub struct Languages {
 pub struct TrainQeArgs {
     /// CSV, JSON array or JSON Lines file with the columns source,
     /// translation and score (the human score, 0 for unusable to 100 for
-    /// perfect, such as an MQM score), and optionally source_lang,
-    /// target_lang and group (a document id: rows of one group are never
-    /// split between training and validation).
+    /// perfect, such as an MQM score). Optional columns: source_lang,
+    /// target_lang and group, a document id whose rows are never split
+    /// between training and validation.
     #[arg(required_unless_present = "from_reviews")]
     pub file: Option<PathBuf>,
 
@@ -237,11 +237,11 @@ pub(crate) fn current_estimator(global: &Global) -> anyhow::Result<Option<Versio
 }
 
 /// Returns the current quality estimator unless `rules`, and the models to
-/// load: the `--qe-model` names plus those the estimator reads.
+/// load: the requested `--qe-model` names plus those the estimator reads.
 pub(crate) fn estimator_and_models(
     global: &Global,
     rules: bool,
-    given: &[String],
+    requested: &[String],
 ) -> anyhow::Result<(Option<Versioned>, Vec<String>)> {
     let estimator = if rules {
         None
@@ -249,20 +249,20 @@ pub(crate) fn estimator_and_models(
         current_estimator(global)?
     };
     if let Some((version, current)) = &estimator {
-        if let Some(names) = estimator_models(*version, current, given) {
+        if let Some(names) = estimator_models(*version, current, requested) {
             return Ok((estimator, names));
         }
     }
-    Ok((None, given.to_vec()))
+    Ok((None, requested.to_vec()))
 }
 
-/// Returns the models `estimator` reads, or `None` when `given` names a
+/// Returns the models `estimator` reads, or `None` when `requested` names a
 /// model it does not read. That model was requested, so the hand-set
 /// weights score, with its signals.
 fn estimator_models(
     version: i64,
     estimator: &QualityEstimator,
-    given: &[String],
+    requested: &[String],
 ) -> Option<Vec<String>> {
     let needed: Vec<String> = [
         estimator.inputs.language_model.clone(),
@@ -275,7 +275,7 @@ fn estimator_models(
     .into_iter()
     .flatten()
     .collect();
-    let extra: Vec<&str> = given
+    let extra: Vec<&str> = requested
         .iter()
         .map(|n| n.trim())
         .filter(|n| !needed.iter().any(|m| m == n))
@@ -339,6 +339,7 @@ pub fn train(global: &Global, args: TrainQeArgs) -> anyhow::Result<()> {
             });
         }
     }
+
     let pairs: Vec<TranslationPair> = rows.iter().map(|row| row.pair.clone()).collect();
     let (scorer, embedder) = super::translate::load_qe_models(global, &args.qe_model)?;
     let models = QeModels {
@@ -360,6 +361,7 @@ pub fn train(global: &Global, args: TrainQeArgs) -> anyhow::Result<()> {
                 .find_map(|o| o.vectors.as_ref().map(|(v, _)| v.len())),
         ),
     };
+
     let mut examples = Vec::with_capacity(rows.len());
     let mut rule_scores = Vec::with_capacity(rows.len());
     let mut keys = Vec::with_capacity(rows.len());
@@ -394,6 +396,7 @@ pub fn train(global: &Global, args: TrainQeArgs) -> anyhow::Result<()> {
             }
         }
     }
+
     let origin = match (&args.file, reviewed_rows > 0) {
         (Some(file), false) => file.display().to_string(),
         (Some(file), true) => format!("{} and the reviewed fields", file.display()),

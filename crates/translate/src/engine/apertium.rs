@@ -191,7 +191,7 @@ impl Engine for Apertium {
             texts.clone()
         };
         let outputs = self.translate_split(&mode, &sent);
-        // German capitalizes nouns, so a capital there says nothing.
+        // German capitalizes nouns, so there a capital does not mark the start.
         let keep_capitals = pair.target == "de";
         for ((index, source), output) in indices.into_iter().zip(&texts).zip(outputs) {
             results[index] = output.map(|text| {
