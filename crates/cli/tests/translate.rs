@@ -687,7 +687,10 @@ fn score_rates_outside_translations() {
          good,<p>The <b>red mug</b> holds 350 ml.</p>,<p>La <b>taza roja</b> tiene capacidad para 350 ml.</p>\n\
          number,The red mug holds 350 ml.,La taza roja tiene capacidad para 250 ml.\n\
          english,Gift card for {name} and woolly friends,Gift card for {name} and woolly friends\n\
-         dropped,Gift card for {name} and woolly friends,Tarjeta regalo para amigos\n",
+         dropped,Gift card for {name} and woolly friends,Tarjeta regalo para amigos\n\
+         price,Now only $19.99 for the red mug.,Ahora solo 1.999 $ por la taza roja.\n\
+         sign,Keep the red mug above -5 °C.,Mantén la taza roja por encima de 5 °C.\n\
+         cut,\"Soft cotton socks with a reinforced heel, sold in packs of five pairs.\",Calcetines suaves de algodón con\n",
     )
     .unwrap();
     let out = dir.path().join("scored.csv");
@@ -711,8 +714,16 @@ fn score_rates_outside_translations() {
     for id in ["number", "english", "dropped"] {
         assert!(score(id) < score("good"), "{id}: {:?}", by_id(id));
     }
+    // A decimal point read as a thousands group, a lost minus sign and a
+    // text cut short each send the pair to review.
+    for id in ["price", "sign", "cut"] {
+        assert!(score(id) < 70.0, "{id}: {:?}", by_id(id));
+    }
+    assert!(flags("price").contains("number_mismatch"));
+    assert!(flags("sign").contains("number_mismatch"));
+    assert!(flags("cut").contains("length_deviation"));
     let written = read_csv(&out);
-    assert_eq!(written.len(), 4);
+    assert_eq!(written.len(), 7);
     assert_eq!(written[2]["id"], "english");
     assert!(written[2]["qe_flags"].contains("untranslated"));
 

@@ -289,11 +289,6 @@ impl QualityEstimator {
     }
 }
 
-/// [`Signals::length_deviation`] from which the length caps an estimate:
-/// a length ratio about 2.5 times off the expected one. Of WMT 2022 chat
-/// translations, under 1% reach it.
-const SEVERE_LENGTH_DEVIATION: f64 = 0.5;
-
 /// Signals that human error scores of fluent translations rarely contain,
 /// so an estimator cannot learn them from such scores.
 const OUTSIDE_ESTIMATOR: [&str; 8] = [
@@ -314,8 +309,7 @@ impl QualityEstimator {
     ///
     /// Gross failures are rare in human-scored data, so the estimate alone
     /// can rate an empty, cut-off or renumbered translation highly. The
-    /// hand-set penalties of a length far off the expected one and of
-    /// changed numbers therefore cap the score.
+    /// score therefore stays under [`Signals::cap`].
     pub fn score(&self, features: &[f64], signals: &Signals, weights: &Weights) -> f64 {
         let outside: f64 = Signals::NAMES
             .iter()
@@ -324,14 +318,9 @@ impl QualityEstimator {
             .filter(|((name, _), _)| OUTSIDE_ESTIMATOR.contains(name))
             .map(|((_, signal), weight)| signal * weight)
             .sum();
-        let mut score = self.estimate(features) - outside;
-        if signals.length_deviation > SEVERE_LENGTH_DEVIATION {
-            score = score.min(100.0 - weights.length_deviation * signals.length_deviation);
-        }
-        if signals.number_mismatch > 0.0 {
-            score = score.min(100.0 - weights.number_mismatch * signals.number_mismatch);
-        }
-        score.clamp(0.0, 100.0)
+        (self.estimate(features) - outside)
+            .min(signals.cap(weights))
+            .clamp(0.0, 100.0)
     }
 }
 
@@ -577,6 +566,21 @@ mod tests {
         let weights = Weights::default();
         assert!(model.score(features, &Signals::default(), &weights) > 90.0);
         assert!(model.score(features, &renumbered, &weights) <= 50.0);
+    }
+
+    #[test]
+    fn score_caps_a_translation_cut_in_half() {
+        let model = QualityEstimator::train(text_inputs(), &examples(80)).unwrap();
+        let features = &examples(1)[0].features;
+        let source =
+            "The ceramic mug holds 350 ml and is safe in the dishwasher and the microwave.";
+        let whole = "La taza de cerámica tiene capacidad para 350 ml y puede ir al lavavajillas y al microondas.";
+        let cut = "La taza de cerámica tiene capacidad para 350 ml.";
+        let signals = |output: &str| crate::qe::check_pair(source, output, "en", "es").signals;
+        let weights = Weights::default();
+        assert!(model.score(features, &signals(whole), &weights) > 90.0);
+        let cut_score = model.score(features, &signals(cut), &weights);
+        assert!(cut_score < 70.0, "{cut_score}");
     }
 
     #[test]

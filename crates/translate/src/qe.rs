@@ -37,7 +37,8 @@ pub struct Signals {
     /// Portuguese (two words or more), 2 get above 0.5. Of 1,000 English
     /// sentences read as Spanish, 955 do.
     pub wrong_language: f64,
-    /// Share of source numbers missing from the output, plus extra ones.
+    /// Source numbers missing from the output plus numbers it adds, so a
+    /// changed number counts 2, however many others are right.
     pub number_mismatch: f64,
     /// Protected spans lost, repeated or invented.
     pub span_problems: f64,
@@ -75,6 +76,10 @@ pub struct Signals {
     /// multilingual embedding model: (0.95 - cosine) / 0.1, from 0. Only
     /// with an embedding model (`--qe-model embeddinggemma-300m`).
     pub meaning_drift: f64,
+    /// Characters of the source text without mask tokens: the longer the
+    /// text, the more its length ratio tells. Not a signal.
+    #[serde(skip)]
+    pub source_chars: usize,
 }
 
 /// Weight of each signal, in score points per unit of signal.
@@ -175,7 +180,29 @@ impl Signals {
             .zip(weights.values())
             .map(|(signal, weight)| signal * weight)
             .sum();
-        (100.0 - penalty).clamp(0.0, 100.0)
+        (100.0 - penalty).min(self.cap(weights)).clamp(0.0, 100.0)
+    }
+
+    /// The highest score gross failures leave, whatever else the segment
+    /// gets right: a text cut short or padded, and changed numbers.
+    ///
+    /// A length counts as gross when it is some 2.5 times off the
+    /// expected one, or 1.65 times for a source of 40 characters or more,
+    /// whose ratio varies less. Of the WMT 2022 chat translations with
+    /// such sources, 15 in 4,100 are that far off, and 13 of those carry
+    /// human-marked errors. The cap then falls below the review threshold.
+    pub fn cap(&self, weights: &Weights) -> f64 {
+        let mut cap: f64 = 100.0;
+        let severe_length = self.length_deviation > SEVERE_LENGTH_DEVIATION
+            || (self.source_chars >= LONG_SOURCE_CHARS
+                && self.length_deviation > SEVERE_LONG_LENGTH_DEVIATION);
+        if severe_length {
+            cap = cap.min(100.0 - weights.length_deviation * (1.0 + self.length_deviation));
+        }
+        if self.number_mismatch > 0.0 {
+            cap = cap.min(100.0 - weights.number_mismatch * self.number_mismatch);
+        }
+        cap
     }
 
     /// Names of the signals that indicate a problem, for `qe_flags`:
@@ -317,6 +344,18 @@ fn lingua_language(code: &str) -> Option<lingua::Language> {
     })
 }
 
+/// `length_deviation` from which the length is a gross failure: a ratio
+/// about 2.5 times off the expected one. Of WMT 2022 chat translations,
+/// under 1% reach it.
+const SEVERE_LENGTH_DEVIATION: f64 = 0.5;
+
+/// Source length from which the length ratio varies little.
+const LONG_SOURCE_CHARS: usize = 40;
+
+/// `length_deviation` from which the length of a translation of a long
+/// source is a gross failure: a ratio about 1.65 times off.
+const SEVERE_LONG_LENGTH_DEVIATION: f64 = 0.1;
+
 /// `length_deviation` of an empty output for a source with words: enough
 /// to put it far below the review threshold.
 const EMPTY_OUTPUT_DEVIATION: f64 = 3.0;
@@ -404,6 +443,7 @@ pub fn text_signals(segment: &Segment<'_>) -> Signals {
         signals.length_deviation = EMPTY_OUTPUT_DEVIATION;
     }
 
+    signals.source_chars = source_chars;
     signals.repetition = repetition(&source_words, &output_words);
     signals.punctuation_mismatch = punctuation_mismatch(&source, &output);
     signals.source_complexity = (source_words.len() as f64 / 5.0).ln().max(0.0);
@@ -476,31 +516,90 @@ fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Returns the numbers of `text` as written: "10", "26,7", "1,250".
+/// Returns the numbers of `text` as written, with the minus sign they
+/// carry: "10", "26,7", "1,250", "-5", and "1 250" with a no-break space.
+/// A hyphen after a letter or digit is no sign ("SKU-123", "5-10").
 fn numbers(text: &str) -> Vec<&str> {
     static NUMBER: OnceLock<Regex> = OnceLock::new();
-    let number = NUMBER.get_or_init(|| Regex::new(r"\d+(?:[.,]\d+)*").expect("valid regex"));
-    number.find_iter(text).map(|m| m.as_str()).collect()
+    let number = NUMBER.get_or_init(|| {
+        Regex::new(r"[-\u{2212}]?\d+(?:[.,\u{a0}\u{202f}]\d+)*").expect("valid regex")
+    });
+    number
+        .find_iter(text)
+        .map(|m| {
+            let signed = m.as_str();
+            let before = text[..m.start()].chars().next_back();
+            let sign_allowed =
+                before.is_none_or(|c| c.is_whitespace() || "([{:=~/\"'«“‘".contains(c));
+            match signed.strip_prefix(['-', '\u{2212}']) {
+                Some(unsigned) if !sign_allowed => unsigned,
+                _ => signed,
+            }
+        })
+        .collect()
 }
 
-/// Returns the digits of a number without separators, so "1,250" and
-/// "1.250" agree.
+/// Returns the digits of a number without signs and separators, for
+/// numbers no reading fits ("12.5.2023").
 fn digits(number: &str) -> String {
-    number.replace([',', '.'], "")
+    number.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// Returns the value of a written number, with its count of decimals,
+/// where `decimal` separates the decimals and the other mark (or a
+/// no-break space) groups thousands; `None` where the marks do not fit
+/// that reading ("19.99" with a decimal comma).
+fn value_with(number: &str, decimal: char) -> Option<(f64, i32)> {
+    let (negative, unsigned) = match number.strip_prefix(['-', '\u{2212}']) {
+        Some(unsigned) => (true, unsigned),
+        None => (false, number),
+    };
+    let (whole, fraction) = match unsigned.split_once(decimal) {
+        Some((whole, fraction)) => (whole, Some(fraction)),
+        None => (unsigned, None),
+    };
+    if fraction.is_some_and(|f| !f.chars().all(|c| c.is_ascii_digit())) {
+        return None;
+    }
+    let groups: Vec<&str> = whole.split(|c: char| !c.is_ascii_digit()).collect();
+    let grouped = groups.len() > 1;
+    if grouped
+        && (groups[0].is_empty() || groups[0].len() > 3 || groups[1..].iter().any(|g| g.len() != 3))
+    {
+        return None;
+    }
+    let digits = groups.concat();
+    let value: f64 = match fraction {
+        Some(fraction) => format!("{digits}.{fraction}").parse().ok()?,
+        None => digits.parse().ok()?,
+    };
+    let decimals = fraction.map_or(0, |f| f.len() as i32);
+    Some((if negative { -value } else { value }, decimals))
 }
 
 /// Lists the values a written number may mean, each with its decimals:
-/// "1,250" is 1250, or 1.25 where the comma is the decimal separator.
+/// "1,250" is 1250, or 1.25 where the comma is the decimal separator;
+/// "19.99" is only 19.99, since a thousands group has three digits.
 fn readings(number: &str) -> Vec<(f64, i32)> {
-    let mut readings: Vec<(f64, i32)> =
-        digits(number).parse().map(|v| (v, 0)).into_iter().collect();
-    if let Some(index) = number.rfind([',', '.']) {
-        let (whole, fraction) = (&number[..index], &number[index + 1..]);
-        if let Ok(value) = format!("{}.{fraction}", digits(whole)).parse() {
-            readings.push((value, fraction.len() as i32));
-        }
-    }
+    let mut readings: Vec<(f64, i32)> = ['.', ',']
+        .into_iter()
+        .filter_map(|decimal| value_with(number, decimal))
+        .collect();
+    readings.dedup();
     readings
+}
+
+/// Tells whether two written numbers may mean the same value: "1,250" and
+/// "1.250", "26.7" and "26,7", but not "19.99" and "1.999", nor "-5" and
+/// "5". Numbers no reading fits compare their digits.
+fn same_number(a: &str, b: &str) -> bool {
+    let (a_readings, b_readings) = (readings(a), readings(b));
+    if a_readings.is_empty() || b_readings.is_empty() {
+        return digits(a) == digits(b);
+    }
+    a_readings
+        .iter()
+        .any(|(x, _)| b_readings.iter().any(|(y, _)| x == y))
 }
 
 /// Tells whether one number is the other rounded: "177" for "176,7",
@@ -521,15 +620,15 @@ fn rounds_to(a: &str, b: &str) -> bool {
     })
 }
 
-/// Counts missing plus extra numbers, over the source numbers (at least
-/// 1). A number matches the same digits, or else a rounding of it, as a
-/// translator writes a converted measure ("177 °C" for 350 °F).
+/// Counts missing plus extra numbers. A number matches the same value,
+/// or else a rounding of it, as a translator writes a converted measure
+/// ("177 °C" for 350 °F).
 fn number_mismatch(source: &str, output: &str) -> f64 {
     let source_numbers = numbers(source);
     let mut output_left = numbers(output);
     let mut source_left = Vec::new();
     for number in &source_numbers {
-        match output_left.iter().position(|o| digits(o) == digits(number)) {
+        match output_left.iter().position(|o| same_number(o, number)) {
             Some(index) => {
                 output_left.remove(index);
             }
@@ -545,7 +644,7 @@ fn number_mismatch(source: &str, output: &str) -> f64 {
             None => true,
         },
     );
-    (source_left.len() + output_left.len()) as f64 / source_numbers.len().max(1) as f64
+    (source_left.len() + output_left.len()) as f64
 }
 
 fn repetition(source_words: &[String], output_words: &[String]) -> f64 {
@@ -870,6 +969,39 @@ mod tests {
     }
 
     #[test]
+    fn number_check_compares_values_and_signs() {
+        let mismatch = |source: &str, output: &str| number_mismatch(source, output);
+        // The same value in the target's format, or as the source wrote it.
+        for (source, output) in [
+            ("Price $19.99", "Precio 19,99 $"),
+            ("Price $19.99", "Precio 19.99 $"),
+            ("1,250 pieces", "1.250 piezas"),
+            ("1,250 pieces", "1\u{a0}250 pièces"),
+            ("Store at -5 °C", "Conservar a -5 °C"),
+            ("Store at -5 °C", "Conservar a \u{2212}5 °C"),
+            ("SKU-123, sizes 5-10", "SKU-123, tallas 5 a 10"),
+            ("Delivered 12.5.2023", "Entregado el 12.5.2023"),
+        ] {
+            assert_eq!(mismatch(source, output), 0.0, "{source} -> {output}");
+        }
+        // A decimal point read as a thousands group, a dropped sign.
+        for (source, output) in [
+            ("Price $19.99", "Preis 1.999 $"),
+            ("Store at -5 °C", "Bei 5 °C lagern"),
+            ("Weight 0.5 kg", "Peso 5 kg"),
+        ] {
+            assert!(mismatch(source, output) > 0.0, "{source} -> {output}");
+        }
+        // One changed number among several right ones still sends the
+        // segment to review.
+        let changed = signals(
+            "Set of 4 bowls, 800 ml each, 15 cm wide and 6 cm high.",
+            "Juego de 4 cuencos, 8 ml cada uno, 15 cm de ancho y 6 cm de alto.",
+        );
+        assert!(changed.score(&Weights::default()) < 70.0, "{changed:?}");
+    }
+
+    #[test]
     fn empty_translation_scores_low() {
         let check = check_pair("Wooden chair", "", "en", "es");
         assert!(check.score < 20.0, "{}", check.score);
@@ -932,6 +1064,20 @@ mod tests {
             expected_length_ratio: 1.15,
             identify_language: true,
         })
+    }
+
+    #[test]
+    fn text_cut_short_falls_below_the_review_threshold() {
+        let source = "Soft cotton socks with a reinforced heel, sold in packs of five pairs.";
+        let whole = "Calcetines suaves de algodón con talón reforzado, en paquetes de cinco pares.";
+        let cut = "Calcetines suaves de algodón con";
+        let weights = Weights::default();
+        assert!(signals(source, whole).score(&weights) > 80.0);
+        let cut_score = signals(source, cut).score(&weights);
+        assert!(cut_score < 70.0, "{cut_score}");
+        // A short source may change length more: a title is not capped.
+        let short = signals("Red mug, 350 ml", "Taza roja de cerámica esmaltada, 350 ml");
+        assert!(short.score(&weights) > 70.0, "{short:?}");
     }
 
     #[test]
