@@ -82,7 +82,8 @@ impl TranslateService {
     /// registry promotes or rolls back one. It serves only when it reads no
     /// language model, because the server runs none, and reads the embedding
     /// model loaded here. An estimator that cannot be read leaves the
-    /// hand-set weights in use.
+    /// hand-set weights in use. One read serves from memory until the
+    /// registry names another version, whatever happens to its file.
     fn current_estimator(&self, state: &AppState) -> Option<(i64, Arc<QualityEstimator>)> {
         let version = match state.promoted_version(ESTIMATOR_KIND, ESTIMATOR_DATASET) {
             Ok(Some(version)) => version,
@@ -98,38 +99,42 @@ impl TranslateService {
                 return estimator.clone().map(|e| (*id, e));
             }
         }
-        let usable = match crate::artifacts::load_quality_estimator(
-            &self.data_dir,
-            &version.artifact,
-        ) {
-            Ok(estimator) => match estimator.validate() {
-                Ok(()) => {
-                    let expected = estimator.inputs.embedding_model.as_ref().map(|(n, _)| n);
-                    if estimator.inputs.language_model.is_none()
-                        && expected == self.embedding_name.as_ref()
-                    {
-                        Some(Arc::new(estimator))
-                    } else {
-                        tracing::warn!(
-                            version = version.id,
-                            "the quality estimator reads other models than the server loads \
-                             (--qe-model); quality scores use the hand-set weights"
-                        );
-                        None
-                    }
-                }
-                Err(reason) => {
-                    tracing::warn!(version = version.id, reason = %reason, "quality estimator unusable; hand-set weights used");
-                    None
-                }
-            },
-            Err(err) => {
-                tracing::warn!(version = version.id, error = %err, "quality estimator unusable; hand-set weights used");
+        let usable = match self.read_estimator(&version.artifact) {
+            Ok(estimator) => Some(estimator),
+            Err(problem) => {
+                tracing::warn!(version = version.id, "{problem}");
                 None
             }
         };
         *cache = Some((version.id, usable.clone()));
         usable.map(|e| (version.id, e))
+    }
+
+    /// Reads and checks the estimator artefact at `artifact`, or says why
+    /// the server cannot use it and what to do.
+    fn read_estimator(&self, artifact: &str) -> Result<Arc<QualityEstimator>, String> {
+        let unusable = |reason: String| {
+            format!(
+                "quality estimator unusable ({reason}); quality scores use the hand-set weights. \
+                 Retrain with `mercator translate train-qe` or roll back with `mercator models \
+                 rollback --kind quality`"
+            )
+        };
+        let estimator = crate::artifacts::load_quality_estimator(&self.data_dir, artifact)
+            .map_err(|err| unusable(format!("{err:#}")))?;
+        estimator.validate().map_err(unusable)?;
+        let expected = estimator.inputs.embedding_model.as_ref().map(|(n, _)| n);
+        if estimator.inputs.language_model.is_some() || expected != self.embedding_name.as_ref() {
+            return Err(
+                "the quality estimator reads other models than the server loads; \
+                        quality scores use the hand-set weights. Start the server with the \
+                        estimator's embedding model (`--qe-model`), or promote an estimator \
+                        trained on that model alone (`mercator translate train-qe --qe-model \
+                        EMBEDDING_MODEL`)"
+                    .to_string(),
+            );
+        }
+        Ok(Arc::new(estimator))
     }
 }
 

@@ -665,7 +665,8 @@ fn read_pairs(path: &Path, languages: &Languages) -> anyhow::Result<Vec<InputRow
                         serde_json::Value::Number(number) => number.to_string(),
                         serde_json::Value::Null => String::new(),
                         other => bail!(
-                            "{name} {place} {line}, field {key}: expected a string, found {other}"
+                            "{name} {place} {line}, field {key}: {other} is neither text nor a \
+                             number; write the value as a string (or as a number for score)"
                         ),
                     };
                     fields.insert(key, text);
