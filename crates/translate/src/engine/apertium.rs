@@ -185,19 +185,51 @@ impl Engine for Apertium {
         // Apertium's English analyser reads a plural possessive ("Girls'
         // hoodie") as a quote mark and leaves it, but translates "Girls's
         // hoodie" as "… de las chicas".
-        let sent: Vec<String> = if pair.source == "en" {
+        let mut sent: Vec<String> = if pair.source == "en" {
             texts.iter().map(|text| plural_possessives(text)).collect()
         } else {
             texts.clone()
         };
-        let outputs = self.translate_split(&mode, &sent);
+        let mut swaps: Vec<Option<StandIn>> = vec![None; sent.len()];
+        if pair.source == "en" {
+            for (text, swap) in sent.iter_mut().zip(&mut swaps) {
+                if let Some(stand_in) = StandIn::find(text) {
+                    *text = text.replacen(&stand_in.token, stand_in.name, 1);
+                    *swap = Some(stand_in);
+                }
+            }
+        }
+        let mut outputs = self.translate_split(&mode, &sent);
+        // A stand-in name the output does not hold once, as the genitive
+        // rules can repeat or drop it, sends the segment again as it was.
+        let mut retry = Vec::new();
+        for (index, (output, swap)) in outputs.iter_mut().zip(&swaps).enumerate() {
+            if let (Ok(text), Some(stand_in)) = (output.as_mut(), swap) {
+                match stand_in.restore(text) {
+                    Some(restored) => *text = restored,
+                    None => retry.push(index),
+                }
+            }
+        }
+        if !retry.is_empty() {
+            let originals: Vec<String> = retry
+                .iter()
+                .map(|&index| plural_possessives(&texts[index]))
+                .collect();
+            for (index, output) in retry.iter().zip(self.translate_split(&mode, &originals)) {
+                outputs[*index] = output;
+            }
+        }
         // German capitalizes nouns, so there a capital does not mark the start.
         let keep_capitals = pair.target == "de";
-        for ((index, source), output) in indices.into_iter().zip(&texts).zip(outputs) {
+        for (((index, source), output), sent) in
+            indices.into_iter().zip(&texts).zip(outputs).zip(&sent)
+        {
             results[index] = output.map(|text| {
                 let mut output = strip_marks(&text, source);
                 if !keep_capitals {
-                    output.text = follow_initial_case(source, &output.text);
+                    // The text sent decides: a stand-in name starts upper-case.
+                    output.text = follow_initial_case(sent, &output.text);
                 }
                 output
             });
@@ -277,6 +309,62 @@ fn plural_possessives(text: &str) -> String {
     }
     out.push_str(&text[cursor..]);
     out
+}
+
+/// Proper names Apertium's English analyser knows and keeps as they are.
+const STAND_IN_NAMES: [&str; 3] = ["John", "Mary", "Paul"];
+
+/// A proper name standing in for a mask token before a possessive.
+///
+/// To Apertium a mask token is an unknown word, and its genitive rules
+/// drop the "'s" after one: "Gift box for ⟦1⟧'s birthday" came out as
+/// "Caja de regalo para ⟦1⟧ cumpleaños". With a name it knows in the
+/// token's place, the same rules give "… para el cumpleaños de John", and
+/// the token then takes the name's place. Only a segment with one
+/// possessive is edited: the rules mix up coordinated ones ("John's
+/// birthday and Mary's friends").
+#[derive(Debug, Clone, PartialEq)]
+struct StandIn {
+    token: String,
+    name: &'static str,
+}
+
+impl StandIn {
+    /// Finds the mask token before the only possessive of `text`, and a
+    /// name `text` does not contain.
+    fn find(text: &str) -> Option<StandIn> {
+        let is_possessive = |at: usize| {
+            let rest = &text[at..];
+            let after = rest
+                .strip_prefix("'s")
+                .or_else(|| rest.strip_prefix("’s"))?;
+            (!after.chars().next().is_some_and(char::is_alphanumeric)).then_some(())
+        };
+        let possessives = text
+            .char_indices()
+            .filter(|(at, _)| is_possessive(*at).is_some())
+            .count();
+        if possessives != 1 {
+            return None;
+        }
+        let token = crate::protect::token_regex()
+            .find_iter(text)
+            .find(|token| is_possessive(token.end()).is_some())?;
+        let lower = text.to_lowercase();
+        let name = STAND_IN_NAMES
+            .into_iter()
+            .find(|name| !lower.contains(&name.to_lowercase()))?;
+        Some(StandIn {
+            token: token.as_str().to_string(),
+            name,
+        })
+    }
+
+    /// Puts the token back in place of the name, or `None` unless the
+    /// output holds the name exactly once.
+    fn restore(&self, output: &str) -> Option<String> {
+        (output.matches(self.name).count() == 1).then(|| output.replacen(self.name, &self.token, 1))
+    }
 }
 
 /// Parses `apertium -l`: one mode a line, keeping `xxx-yyy` modes and
@@ -394,6 +482,32 @@ mod tests {
         assert_eq!(plural_possessives("James' book"), "James's book");
         for kept in ["Women's hoodie", "the 'best sellers' list", "Girls'"] {
             assert_eq!(plural_possessives(kept), kept);
+        }
+    }
+
+    #[test]
+    fn stand_in_names_replace_a_token_before_the_only_possessive() {
+        let stand_in = StandIn::find("Gift box for ⟦1⟧'s birthday.").unwrap();
+        assert_eq!(stand_in.token, "⟦1⟧");
+        assert_eq!(stand_in.name, "John");
+        assert_eq!(
+            stand_in.restore("Caja de regalo para el cumpleaños de John."),
+            Some("Caja de regalo para el cumpleaños de ⟦1⟧.".to_string())
+        );
+        assert_eq!(stand_in.restore("El John de John"), None);
+        assert_eq!(stand_in.restore("Caja de regalo"), None);
+        // A name the text holds is not used.
+        assert_eq!(
+            StandIn::find("John loves ⟦2⟧’s mugs").map(|s| s.name),
+            Some("Mary")
+        );
+        for kept in [
+            "⟦1⟧'s birthday and ⟦2⟧'s friends",
+            "Women's ⟦1⟧ shoes",
+            "⟦1⟧'sx",
+            "Gift box for ⟦1⟧",
+        ] {
+            assert_eq!(StandIn::find(kept), None, "{kept}");
         }
     }
 
