@@ -182,54 +182,48 @@ impl Engine for Apertium {
             return Ok(results);
         }
 
-        // Apertium's English analyser reads a plural possessive ("Girls'
-        // hoodie") as a quote mark and leaves it, but translates "Girls's
-        // hoodie" as "… de las chicas".
-        let mut sent: Vec<String> = if pair.source == "en" {
-            texts.iter().map(|text| plural_possessives(text)).collect()
-        } else {
-            texts.clone()
-        };
-        let mut swaps: Vec<Option<StandIn>> = vec![None; sent.len()];
-        if pair.source == "en" {
-            for (text, swap) in sent.iter_mut().zip(&mut swaps) {
-                if let Some(stand_in) = StandIn::find(text) {
-                    *text = text.replacen(&stand_in.token, stand_in.name, 1);
-                    *swap = Some(stand_in);
-                }
-            }
-        }
+        let english = pair.source == "en";
+        let prepared: Vec<Prepared> = texts
+            .iter()
+            .map(|text| Prepared::new(text, english))
+            .collect();
+        let sent: Vec<String> = prepared.iter().map(|p| p.sent.clone()).collect();
         let mut outputs = self.translate_split(&mode, &sent);
         // A stand-in name the output does not hold once, as the genitive
-        // rules can repeat or drop it, sends the segment again as it was.
+        // rules can repeat or drop it, sends the segment again without it.
         let mut retry = Vec::new();
-        for (index, (output, swap)) in outputs.iter_mut().zip(&swaps).enumerate() {
-            if let (Ok(text), Some(stand_in)) = (output.as_mut(), swap) {
+        for (index, (output, prepared)) in outputs.iter_mut().zip(&prepared).enumerate() {
+            if let (Ok(text), Some(stand_in)) = (output.as_mut(), &prepared.stand_in) {
                 match stand_in.restore(text) {
                     Some(restored) => *text = restored,
                     None => retry.push(index),
                 }
             }
         }
+        let mut case_sources: Vec<&str> = prepared.iter().map(|p| p.named.as_str()).collect();
         if !retry.is_empty() {
-            let originals: Vec<String> = retry
+            let plain: Vec<String> = retry
                 .iter()
-                .map(|&index| plural_possessives(&texts[index]))
+                .map(|&index| prepared[index].without_stand_in.clone())
                 .collect();
-            for (index, output) in retry.iter().zip(self.translate_split(&mode, &originals)) {
+            for (index, output) in retry.iter().zip(self.translate_split(&mode, &plain)) {
                 outputs[*index] = output;
+                case_sources[*index] = &texts[*index];
             }
         }
         // German capitalizes nouns, so there a capital does not mark the start.
         let keep_capitals = pair.target == "de";
-        for (((index, source), output), sent) in
-            indices.into_iter().zip(&texts).zip(outputs).zip(&sent)
+        for (((index, source), output), case_source) in indices
+            .into_iter()
+            .zip(&texts)
+            .zip(outputs)
+            .zip(case_sources)
         {
             results[index] = output.map(|text| {
                 let mut output = strip_marks(&text, source);
+                unmark_tokens(&mut output);
                 if !keep_capitals {
-                    // The text sent decides: a stand-in name starts upper-case.
-                    output.text = follow_initial_case(sent, &output.text);
+                    output.text = follow_initial_case(case_source, &output.text);
                 }
                 output
             });
@@ -311,6 +305,84 @@ fn plural_possessives(text: &str) -> String {
     out
 }
 
+/// A segment as sent to Apertium, with the edits its English analyser
+/// needs.
+struct Prepared {
+    /// The text with plural possessives as "s's" and a stand-in name,
+    /// which decides the case of the output's start.
+    named: String,
+    stand_in: Option<StandIn>,
+    /// The text sent: `named`, with word-like mask tokens where it has a
+    /// possessive.
+    sent: String,
+    /// The text to send when the stand-in name does not come back.
+    without_stand_in: String,
+}
+
+impl Prepared {
+    fn new(text: &str, english: bool) -> Prepared {
+        if !english {
+            return Prepared {
+                named: text.to_string(),
+                stand_in: None,
+                sent: text.to_string(),
+                without_stand_in: text.to_string(),
+            };
+        }
+        // Apertium's English analyser reads a plural possessive ("Girls'
+        // hoodie") as a quote mark and leaves it, but translates "Girls's
+        // hoodie" as "… de las chicas".
+        let plain = plural_possessives(text);
+        let stand_in = StandIn::find(&plain);
+        let named = match &stand_in {
+            Some(stand_in) => plain.replacen(&stand_in.token, stand_in.name, 1),
+            None => plain.clone(),
+        };
+        Prepared {
+            sent: word_tokens(&named),
+            without_stand_in: word_tokens(&plain),
+            named,
+            stand_in,
+        }
+    }
+}
+
+/// Tells whether a possessive "'s" starts at byte `at` of `text`.
+fn possessive_at(text: &str, at: usize) -> bool {
+    let rest = &text[at..];
+    rest.strip_prefix("'s")
+        .or_else(|| rest.strip_prefix("’s"))
+        .is_some_and(|after| !after.chars().next().is_some_and(char::is_alphanumeric))
+}
+
+/// Writes the mask tokens of a text with a possessive as unknown words:
+/// "⟦x1⟧" for "⟦1⟧". The genitive rules read the digit of a token as a
+/// number in the possessor's noun phrase and move the words around it,
+/// breaking the token: "⟦1⟧ women's shoes" came out as "⟦Los zapatos de
+/// 1⟧ mujeres", "⟦x1⟧ women's shoes" as "⟦x1⟧ los zapatos de las mujeres".
+fn word_tokens(text: &str) -> String {
+    if !text.char_indices().any(|(at, _)| possessive_at(text, at)) {
+        return text.to_string();
+    }
+    crate::protect::token_regex()
+        .replace_all(text, "⟦x${1}⟧")
+        .into_owned()
+}
+
+/// Turns the word-like tokens of [`word_tokens`] back into mask tokens,
+/// and takes them off the unknown words.
+fn unmark_tokens(output: &mut EngineOutput) {
+    static WORD_TOKEN: OnceLock<Regex> = OnceLock::new();
+    let word_token = WORD_TOKEN.get_or_init(|| Regex::new(r"⟦\s*x(\d+)\s*⟧").expect("valid regex"));
+    if !output.text.contains("⟦") {
+        return;
+    }
+    output.text = word_token.replace_all(&output.text, "⟦${1}⟧").into_owned();
+    output.unknown_words.retain(|word| {
+        !(word.starts_with('x') && word.len() > 1 && word[1..].chars().all(|c| c.is_ascii_digit()))
+    });
+}
+
 /// Proper names Apertium's English analyser knows and keeps as they are.
 const STAND_IN_NAMES: [&str; 3] = ["John", "Mary", "Paul"];
 
@@ -333,23 +405,16 @@ impl StandIn {
     /// Finds the mask token before the only possessive of `text`, and a
     /// name `text` does not contain.
     fn find(text: &str) -> Option<StandIn> {
-        let is_possessive = |at: usize| {
-            let rest = &text[at..];
-            let after = rest
-                .strip_prefix("'s")
-                .or_else(|| rest.strip_prefix("’s"))?;
-            (!after.chars().next().is_some_and(char::is_alphanumeric)).then_some(())
-        };
         let possessives = text
             .char_indices()
-            .filter(|(at, _)| is_possessive(*at).is_some())
+            .filter(|(at, _)| possessive_at(text, *at))
             .count();
         if possessives != 1 {
             return None;
         }
         let token = crate::protect::token_regex()
             .find_iter(text)
-            .find(|token| is_possessive(token.end()).is_some())?;
+            .find(|token| possessive_at(text, token.end()))?;
         let lower = text.to_lowercase();
         let name = STAND_IN_NAMES
             .into_iter()
