@@ -36,12 +36,22 @@ fn batch_keeps_apostrophes_in_their_segment() {
 #[test]
 fn plural_possessives_translate_as_genitives() {
     let engine = Apertium::detect().expect("apertium is installed (run scripts/setup)");
-    let outputs = translate(&engine, &["Kids' blue rain jacket", "Boys' shoes"]);
+    let outputs = translate(
+        &engine,
+        &[
+            "Kids' blue rain jacket",
+            "Boys' shoes",
+            "Men's and women's shoes",
+            "Kids' and ladies' coats",
+        ],
+    );
     assert_eq!(
         outputs,
         [
             "La chaqueta de lluvia azul de los niños",
-            "Los zapatos de los chicos"
+            "Los zapatos de los chicos",
+            "Los zapatos de los hombres y las mujeres",
+            "Las capas de los niños y las señoras",
         ]
     );
 }

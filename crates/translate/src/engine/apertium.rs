@@ -332,7 +332,7 @@ impl Prepared {
         // Apertium's English analyser reads a plural possessive ("Girls'
         // hoodie") as a quote mark and leaves it, but translates "Girls's
         // hoodie" as "… de las chicas".
-        let plain = plural_possessives(text);
+        let plain = coordinated_possessives(&plural_possessives(text));
         let stand_in = StandIn::find(&plain);
         let named = match &stand_in {
             Some(stand_in) => plain.replacen(&stand_in.token, stand_in.name, 1),
@@ -430,6 +430,32 @@ impl StandIn {
     fn restore(&self, output: &str) -> Option<String> {
         (output.matches(self.name).count() == 1).then(|| output.replacen(self.name, &self.token, 1))
     }
+}
+
+/// Keeps the last "'s" of coordinated possessives: "Men's and women's
+/// shoes" becomes "Men and women's shoes". Apertium read the first "'s" as
+/// "is" ("Los hombres es y los zapatos de las mujeres"), but translates
+/// the edited form as "Los zapatos de los hombres y las mujeres".
+fn coordinated_possessives(text: &str) -> String {
+    static COORDINATED: OnceLock<Regex> = OnceLock::new();
+    let coordinated = COORDINATED.get_or_init(|| {
+        Regex::new(r"(?i)\b(\p{L}+)['’]s(\s+(?:and|or|&)\s+\p{L}+['’]s\b)").expect("valid regex")
+    });
+    coordinated
+        .replace_all(text, |caps: &regex::Captures<'_>| {
+            // "It's and …" is a contraction, not a possessive.
+            let word = caps[1].to_lowercase();
+            if [
+                "it", "that", "what", "there", "here", "he", "she", "who", "let",
+            ]
+            .contains(&word.as_str())
+            {
+                caps[0].to_string()
+            } else {
+                format!("{}{}", &caps[1], &caps[2])
+            }
+        })
+        .into_owned()
 }
 
 /// Parses `apertium -l`: one mode a line, keeping `xxx-yyy` modes and
@@ -573,6 +599,25 @@ mod tests {
             "Gift box for ⟦1⟧",
         ] {
             assert_eq!(StandIn::find(kept), None, "{kept}");
+        }
+    }
+
+    #[test]
+    fn coordinated_possessives_keep_the_last_genitive() {
+        assert_eq!(
+            coordinated_possessives("Men's and women's shoes"),
+            "Men and women's shoes"
+        );
+        assert_eq!(
+            coordinated_possessives("Boys’s & girls’s hoodies"),
+            "Boys & girls’s hoodies"
+        );
+        for kept in [
+            "Men's shoes and women's hats",
+            "It's and that's all",
+            "Women's shoes",
+        ] {
+            assert_eq!(coordinated_possessives(kept), kept);
         }
     }
 
