@@ -110,8 +110,8 @@ impl TranslateService {
         usable.map(|e| (version.id, e))
     }
 
-    /// Reads and checks the estimator artefact at `artifact`, or says why
-    /// the server cannot use it and what to do.
+    /// Reads and checks the estimator artefact at `artifact`. The error
+    /// explains why the server cannot use it and what to do.
     fn read_estimator(&self, artifact: &str) -> Result<Arc<QualityEstimator>, String> {
         let unusable = |reason: String| {
             format!(

@@ -569,7 +569,7 @@ mod tests {
     }
 
     #[test]
-    fn score_caps_a_translation_cut_in_half() {
+    fn score_caps_half_cut_text() {
         let model = QualityEstimator::train(text_inputs(), &examples(80)).unwrap();
         let features = &examples(1)[0].features;
         let source =

@@ -77,7 +77,7 @@ pub struct Signals {
     /// with an embedding model (`--qe-model embeddinggemma-300m`).
     pub meaning_drift: f64,
     /// Characters of the source text without mask tokens: the longer the
-    /// text, the more its length ratio tells. Not a signal.
+    /// text, the more reliable its length ratio. Not a signal.
     #[serde(skip)]
     pub source_chars: usize,
 }
@@ -183,8 +183,9 @@ impl Signals {
         (100.0 - penalty).min(self.cap(weights)).clamp(0.0, 100.0)
     }
 
-    /// The highest score gross failures leave, whatever else the segment
-    /// gets right: a text cut short or padded, and changed numbers.
+    /// Returns the highest score that gross failures leave, whatever else
+    /// the segment gets right: a text cut short or padded, and changed
+    /// numbers.
     ///
     /// A length counts as gross when it is some 2.5 times off the
     /// expected one, or 1.65 times for a source of 40 characters or more,
@@ -547,8 +548,8 @@ fn digits(number: &str) -> String {
 
 /// Returns the value of a written number, with its count of decimals,
 /// where `decimal` separates the decimals and the other mark (or a
-/// no-break space) groups thousands; `None` where the marks do not fit
-/// that reading ("19.99" with a decimal comma).
+/// no-break space) groups thousands. Returns `None` where the marks do not
+/// fit that reading ("19.99" with a decimal comma).
 fn value_with(number: &str, decimal: char) -> Option<(f64, i32)> {
     let (negative, unsigned) = match number.strip_prefix(['-', '\u{2212}']) {
         Some(unsigned) => (true, unsigned),
@@ -969,7 +970,7 @@ mod tests {
     }
 
     #[test]
-    fn number_check_compares_values_and_signs() {
+    fn number_check_values_and_signs() {
         let mismatch = |source: &str, output: &str| number_mismatch(source, output);
         // The same value in the target's format, or as the source wrote it.
         for (source, output) in [
@@ -1067,7 +1068,7 @@ mod tests {
     }
 
     #[test]
-    fn text_cut_short_falls_below_the_review_threshold() {
+    fn cut_text_below_review_threshold() {
         let source = "Soft cotton socks with a reinforced heel, sold in packs of five pairs.";
         let whole = "Calcetines suaves de algodón con talón reforzado, en paquetes de cinco pares.";
         let cut = "Calcetines suaves de algodón con";

@@ -189,8 +189,8 @@ impl Engine for Apertium {
             .collect();
         let sent: Vec<String> = prepared.iter().map(|p| p.sent.clone()).collect();
         let mut outputs = self.translate_split(&mode, &sent);
-        // A stand-in name the output does not hold once, as the genitive
-        // rules can repeat or drop it, sends the segment again without it.
+        // The genitive rules can repeat or drop a stand-in name. A segment
+        // whose output does not contain it once is sent again without it.
         let mut retry = Vec::new();
         for (index, (output, prepared)) in outputs.iter_mut().zip(&prepared).enumerate() {
             if let (Ok(text), Some(stand_in)) = (output.as_mut(), &prepared.stand_in) {
@@ -383,14 +383,15 @@ fn unmark_tokens(output: &mut EngineOutput) {
     });
 }
 
-/// Proper names Apertium's English analyser knows and keeps as they are.
+/// Proper names in Apertium's English dictionary, which it leaves
+/// untranslated.
 const STAND_IN_NAMES: [&str; 3] = ["John", "Mary", "Paul"];
 
 /// A proper name standing in for a mask token before a possessive.
 ///
 /// To Apertium a mask token is an unknown word, and its genitive rules
 /// drop the "'s" after one: "Gift box for ⟦1⟧'s birthday" came out as
-/// "Caja de regalo para ⟦1⟧ cumpleaños". With a name it knows in the
+/// "Caja de regalo para ⟦1⟧ cumpleaños". With a name from its dictionary in the
 /// token's place, the same rules give "… para el cumpleaños de John", and
 /// the token then takes the name's place. Only a segment with one
 /// possessive is edited: the rules mix up coordinated ones ("John's
@@ -425,8 +426,8 @@ impl StandIn {
         })
     }
 
-    /// Puts the token back in place of the name, or `None` unless the
-    /// output holds the name exactly once.
+    /// Puts the token back in place of the name, or returns `None` unless
+    /// the output contains the name exactly once.
     fn restore(&self, output: &str) -> Option<String> {
         (output.matches(self.name).count() == 1).then(|| output.replacen(self.name, &self.token, 1))
     }
@@ -577,7 +578,7 @@ mod tests {
     }
 
     #[test]
-    fn stand_in_names_replace_a_token_before_the_only_possessive() {
+    fn stand_in_replaces_possessive_token() {
         let stand_in = StandIn::find("Gift box for ⟦1⟧'s birthday.").unwrap();
         assert_eq!(stand_in.token, "⟦1⟧");
         assert_eq!(stand_in.name, "John");
@@ -587,7 +588,7 @@ mod tests {
         );
         assert_eq!(stand_in.restore("El John de John"), None);
         assert_eq!(stand_in.restore("Caja de regalo"), None);
-        // A name the text holds is not used.
+        // A name the text contains is not used.
         assert_eq!(
             StandIn::find("John loves ⟦2⟧’s mugs").map(|s| s.name),
             Some("Mary")
@@ -603,7 +604,7 @@ mod tests {
     }
 
     #[test]
-    fn coordinated_possessives_keep_the_last_genitive() {
+    fn coordinated_possessives_keep_last() {
         assert_eq!(
             coordinated_possessives("Men's and women's shoes"),
             "Men and women's shoes"
