@@ -16,6 +16,9 @@
 //!   multilingual embedding model folder; and a quality estimator trained
 //!   on the sample's fit half from the same signals and model outputs.
 //!
+//! `QE_CACHE=FILE` keeps the models' outputs in FILE and reuses them on
+//! the next run with the same models.
+//!
 //! `BENCH_ONLY=qe` reruns the QE part alone and `BENCH_ONLY=pipeline` the
 //! pipeline part alone; each keeps the other recorded results.
 //!
@@ -546,16 +549,35 @@ fn model_calibration(
         .collect();
     let mut logprobs_of: Vec<Vec<f32>> = Vec::new();
     let mut vectors_of: Vec<(Vec<f32>, Vec<f32>)> = Vec::new();
+    let cache_path = std::env::var("QE_CACHE").ok().map(PathBuf::from);
+    let mut cache = ModelCache::open(
+        cache_path.as_deref(),
+        scorer.as_ref().map(|(path, _)| path.as_str()),
+        embedding_path.as_deref(),
+    );
+    let key = |segment: &MqmSegment| {
+        format!(
+            "{}#{}#{}#{}",
+            segment.lp, segment.doc, segment.segment, segment.mt
+        )
+    };
     if let Some((_, scorer)) = &scorer {
         let started = Instant::now();
         for (segment, row) in chosen.iter().zip(&mut sample) {
-            let (prompt, continuation) = qe::lm_prompt(
-                &segment.source,
-                &segment.source_lang,
-                &segment.mt,
-                &segment.target_lang,
-            );
-            let logprobs = scorer.continuation_logprobs(&prompt, &continuation)?;
+            let logprobs = match cache.logprobs.get(&key(segment)) {
+                Some(logprobs) => logprobs.clone(),
+                None => {
+                    let (prompt, continuation) = qe::lm_prompt(
+                        &segment.source,
+                        &segment.source_lang,
+                        &segment.mt,
+                        &segment.target_lang,
+                    );
+                    let logprobs = scorer.continuation_logprobs(&prompt, &continuation)?;
+                    cache.logprobs.insert(key(segment), logprobs.clone());
+                    logprobs
+                }
+            };
             let mut signals = Signals::default();
             qe::set_lm_signals(&mut signals, &logprobs);
             row.features
@@ -563,31 +585,54 @@ fn model_calibration(
             logprobs_of.push(logprobs);
         }
         let seconds = started.elapsed().as_secs_f64();
-        timings.insert(
-            "language_model_segments_per_second".into(),
-            json!(round1(chosen.len() as f64 / seconds)),
-        );
+        if !cache.loaded {
+            cache.speeds.insert(
+                "language_model_segments_per_second".into(),
+                json!(round1(chosen.len() as f64 / seconds)),
+            );
+        }
     }
     if let Some(embedder) = &embedder {
         let started = Instant::now();
         for (batch, rows) in chosen.chunks(16).zip(sample.chunks_mut(16)) {
-            let texts: Vec<&str> = batch
+            let cached: Option<Vec<(Vec<f32>, Vec<f32>)>> = batch
                 .iter()
-                .flat_map(|segment| [segment.source.as_str(), segment.mt.as_str()])
+                .map(|segment| cache.vectors.get(&key(segment)).cloned())
                 .collect();
-            let vectors = embedder.embed_for("STS", &texts)?;
-            for (row, pair) in rows.iter_mut().zip(vectors.chunks(2)) {
-                let similarity = f64::from(cosine(&pair[0], &pair[1]));
+            let pairs = match cached {
+                Some(pairs) => pairs,
+                None => {
+                    let texts: Vec<&str> = batch
+                        .iter()
+                        .flat_map(|segment| [segment.source.as_str(), segment.mt.as_str()])
+                        .collect();
+                    let vectors = embedder.embed_for("STS", &texts)?;
+                    let pairs: Vec<(Vec<f32>, Vec<f32>)> = vectors
+                        .chunks(2)
+                        .map(|pair| (pair[0].clone(), pair[1].clone()))
+                        .collect();
+                    for (segment, pair) in batch.iter().zip(&pairs) {
+                        cache.vectors.insert(key(segment), pair.clone());
+                    }
+                    pairs
+                }
+            };
+            for (row, pair) in rows.iter_mut().zip(pairs) {
+                let similarity = f64::from(cosine(&pair.0, &pair.1));
                 row.features.push(qe::meaning_drift(similarity));
-                vectors_of.push((pair[0].clone(), pair[1].clone()));
+                vectors_of.push(pair);
             }
         }
         let seconds = started.elapsed().as_secs_f64();
-        timings.insert(
-            "embedding_segments_per_second".into(),
-            json!(round1(chosen.len() as f64 / seconds)),
-        );
+        if !cache.loaded {
+            cache.speeds.insert(
+                "embedding_segments_per_second".into(),
+                json!(round1(chosen.len() as f64 / seconds)),
+            );
+        }
     }
+    cache.save(cache_path.as_deref())?;
+    timings.extend(cache.speeds.clone());
 
     let text_only = |segment: &MqmSegment| MqmSegment {
         features: segment.features[..FIT_SIGNALS.len()].to_vec(),
@@ -751,6 +796,68 @@ fn model_calibration(
         out[key] = value;
     }
     Ok(out)
+}
+
+/// Model outputs of earlier runs, read from and written to the file of
+/// `QE_CACHE`, so that changes to the checks or the estimator can be
+/// measured without running the models again. A file written with other
+/// models is ignored.
+#[derive(Default)]
+struct ModelCache {
+    language_model: Option<String>,
+    embedding_model: Option<String>,
+    logprobs: BTreeMap<String, Vec<f32>>,
+    vectors: BTreeMap<String, (Vec<f32>, Vec<f32>)>,
+    /// Segments per second of each model, as measured when it ran.
+    speeds: serde_json::Map<String, serde_json::Value>,
+    /// Whether outputs came from the file: the speeds are then those
+    /// recorded with them.
+    loaded: bool,
+}
+
+impl ModelCache {
+    fn open(
+        path: Option<&Path>,
+        language_model: Option<&str>,
+        embedding_model: Option<&str>,
+    ) -> ModelCache {
+        let mut cache = ModelCache {
+            language_model: language_model.map(str::to_string),
+            embedding_model: embedding_model.map(str::to_string),
+            ..ModelCache::default()
+        };
+        let Some(stored) = path
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        else {
+            return cache;
+        };
+        if stored["language_model"].as_str() != language_model
+            || stored["embedding_model"].as_str() != embedding_model
+        {
+            eprintln!("model cache ignored: it contains the outputs of other models");
+            return cache;
+        }
+        cache.logprobs = serde_json::from_value(stored["logprobs"].clone()).unwrap_or_default();
+        cache.vectors = serde_json::from_value(stored["vectors"].clone()).unwrap_or_default();
+        cache.speeds = stored["speeds"].as_object().cloned().unwrap_or_default();
+        cache.loaded = !cache.logprobs.is_empty() || !cache.vectors.is_empty();
+        cache
+    }
+
+    fn save(&self, path: Option<&Path>) -> Result<(), Box<dyn std::error::Error>> {
+        if let Some(path) = path {
+            let stored = json!({
+                "language_model": self.language_model,
+                "embedding_model": self.embedding_model,
+                "logprobs": self.logprobs,
+                "vectors": self.vectors,
+                "speeds": self.speeds,
+            });
+            std::fs::write(path, serde_json::to_string(&stored)?)?;
+        }
+        Ok(())
+    }
 }
 
 /// Least-squares penalties: MQM (clipped to 0..100) ~ 100 - sum(w * f),
