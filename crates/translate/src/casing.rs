@@ -20,16 +20,34 @@ pub fn is_upper_case(text: &str) -> bool {
 }
 
 /// Writes an upper-case text in sentence case. Words with digits (codes
-/// such as `85123A`) keep their capitals.
+/// such as `85123A`) keep their capitals, and so do protected spans:
+/// placeholders such as `{NAME}` must come back byte for byte.
 pub fn to_sentence_case(text: &str) -> String {
+    let kept: Vec<(usize, usize)> = crate::protect::detect(text, "")
+        .into_iter()
+        .filter(|span| span.kind != crate::protect::SpanKind::Decade)
+        .map(|span| (span.start, span.end))
+        .collect();
     let mut out = String::with_capacity(text.len());
     let mut sentence_start = true;
+    let mut offset = 0;
     for word in text.split_inclusive(char::is_whitespace) {
         let core = word.trim_end();
+        let start = offset;
+        offset += word.len();
         let lowered = if core.chars().any(|c| c.is_ascii_digit()) {
             core.to_string()
         } else {
-            core.to_lowercase()
+            core.char_indices()
+                .map(|(at, c)| {
+                    let at = start + at;
+                    if kept.iter().any(|&(from, to)| (from..to).contains(&at)) {
+                        c.to_string()
+                    } else {
+                        c.to_lowercase().collect()
+                    }
+                })
+                .collect()
         };
         if sentence_start {
             out.push_str(&capitalize(&lowered));
@@ -94,6 +112,14 @@ mod tests {
         assert_eq!(
             to_sentence_case("SET OF 3 CAKE TINS 85123A. RED"),
             "Set of 3 cake tins 85123A. Red"
+        );
+    }
+
+    #[test]
+    fn sentence_case_keeps_placeholders() {
+        assert_eq!(
+            to_sentence_case("GIFT BOX FOR {NAME}'S BIRTHDAY, VISIT WWW.SHOP.EXAMPLE"),
+            "Gift box for {NAME}'s birthday, visit WWW.SHOP.EXAMPLE"
         );
     }
 

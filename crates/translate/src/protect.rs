@@ -236,7 +236,11 @@ pub fn detect(text: &str, sku: &str) -> Vec<Span> {
             ),
             (
                 SpanKind::Placeholder,
-                compile(r"%(?:\d+\$)?[-+ 0#]*\d*(?:\.\d+)?[sdifuxXeEgGc@]|\{\{\s*[\w.-]+\s*\}\}|\{[\w.-]*\}"),
+                compile(concat!(
+                    r"%\([\w.-]+\)[-+0#]*\d*(?:\.\d+)?[sdifuxXeEgGc]",
+                    r"|%(?:\d+\$)?[-+0#]*\d*(?:\.\d+)?[sdifuxXeEgGc@]",
+                    r"|\{\{\s*[\w.-]+\s*\}\}|\{\s*[\w.-]*\s*\}",
+                )),
             ),
             (
                 SpanKind::Decade,
@@ -254,6 +258,14 @@ pub fn detect(text: &str, sku: &str) -> Vec<Span> {
     for (kind, pattern) in patterns {
         for found in pattern.find_iter(text) {
             if *kind == SpanKind::ModelNumber && !is_model_number(found.as_str()) {
+                continue;
+            }
+            // "%d" in "50%discount" starts a word, not a placeholder. The
+            // printf space flag is left out for the same reason: "100% cotton".
+            if *kind == SpanKind::Placeholder
+                && found.as_str().starts_with('%')
+                && text[found.end()..].starts_with(char::is_alphanumeric)
+            {
                 continue;
             }
             // "50'S" from a title in capitals is written "50's".
@@ -336,6 +348,30 @@ mod tests {
         assert!(texts.contains(&"XR-500"), "{texts:?}");
         assert!(texts.contains(&"85123A"), "{texts:?}");
         assert!(!texts.contains(&"10CM"), "{texts:?}");
+    }
+
+    #[test]
+    fn percentages_are_no_placeholders() {
+        for text in [
+            "100% cotton T-shirt",
+            "100% down jacket",
+            "70% savings on 50% silk",
+            "Save 50%discount",
+        ] {
+            assert!(
+                !kinds(text)
+                    .iter()
+                    .any(|(_, kind)| *kind == SpanKind::Placeholder),
+                "{text}: {:?}",
+                kinds(text)
+            );
+        }
+        let found = kinds("Hi %(name)s, { name } and %s's gift, 100%d");
+        let texts: Vec<&str> = found.iter().map(|(text, _)| text.as_str()).collect();
+        assert!(texts.contains(&"%(name)s"), "{texts:?}");
+        assert!(texts.contains(&"{ name }"), "{texts:?}");
+        assert!(texts.contains(&"%s"), "{texts:?}");
+        assert!(texts.contains(&"%d"), "{texts:?}");
     }
 
     #[test]
