@@ -432,14 +432,15 @@ pub fn text_signals(segment: &Segment<'_>) -> Signals {
 
     signals.number_mismatch = number_mismatch(&source, &output);
 
-    let source_chars = source.chars().count();
-    let output_chars = output.chars().count();
-    if source_chars >= 10 && output_chars > 0 {
+    let (source_chars, output_chars) = (visible_chars(&source), visible_chars(&output));
+    // A source under 10 characters ("Red mug") may take a few words more
+    // in the target, but not a sentence of claims it does not make.
+    if (source_chars >= 10 || output_chars >= 30) && source_chars > 0 && output_chars > 0 {
         let ratio = output_chars as f64 / source_chars as f64;
         let deviation = (ratio / segment.expected_length_ratio).ln().abs();
         // Ratios within a factor of 1.5 of the expected one are normal.
         signals.length_deviation = (deviation - 0.4).max(0.0);
-    } else if source.trim().chars().any(char::is_alphanumeric) && output.trim().is_empty() {
+    } else if source.chars().any(char::is_alphanumeric) && output_chars == 0 {
         // Nothing came out for a real text: all of it is missing.
         signals.length_deviation = EMPTY_OUTPUT_DEVIATION;
     }
@@ -449,6 +450,17 @@ pub fn text_signals(segment: &Segment<'_>) -> Signals {
     signals.punctuation_mismatch = punctuation_mismatch(&source, &output);
     signals.source_complexity = (source_words.len() as f64 / 5.0).ln().max(0.0);
     signals
+}
+
+/// Counts the characters a reader sees: runs of white space count as one
+/// space, zero-width characters not at all, and none at either end.
+fn visible_chars(text: &str) -> usize {
+    let visible = |c: &char| !matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}');
+    let mut count = 0;
+    for (index, word) in text.split_whitespace().enumerate() {
+        count += usize::from(index > 0) + word.chars().filter(visible).count();
+    }
+    count
 }
 
 /// Tells whether `text` reads clearly as the language `code`: a copy of a
@@ -802,13 +814,14 @@ pub fn check_pair(
     source_lang: &str,
     target_lang: &str,
 ) -> PairCheck {
-    let (source_text, translation_text) = (strip_markup(source), strip_markup(translation));
+    let (raw_source_text, translation_text) = (strip_markup(source), strip_markup(translation));
     // Measures and sizes converted for the target ("10.5 inches" to "26,7
-    // cm") are what a correct translation holds, so the numbers are
-    // compared with the source as the pipeline would localize it.
+    // cm") are what a correct translation contains, so the numbers are
+    // compared with the source as the pipeline would localize it. A
+    // translator may keep the source's units too ("55 pulgadas").
     let source_text = match crate::lang::Language::lookup(target_lang) {
-        Some(target) => localized(&source_text, target),
-        None => source_text,
+        Some(target) => localized(&raw_source_text, target),
+        None => raw_source_text.clone(),
     };
     let ratio = |code: &str| {
         crate::lang::Language::lookup(code).map_or(1.1, |l| l.length_ratio_from_english)
@@ -821,6 +834,9 @@ pub fn check_pair(
         expected_length_ratio: ratio(target_lang) / ratio(source_lang),
         identify_language: true,
     });
+    signals.number_mismatch = signals
+        .number_mismatch
+        .min(number_mismatch(&raw_source_text, &translation_text));
     // Markup is searched too: a link target is an attribute. A span that
     // is a measure or size ("350F") is localized, not kept.
     let localized_spans = match crate::lang::Language::lookup(target_lang) {
@@ -841,8 +857,14 @@ pub fn check_pair(
         }
         let text = &source[span.start..span.end];
         let expected = source.matches(text).count();
-        if translation.matches(text).count() < expected && !missing_spans.iter().any(|m| m == text)
-        {
+        // A translator may space a quantity and its unit ("12 V" for "12V").
+        let found = if span.kind == crate::protect::SpanKind::ModelNumber {
+            let squeeze = |t: &str| t.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+            squeeze(translation).matches(text).count()
+        } else {
+            translation.matches(text).count()
+        };
+        if found < expected && !missing_spans.iter().any(|m| m == text) {
             missing_spans.push(text.to_string());
         }
     }
@@ -1043,7 +1065,10 @@ mod tests {
             ("Delivered 12.5.2023", "Entregado el 12.5.2023"),
             ("1,000,000 views", "1 000 000 visitas"),
             ("Now $12,499.00", "Ahora 12 499,00 $"),
-            ("Pack of 2 100 ml bottles", "Paquete de 2 botellas de 100 ml"),
+            (
+                "Pack of 2 100 ml bottles",
+                "Paquete de 2 botellas de 100 ml",
+            ),
             ("Add .5 cups", "Añadir 0,5 tazas"),
             ("Store at –5 °C", "Conservar a -5 °C"),
             ("Sizes 5 – 10", "Tallas 5-10"),
@@ -1070,6 +1095,24 @@ mod tests {
         assert!(changed.score(&Weights::default()) < 70.0, "{changed:?}");
         let dropped = signals("Pack of 12 AA batteries", "Paquete de pilas AA");
         assert!(dropped.score(&Weights::default()) < 70.0, "{dropped:?}");
+    }
+
+    #[test]
+    fn pair_check_accepts_kept_units_and_spaced_codes() {
+        for (source, translation) in [
+            ("55 inch TV", "Televisor de 55 pulgadas"),
+            (
+                "12V adapter, 16GB card",
+                "Adaptador de 12 V, tarjeta de 16 GB",
+            ),
+        ] {
+            let check = check_pair(source, translation, "en", "es");
+            assert_eq!(
+                check.signals.number_mismatch, 0.0,
+                "{translation}: {check:?}"
+            );
+            assert!(check.missing_spans.is_empty(), "{translation}: {check:?}");
+        }
     }
 
     #[test]
@@ -1149,6 +1192,20 @@ mod tests {
         // A short source may change length more: a title is not capped.
         let short = signals("Red mug, 350 ml", "Taza roja de cerámica esmaltada, 350 ml");
         assert!(short.score(&weights) > 70.0, "{short:?}");
+    }
+
+    #[test]
+    fn length_ignores_padding_and_checks_short_sources() {
+        let weights = Weights::default();
+        let source = "Soft cotton socks with a reinforced heel, sold in packs of five pairs.";
+        let padded = format!("Calcetines suaves{}", " \u{a0}\u{200B}".repeat(30));
+        assert!(signals(source, &padded).score(&weights) < 70.0);
+        let claims = signals(
+            "Red mug",
+            "Taza roja de cerámica artesanal, apta para microondas y lavavajillas.",
+        );
+        assert!(claims.length_deviation > 0.5, "{claims:?}");
+        assert!(signals("Red mug", "Taza roja").length_deviation == 0.0);
     }
 
     #[test]
