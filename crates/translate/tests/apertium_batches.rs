@@ -68,8 +68,12 @@ fn mask_tokens_keep_their_possessive() {
             "Track ⟦3⟧'s order online.",
             "⟦1⟧ women's shoes in red leather.",
             "Women's ⟦2⟧ shoes",
+            "⟦1⟧'s and ⟦2⟧'s wedding album",
+            "⟦1⟧ ⟦2⟧'s notebook",
         ],
     );
+    assert_eq!(outputs[6], "El álbum de boda de ⟦1⟧ y ⟦2⟧");
+    assert_eq!(outputs[7], "La libreta de ⟦1⟧ ⟦2⟧");
     // A token before or after another possessive stays whole.
     assert_eq!(outputs[4], "⟦1⟧ los zapatos de las mujeres en piel roja.");
     assert_eq!(outputs[5].matches("⟦2⟧").count(), 1, "{}", outputs[5]);

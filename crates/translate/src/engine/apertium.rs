@@ -335,7 +335,7 @@ impl Prepared {
         let plain = coordinated_possessives(&plural_possessives(text));
         let stand_in = StandIn::find(&plain);
         let named = match &stand_in {
-            Some(stand_in) => plain.replacen(&stand_in.token, stand_in.name, 1),
+            Some(stand_in) => stand_in.apply(&plain),
             None => plain.clone(),
         };
         Prepared {
@@ -387,49 +387,90 @@ fn unmark_tokens(output: &mut EngineOutput) {
 /// untranslated.
 const STAND_IN_NAMES: [&str; 3] = ["John", "Mary", "Paul"];
 
-/// A proper name standing in for a mask token before a possessive.
+/// Proper names standing in for the mask tokens of a possessive.
 ///
 /// To Apertium a mask token is an unknown word, and its genitive rules
 /// drop the "'s" after one: "Gift box for ⟦1⟧'s birthday" came out as
-/// "Caja de regalo para ⟦1⟧ cumpleaños". With a name from its dictionary in the
-/// token's place, the same rules give "… para el cumpleaños de John", and
-/// the token then takes the name's place. Only a segment with one
-/// possessive is edited: the rules mix up coordinated ones ("John's
-/// birthday and Mary's friends").
+/// "Caja de regalo para ⟦1⟧ cumpleaños". With a name from its dictionary
+/// in the token's place, the same rules give "… para el cumpleaños de
+/// John", and the token then takes the name's place. Tokens side by side
+/// ("⟦1⟧ ⟦2⟧'s notebook", a first and last name) share one name, and a
+/// token coordinated with the possessor ("⟦1⟧ and ⟦2⟧'s album") gets its
+/// own. Only a segment with one possessive is edited: the rules mix up
+/// several ("John's birthday and Mary's friends").
 #[derive(Debug, Clone, PartialEq)]
 struct StandIn {
-    token: String,
-    name: &'static str,
+    /// Each run of tokens, as written, with its name.
+    runs: Vec<(String, &'static str)>,
 }
 
 impl StandIn {
-    /// Finds the mask token before the only possessive of `text`, and a
-    /// name `text` does not contain.
+    /// Finds the tokens that make the possessor of the only possessive of
+    /// `text`, and names `text` does not contain.
     fn find(text: &str) -> Option<StandIn> {
-        let possessives = text
+        let possessives: Vec<usize> = text
             .char_indices()
-            .filter(|(at, _)| possessive_at(text, *at))
-            .count();
-        if possessives != 1 {
+            .map(|(at, _)| at)
+            .filter(|&at| possessive_at(text, at))
+            .collect();
+        let [possessive] = possessives[..] else {
             return None;
+        };
+        let tokens: Vec<regex::Match<'_>> = crate::protect::token_regex().find_iter(text).collect();
+        // The run of tokens that ends at `end`, joined by single spaces.
+        let run_before = |end: usize| -> Option<usize> {
+            let mut start = tokens.iter().find(|token| token.end() == end)?.start();
+            while let Some(token) = tokens
+                .iter()
+                .find(|token| token.end() + 1 == start && &text[token.end()..start] == " ")
+            {
+                start = token.start();
+            }
+            Some(start)
+        };
+        let start = run_before(possessive)?;
+        let mut runs = vec![(start, possessive)];
+        let head = &text[..start];
+        let joined = [" and ", " or ", " & "]
+            .iter()
+            .find(|joint| head.to_lowercase().ends_with(*joint));
+        if let Some(joint) = joined {
+            let end = start - joint.len();
+            if let Some(other) = run_before(end) {
+                runs.insert(0, (other, end));
+            }
         }
-        let token = crate::protect::token_regex()
-            .find_iter(text)
-            .find(|token| possessive_at(text, token.end()))?;
         let lower = text.to_lowercase();
-        let name = STAND_IN_NAMES
+        let mut names = STAND_IN_NAMES
             .into_iter()
-            .find(|name| !lower.contains(&name.to_lowercase()))?;
-        Some(StandIn {
-            token: token.as_str().to_string(),
-            name,
-        })
+            .filter(|name| !lower.contains(&name.to_lowercase()));
+        let runs = runs
+            .into_iter()
+            .map(|(start, end)| Some((text[start..end].to_string(), names.next()?)))
+            .collect::<Option<Vec<_>>>()?;
+        Some(StandIn { runs })
     }
 
-    /// Puts the token back in place of the name, or returns `None` unless
-    /// the output contains the name exactly once.
+    /// Writes the names in place of their tokens.
+    fn apply(&self, text: &str) -> String {
+        self.runs
+            .iter()
+            .fold(text.to_string(), |text, (run, name)| {
+                text.replacen(run, name, 1)
+            })
+    }
+
+    /// Puts the tokens back in place of their names, or returns `None`
+    /// unless the output contains each name exactly once.
     fn restore(&self, output: &str) -> Option<String> {
-        (output.matches(self.name).count() == 1).then(|| output.replacen(self.name, &self.token, 1))
+        let mut restored = output.to_string();
+        for (run, name) in &self.runs {
+            if restored.matches(name).count() != 1 {
+                return None;
+            }
+            restored = restored.replacen(name, run, 1);
+        }
+        Some(restored)
     }
 }
 
@@ -440,7 +481,8 @@ impl StandIn {
 fn coordinated_possessives(text: &str) -> String {
     static COORDINATED: OnceLock<Regex> = OnceLock::new();
     let coordinated = COORDINATED.get_or_init(|| {
-        Regex::new(r"(?i)\b(\p{L}+)['’]s(\s+(?:and|or|&)\s+\p{L}+['’]s\b)").expect("valid regex")
+        Regex::new(r"(?i)(\b\p{L}+|⟦\d+⟧)['’]s(\s+(?:and|or|&)\s+(?:\p{L}+|⟦\d+⟧)['’]s\b)")
+            .expect("valid regex")
     });
     coordinated
         .replace_all(text, |caps: &regex::Captures<'_>| {
@@ -580,8 +622,11 @@ mod tests {
     #[test]
     fn stand_in_replaces_possessive_token() {
         let stand_in = StandIn::find("Gift box for ⟦1⟧'s birthday.").unwrap();
-        assert_eq!(stand_in.token, "⟦1⟧");
-        assert_eq!(stand_in.name, "John");
+        assert_eq!(stand_in.runs, [("⟦1⟧".to_string(), "John")]);
+        assert_eq!(
+            stand_in.apply("Gift box for ⟦1⟧'s birthday."),
+            "Gift box for John's birthday."
+        );
         assert_eq!(
             stand_in.restore("Caja de regalo para el cumpleaños de John."),
             Some("Caja de regalo para el cumpleaños de ⟦1⟧.".to_string())
@@ -590,8 +635,8 @@ mod tests {
         assert_eq!(stand_in.restore("Caja de regalo"), None);
         // A name the text contains is not used.
         assert_eq!(
-            StandIn::find("John loves ⟦2⟧’s mugs").map(|s| s.name),
-            Some("Mary")
+            StandIn::find("John loves ⟦2⟧’s mugs").map(|s| s.runs),
+            Some(vec![("⟦2⟧".to_string(), "Mary")])
         );
         for kept in [
             "⟦1⟧'s birthday and ⟦2⟧'s friends",
@@ -601,6 +646,21 @@ mod tests {
         ] {
             assert_eq!(StandIn::find(kept), None, "{kept}");
         }
+    }
+
+    #[test]
+    fn stand_in_covers_token_runs_and_pairs() {
+        let side_by_side = StandIn::find("⟦1⟧ ⟦2⟧'s notebook").unwrap();
+        assert_eq!(side_by_side.runs, [("⟦1⟧ ⟦2⟧".to_string(), "John")]);
+        let pair = StandIn::find("⟦1⟧ and ⟦2⟧'s album").unwrap();
+        assert_eq!(
+            pair.runs,
+            [("⟦1⟧".to_string(), "John"), ("⟦2⟧".to_string(), "Mary")]
+        );
+        assert_eq!(
+            pair.restore("El álbum de John y Mary"),
+            Some("El álbum de ⟦1⟧ y ⟦2⟧".to_string())
+        );
     }
 
     #[test]
