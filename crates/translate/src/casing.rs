@@ -8,14 +8,19 @@
 //! language's title convention after.
 
 /// Whether `text` is written in capitals: at least four cased letters and
-/// nine in ten of them upper case.
+/// nine in ten of them upper case. Protected spans do not count, so
+/// "{name}'S GIFT BOX" is in capitals.
 pub fn is_upper_case(text: &str) -> bool {
-    let (upper, lower) = text.chars().fold((0usize, 0usize), |(upper, lower), c| {
-        (
-            upper + usize::from(c.is_uppercase()),
-            lower + usize::from(c.is_lowercase()),
-        )
-    });
+    let spans = crate::protect::detect(text, "");
+    let (upper, lower) = text
+        .char_indices()
+        .filter(|(at, _)| !spans.iter().any(|span| (span.start..span.end).contains(at)))
+        .fold((0usize, 0usize), |(upper, lower), (_, c)| {
+            (
+                upper + usize::from(c.is_uppercase()),
+                lower + usize::from(c.is_lowercase()),
+            )
+        });
     upper >= 4 && upper * 10 >= (upper + lower) * 9
 }
 
@@ -105,6 +110,8 @@ mod tests {
         assert!(is_upper_case("WHITE HANGING HEART T-LIGHT HOLDER"));
         assert!(!is_upper_case("White hanging heart"));
         assert!(!is_upper_case("USB"));
+        assert!(is_upper_case("{name}'S GIFT BOX"));
+        assert!(is_upper_case("GIFT FOR %(first_name)s"));
     }
 
     #[test]

@@ -432,7 +432,12 @@ pub fn text_signals(segment: &Segment<'_>) -> Signals {
 
     signals.number_mismatch = number_mismatch(&source, &output);
 
-    let (source_chars, output_chars) = (visible_chars(&source), visible_chars(&output));
+    // A mask token stands for a span both sides share, such as a
+    // placeholder: it counts as a short word, so that the text around it
+    // alone does not set the ratio.
+    let tokens = |text: &str| token_regex().find_iter(text).count() * TOKEN_CHARS;
+    let source_chars = visible_chars(&source) + tokens(segment.source);
+    let output_chars = visible_chars(&output) + tokens(segment.output);
     // A source under 10 characters ("Red mug") may take a few words more
     // in the target, but not a sentence of claims it does not make.
     if (source_chars >= 10 || output_chars >= 30) && source_chars > 0 && output_chars > 0 {
@@ -451,6 +456,9 @@ pub fn text_signals(segment: &Segment<'_>) -> Signals {
     signals.source_complexity = (source_words.len() as f64 / 5.0).ln().max(0.0);
     signals
 }
+
+/// Characters a mask token counts for in the length ratio.
+const TOKEN_CHARS: usize = 5;
 
 /// Counts the characters a reader sees: runs of white space count as one
 /// space, zero-width characters not at all, and none at either end.

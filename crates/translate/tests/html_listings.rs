@@ -246,3 +246,18 @@ fn malformed_html_is_translated_and_flagged() {
     );
     assert!(description.score < 100.0);
 }
+
+#[test]
+fn placeholders_keep_case_and_possessives() {
+    let outputs = translate(&[
+        "GIFT BOX FOR {NAME}'S BIRTHDAY",
+        "{name}'S GIFT BOX",
+        "100% cotton T-shirt for {name}'s and {partner}'s wedding",
+    ]);
+    assert_eq!(outputs[0], "Caja de regalo para el cumpleaños de {NAME}");
+    assert_eq!(outputs[1], "La caja de regalo de {name}");
+    assert_eq!(
+        outputs[2],
+        "100% camiseta de algodón para la boda de {name} y {partner}"
+    );
+}
