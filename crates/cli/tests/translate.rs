@@ -961,12 +961,18 @@ S1,Blue sofa,The sofa has 3 seats and a soft cover.
         ),
         (
             "source,translation\nRed mug,Taza roja\n",
-            "line 2, field score: missing",
+            "no row has a score (in CSV, the header has no score column)",
         ),
         (
-            "source,translation,score\nRed mug,Taza roja,100\n",
+            "source,translation,score\nRed mug,Taza roja,90\nBlue cup,Taza azul,\n",
+            "line 3, field score: missing",
+        ),
+        (
+            // Known columns match in any case.
+            "Source,TRANSLATION,Score\nRed mug,Taza roja,100\n",
             "1 scored translations are too few",
         ),
+        ("", "the file is empty"),
         (
             "source,translation,score\nRed mug,Taza roja,250\n",
             "line 2, field score: 250 is above 100",
@@ -1225,7 +1231,8 @@ fn serve_translates_and_scores() {
         Some(&key),
         r#"{"pairs": [
             {"id": "mug-es", "source": "The red mug holds 350 ml.", "translation": "La taza roja tiene capacidad para 350 ml.", "target_lang": "es"},
-            {"source": "The red mug holds 350 ml.", "translation": "The red mug holds 350 ml.", "target_lang": "es"}
+            {"source": "The red mug holds 350 ml.", "translation": "The red mug holds 350 ml.", "target_lang": "es"},
+            {"id": 7, "source": "Red mug", "translation": null, "target_lang": "es"}
         ]}"#,
     );
     assert_eq!(quality.status, 200, "{}", quality.body);
@@ -1234,6 +1241,9 @@ fn serve_translates_and_scores() {
     assert!(scores[1]["flags"].to_string().contains("untranslated"));
     assert_eq!(scores[0]["id"], "mug-es");
     assert_eq!(scores[1]["id"], "2");
+    // A numeric id comes back as text, and a null translation is missing.
+    assert_eq!(scores[2]["id"], "7");
+    assert_eq!(scores[2]["score"], 0.0);
 
     for (path, body, expected) in [
         (
@@ -1260,6 +1270,26 @@ fn serve_translates_and_scores() {
             "/v1/translations/quality",
             r#"{"pairs": [{"source": " ", "translation": "b", "target_lang": "es"}]}"#,
             "pairs[0].source",
+        ),
+        (
+            "/v1/translations/quality",
+            r#"{"pairs": [{"source": "a", "translation": "b", "target_lang": "es"}, {"source": "a", "translation": true, "target_lang": "es"}]}"#,
+            "pairs[1].translation: true is not text",
+        ),
+        (
+            "/v1/translations/quality",
+            r#"{"pairs": [{"source": "a", "target_lang": "es"}]}"#,
+            "pairs[0].translation: missing",
+        ),
+        (
+            "/v1/translations/quality",
+            r#"{"pairs": [{"source": "a", "translation": "b", "target_lang": "es", "score": 3}]}"#,
+            "pairs[0]: unknown field \"score\"",
+        ),
+        (
+            "/v1/translations/quality",
+            r#"{"pairs": {"source": "a"}}"#,
+            "pairs: {",
         ),
     ] {
         let reply = common::request(server.addr, "POST", path, Some(&key), body);

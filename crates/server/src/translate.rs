@@ -153,22 +153,92 @@ fn default_from() -> String {
     "en".to_string()
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ScoreRequest {
-    pairs: Vec<PairBody>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// One pair of a quality request.
 struct PairBody {
     /// Echoed in the reply, to match scores with the caller's rows.
     id: Option<String>,
     source: String,
     translation: String,
-    #[serde(default = "default_from")]
     source_lang: String,
     target_lang: String,
+}
+
+/// Reads the pairs of a quality request, naming the pair and field of
+/// any error: `pairs[2].translation: true is not text; …`.
+fn score_request(body: &[u8]) -> Result<Vec<PairBody>, ApiError> {
+    let value: serde_json::Value = params::json_body(body, "quality request")?;
+    let serde_json::Value::Object(mut request) = value else {
+        return Err(ApiError::bad_request(
+            "the quality request must be a JSON object with a pairs array".to_string(),
+        ));
+    };
+    let pairs = match request.remove("pairs") {
+        Some(serde_json::Value::Array(pairs)) => pairs,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "pairs: {other} is not an array; send pairs as an array of objects with source, \
+                 translation and target_lang"
+            )))
+        }
+        None => {
+            return Err(ApiError::bad_request(
+                "pairs: missing; send an array of objects with source, translation and \
+                 target_lang"
+                    .to_string(),
+            ))
+        }
+    };
+    if let Some(field) = request.keys().next() {
+        return Err(ApiError::bad_request(format!(
+            "unknown field {field:?}; the quality request has only pairs"
+        )));
+    }
+    pairs
+        .into_iter()
+        .enumerate()
+        .map(|(index, pair)| pair_body(index, pair))
+        .collect()
+}
+
+/// Reads pair `index` of a quality request.
+fn pair_body(index: usize, pair: serde_json::Value) -> Result<PairBody, ApiError> {
+    let serde_json::Value::Object(mut pair) = pair else {
+        return Err(ApiError::bad_request(format!(
+            "pairs[{index}]: {pair} is not an object; send source, translation and target_lang"
+        )));
+    };
+    let mut text = |field: &str, required: bool| -> Result<Option<String>, ApiError> {
+        match pair.remove(field) {
+            Some(serde_json::Value::String(text)) => Ok(Some(text)),
+            Some(serde_json::Value::Number(number)) if field == "id" => {
+                Ok(Some(number.to_string()))
+            }
+            // As in files: a null translation is missing text, scored 0.
+            Some(serde_json::Value::Null) if field == "translation" => Ok(Some(String::new())),
+            Some(serde_json::Value::Null) | None if !required => Ok(None),
+            None | Some(serde_json::Value::Null) => Err(ApiError::bad_request(format!(
+                "pairs[{index}].{field}: missing; every pair needs source, translation and \
+                 target_lang (an empty translation is scored as missing text)"
+            ))),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "pairs[{index}].{field}: {other} is not text; send a JSON string"
+            ))),
+        }
+    };
+    let body = PairBody {
+        id: text("id", false)?,
+        source: text("source", true)?.unwrap_or_default(),
+        translation: text("translation", true)?.unwrap_or_default(),
+        source_lang: text("source_lang", false)?.unwrap_or_else(default_from),
+        target_lang: text("target_lang", true)?.unwrap_or_default(),
+    };
+    if let Some(field) = pair.keys().next() {
+        return Err(ApiError::bad_request(format!(
+            "pairs[{index}]: unknown field {field:?}; a pair has id, source, translation, \
+             source_lang and target_lang"
+        )));
+    }
+    Ok(body)
 }
 
 fn service(state: &AppState) -> Result<Arc<TranslateService>, ApiError> {
@@ -314,16 +384,16 @@ pub async fn quality(
     State(state): State<Arc<AppState>>,
     body: Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let request: ScoreRequest = params::json_body(&body, "quality request")?;
-    if request.pairs.is_empty() || request.pairs.len() > MAX_PAIRS {
+    let request = score_request(&body)?;
+    if request.is_empty() || request.len() > MAX_PAIRS {
         return Err(ApiError::bad_request(format!(
             "pairs has {} entries; send 1 to {MAX_PAIRS}",
-            request.pairs.len()
+            request.len()
         )));
     }
-    let mut pairs = Vec::with_capacity(request.pairs.len());
-    let mut ids = Vec::with_capacity(request.pairs.len());
-    for (index, pair) in request.pairs.into_iter().enumerate() {
+    let mut pairs = Vec::with_capacity(request.len());
+    let mut ids = Vec::with_capacity(request.len());
+    for (index, pair) in request.into_iter().enumerate() {
         ids.push(pair.id.unwrap_or_else(|| (index + 1).to_string()));
         if pair.source.trim().is_empty() {
             return Err(ApiError::bad_request(format!(

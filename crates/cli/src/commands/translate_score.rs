@@ -304,7 +304,15 @@ pub fn train(global: &Global, args: TrainQeArgs) -> anyhow::Result<()> {
     let mut human = Vec::new();
     let mut reviewed_rows = 0;
     if let Some(file) = &args.file {
-        for row in read_pairs(file, &args.languages)? {
+        let read = read_pairs(file, &args.languages)?;
+        if !read.is_empty() && read.iter().all(|row| !row.rest.contains_key("score")) {
+            bail!(
+                "{}: no row has a score (in CSV, the header has no score column); add the human \
+                 score of each translation, from 0 (unusable) to 100 (perfect)",
+                file.display()
+            );
+        }
+        for row in read {
             human.push(human_score(&row)?);
             rows.push(row);
         }
@@ -578,6 +586,17 @@ struct InputRow {
     rest: HashMap<String, String>,
 }
 
+/// Columns of a file of pairs that Mercator reads.
+const KNOWN_COLUMNS: [&str; 7] = [
+    "id",
+    "source",
+    "translation",
+    "source_lang",
+    "target_lang",
+    "score",
+    "group",
+];
+
 /// Reads pairs from CSV, a JSON array or JSON Lines, by extension (`.csv`,
 /// `.json`, `.jsonl`).
 fn read_pairs(path: &Path, languages: &Languages) -> anyhow::Result<Vec<InputRow>> {
@@ -599,11 +618,25 @@ fn read_pairs(path: &Path, languages: &Languages) -> anyhow::Result<Vec<InputRow
             }
             let mut lines = LineIndex::of(text.as_bytes());
             let mut reader = csv::Reader::from_reader(text.as_bytes());
+            if text.trim().is_empty() {
+                bail!(
+                    "{name}: the file is empty; give a header line with source and translation, \
+                     then one row per pair"
+                );
+            }
+            // Known column names match in any case ("Score", "SOURCE").
             let headers: Vec<String> = reader
                 .headers()
                 .with_context(|| format!("{name} line 1: invalid CSV header"))?
                 .iter()
-                .map(|h| h.trim().to_string())
+                .map(|h| {
+                    let lower = h.trim().to_lowercase();
+                    if KNOWN_COLUMNS.contains(&lower.as_str()) {
+                        lower
+                    } else {
+                        h.trim().to_string()
+                    }
+                })
                 .collect();
             for column in ["source", "translation"] {
                 if !headers.iter().any(|h| h == column) {
