@@ -982,10 +982,27 @@ fn sizes(text: &str, target: &Language, context: &str) -> Vec<Span> {
                 .or(caps.name("system2"))
                 .map_or("", |m| m.as_str())
                 .to_uppercase();
+            // The gender words before the size, or else of the context.
+            let before = words(&text[..whole.start()]);
+            let nearby = if last_gender(&before).is_some() {
+                &before
+            } else {
+                &context_words
+            };
+            // "Men's and women's shoes" are unisex: sized on the men's
+            // chart when they are shoes, and left as written otherwise.
+            let unisex = caps.name("gender").is_none()
+                && nearby.iter().any(|w| matches!(w.as_str(), "men" | "mens"))
+                && nearby
+                    .iter()
+                    .any(|w| matches!(w.as_str(), "women" | "womens" | "woman" | "ladies"));
+            if unisex && !shoes {
+                continue;
+            }
             let gender = match caps.name("gender") {
                 Some(gender) => Some(gender.as_str().to_lowercase().starts_with("men")),
-                None => last_gender(&words(&text[..whole.start()]))
-                    .or_else(|| last_gender(&context_words)),
+                None if unisex => Some(true),
+                None => last_gender(nearby),
             };
             // Without "size", a garment's chart must be a women's one.
             if is_bare && !shoes && gender != Some(false) {
@@ -1315,6 +1332,7 @@ mod tests {
                 "EU 42 (US 9)",
             ),
             ("Women's shoes in US size 9, black.", "EU 39,5 (US 9)"),
+            ("Men's and women's shoes, US size 8", "EU 41 (US 8)"),
             // US 8 and UK 12 are the same dress.
             ("A women's dress in US size 8.", "EU 40 (US 8)"),
             ("A women's dress in UK size 12.", "EU 40 (UK 12)"),
@@ -1359,6 +1377,8 @@ mod tests {
             "Women's shoes in US size 9½.",
             "Kids' shoes in US size 9.",
             "Silver ring, US size 9.",
+            // Unisex clothing has no chart.
+            "Men's and women's T-shirt, US size 8.",
         ] {
             assert!(rewrite(text, "es").is_empty(), "{text}");
         }
