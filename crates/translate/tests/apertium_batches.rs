@@ -88,3 +88,18 @@ fn mask_tokens_keep_their_possessive() {
         assert!(!output.contains("John"), "{output}");
     }
 }
+
+#[test]
+fn unplaced_possessives_count_as_unknown() {
+    let engine = Apertium::detect().expect("apertium is installed (run scripts/setup)");
+    let segments = [
+        "Gift box for ⟦1⟧'s birthday and ⟦2⟧'s friends.".to_string(),
+        "Gift box for ⟦1⟧'s birthday.".to_string(),
+    ];
+    let outputs = engine
+        .translate(&LanguagePair::new("en", "es"), &segments)
+        .unwrap();
+    let unknown = |index: usize| outputs[index].as_ref().unwrap().unknown_words.clone();
+    assert_eq!(unknown(0), ["⟦1⟧'s", "⟦2⟧'s"]);
+    assert!(unknown(1).is_empty(), "{:?}", unknown(1));
+}

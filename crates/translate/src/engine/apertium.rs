@@ -222,6 +222,13 @@ impl Engine for Apertium {
             results[index] = output.map(|text| {
                 let mut output = strip_marks(&text, source);
                 unmark_tokens(&mut output);
+                // A possessive left after a token is lost ("para ⟦1⟧
+                // cumpleaños"): it counts as a word the engine did not know.
+                for token in crate::protect::token_regex().find_iter(case_source) {
+                    if possessive_at(case_source, token.end()) {
+                        output.unknown_words.push(format!("{}'s", token.as_str()));
+                    }
+                }
                 if !keep_capitals {
                     output.text = follow_initial_case(case_source, &output.text);
                 }
