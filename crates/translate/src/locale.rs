@@ -984,18 +984,14 @@ fn sizes(text: &str, target: &Language, context: &str) -> Vec<Span> {
                 .to_uppercase();
             // The gender words before the size, or else of the context.
             let before = words(&text[..whole.start()]);
-            let nearby = if last_gender(&before).is_some() {
+            let nearby = if last_gender(&before).is_some() || before.iter().any(|w| w == "unisex") {
                 &before
             } else {
                 &context_words
             };
-            // "Men's and women's shoes" are unisex: sized on the men's
-            // chart when they are shoes, and left as written otherwise.
-            let unisex = caps.name("gender").is_none()
-                && nearby.iter().any(|w| matches!(w.as_str(), "men" | "mens"))
-                && nearby
-                    .iter()
-                    .any(|w| matches!(w.as_str(), "women" | "womens" | "woman" | "ladies"));
+            // "Men's and women's shoes" and "unisex shoes" are sized on the
+            // men's chart when they are shoes, and left as written otherwise.
+            let unisex = caps.name("gender").is_none() && is_unisex(nearby);
             if unisex && !shoes {
                 continue;
             }
@@ -1057,6 +1053,34 @@ fn words(text: &str) -> Vec<String> {
         .filter(|word| !word.is_empty())
         .map(str::to_string)
         .collect()
+}
+
+/// Tells whether `words` end on a unisex item: the last gender word is
+/// "unisex", or men's and women's joined by "and", "or", "&" or "/"
+/// ("men's and women's", "women's/men's").
+fn is_unisex(words: &[String]) -> bool {
+    let gendered: Vec<(usize, &str)> = words
+        .iter()
+        .enumerate()
+        .filter(|(_, word)| {
+            matches!(
+                word.as_str(),
+                "men" | "mens" | "women" | "womens" | "woman" | "ladies" | "unisex"
+            )
+        })
+        .map(|(index, word)| (index, word.as_str()))
+        .collect();
+    match gendered[..] {
+        [.., (_, "unisex")] => true,
+        [.., (first, a), (last, b)] => {
+            let men = |word: &str| matches!(word, "men" | "mens");
+            men(a) != men(b)
+                && words[first + 1..last]
+                    .iter()
+                    .all(|word| matches!(word.as_str(), "s" | "and" | "or"))
+        }
+        _ => false,
+    }
 }
 
 /// Tells whether the last gender word among `words` is men's (true) or
@@ -1323,6 +1347,15 @@ mod tests {
             vec!["EU 42 (US 9)"]
         );
         assert_eq!(rewrite("Dress, UK size 10", "es"), vec!["EU 38 (UK 10)"]);
+        // The gender word right before a size wins over "unisex".
+        assert_eq!(
+            rewrite("Unisex sneakers: men's US 9, women's US 10.5", "es"),
+            vec!["EU 42 (US 9)", "EU 41 (US 10,5)"]
+        );
+        assert_eq!(
+            rewrite("Men's US 9 / women's US 10.5 unisex sneakers", "es"),
+            vec!["EU 42 (US 9)", "EU 41 (US 10,5)"]
+        );
         // Inside sentences, in every word order, with ranges, and with the
         // target's decimal comma.
         let cases = [
@@ -1333,6 +1366,7 @@ mod tests {
             ),
             ("Women's shoes in US size 9, black.", "EU 39,5 (US 9)"),
             ("Men's and women's shoes, US size 8", "EU 41 (US 8)"),
+            ("Unisex sneakers, US size 8", "EU 41 (US 8)"),
             // US 8 and UK 12 are the same dress.
             ("A women's dress in US size 8.", "EU 40 (US 8)"),
             ("A women's dress in UK size 12.", "EU 40 (UK 12)"),
@@ -1379,6 +1413,7 @@ mod tests {
             "Silver ring, US size 9.",
             // Unisex clothing has no chart.
             "Men's and women's T-shirt, US size 8.",
+            "Unisex T-shirt, US size 8.",
         ] {
             assert!(rewrite(text, "es").is_empty(), "{text}");
         }

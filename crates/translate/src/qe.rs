@@ -542,6 +542,14 @@ fn words(text: &str) -> Vec<String> {
 /// a no-break space between thousands. A hyphen or dash after a letter or
 /// digit is no sign ("SKU-123", "5-10", "5 – 10").
 fn numbers(text: &str) -> Vec<&str> {
+    number_spans(text)
+        .into_iter()
+        .map(|(start, end)| &text[start..end])
+        .collect()
+}
+
+/// Returns the byte ranges of the numbers [`numbers`] reads.
+fn number_spans(text: &str) -> Vec<(usize, usize)> {
     static NUMBER: OnceLock<Regex> = OnceLock::new();
     let number = NUMBER.get_or_init(|| {
         Regex::new(r"[-\u{2212}\u{2013}]?\d+(?:[.,\u{a0}\u{202f}]\d+)*").expect("valid regex")
@@ -593,9 +601,6 @@ fn numbers(text: &str) -> Vec<&str> {
         found.push((start, end));
     }
     found
-        .into_iter()
-        .map(|(start, end)| &text[start..end])
-        .collect()
 }
 
 /// Returns the digits of a number without signs and separators, for
@@ -822,14 +827,13 @@ pub fn check_pair(
     source_lang: &str,
     target_lang: &str,
 ) -> PairCheck {
-    let (raw_source_text, translation_text) = (strip_markup(source), strip_markup(translation));
+    let (source_text, translation_text) = (strip_markup(source), strip_markup(translation));
     // Measures and sizes converted for the target ("10.5 inches" to "26,7
     // cm") are what a correct translation contains, so the numbers are
-    // compared with the source as the pipeline would localize it. A
-    // translator may keep the source's units too ("55 pulgadas").
+    // compared with the source as the pipeline would localize it.
     let source_text = match crate::lang::Language::lookup(target_lang) {
-        Some(target) => localized(&raw_source_text, target),
-        None => raw_source_text.clone(),
+        Some(target) => localized(&source_text, target, &translation_text),
+        None => source_text,
     };
     let ratio = |code: &str| {
         crate::lang::Language::lookup(code).map_or(1.1, |l| l.length_ratio_from_english)
@@ -842,9 +846,6 @@ pub fn check_pair(
         expected_length_ratio: ratio(target_lang) / ratio(source_lang),
         identify_language: true,
     });
-    signals.number_mismatch = signals
-        .number_mismatch
-        .min(number_mismatch(&raw_source_text, &translation_text));
     // Markup is searched too: a link target is an attribute. A span that
     // is a measure or size ("350F") is localized, not kept.
     let localized_spans = match crate::lang::Language::lookup(target_lang) {
@@ -900,12 +901,21 @@ pub fn check_pair(
     check
 }
 
-/// `text` with the locale rules of `target` applied: measures in metric
-/// units, US and UK sizes on the EU chart.
-fn localized(text: &str, target: &crate::lang::Language) -> String {
+/// `text` as a translation into `target` may write it: each measure and
+/// size on the target's units and charts, or as the source writes it
+/// where `translation` keeps that value ("55 pulgadas" for "55 inches",
+/// with a unit of the source's system after a measure), or both where
+/// it gives both ("10,5 pulgadas (26,7 cm)").
+fn localized(text: &str, target: &crate::lang::Language, translation: &str) -> String {
     let rates = crate::locale::RateTable::default();
     let mut spans = crate::locale::detect(text, target, text, &rates);
     spans.sort_by_key(|span| span.start);
+    let translation_numbers = number_spans(translation);
+    let present = |number: &str| {
+        translation_numbers
+            .iter()
+            .any(|&(start, end)| same_number(number, &translation[start..end]))
+    };
     let mut out = String::with_capacity(text.len());
     let mut cursor = 0;
     for span in spans {
@@ -913,11 +923,58 @@ fn localized(text: &str, target: &crate::lang::Language) -> String {
             continue;
         }
         out.push_str(&text[cursor..span.start]);
-        out.push_str(&span.replacement);
+        let raw = &text[span.start..span.end];
+        let raw_numbers = numbers(raw);
+        let kept = !raw_numbers.is_empty()
+            && raw_numbers.iter().all(|number| present(number))
+            && (span.kind != crate::protect::SpanKind::Measure
+                || raw_numbers.last().is_some_and(|last| {
+                    translation_numbers.iter().any(|&(start, end)| {
+                        same_number(last, &translation[start..end])
+                            && imperial_unit_at(&translation[end..])
+                    })
+                }));
+        let converted = numbers(&span.replacement).iter().all(|number| {
+            translation_numbers.iter().any(|&(start, end)| {
+                let written = &translation[start..end];
+                same_number(number, written) || rounds_to(number, written)
+            })
+        });
+        // A size's replacement gives the source's size too: "EU 42 (US 9)".
+        let both_in_replacement = raw_numbers.iter().all(|number| {
+            numbers(&span.replacement)
+                .iter()
+                .any(|written| same_number(number, written))
+        });
+        match (kept, converted) {
+            (true, true) if !both_in_replacement => {
+                out.push_str(raw);
+                out.push(' ');
+                out.push_str(&span.replacement);
+            }
+            (true, false) => out.push_str(raw),
+            _ => out.push_str(&span.replacement),
+        }
         cursor = span.end;
     }
     out.push_str(&text[cursor..]);
     out
+}
+
+/// Tells whether `text` starts with a US or imperial unit, in English or
+/// a target language: "pulgadas", "Zoll", "lb", "°F".
+fn imperial_unit_at(text: &str) -> bool {
+    static UNIT: OnceLock<Regex> = OnceLock::new();
+    let unit = UNIT.get_or_init(|| {
+        Regex::new(concat!(
+            r#"(?i)^[\s\u{a0}-]*(?:"|″|'|′|°\s?f\b|ºf\b|fahrenheit|grados fahrenheit"#,
+            r"|in\b|inch|pulgada|zoll|pouce|pollic|polegada|ft\b|feet|foot|pies?\b|fu(?:ß|ss)",
+            r"|pied|pé|lbs?\b|pound|libra|pfund|livre|oz\b|fl\.?\s?oz|ounce|onza|unze|once|oncia",
+            r"|onça|gal\b|gallon|gal[oó]n|gallone|gal[ãa]o|gal[õo]es)",
+        ))
+        .expect("valid regex")
+    });
+    unit.is_match(text)
 }
 
 /// `text` with every tag replaced by a space.
@@ -1107,16 +1164,37 @@ mod tests {
 
     #[test]
     fn pair_check_accepts_kept_units_and_spaced_codes() {
-        for (source, translation) in [
-            ("55 inch TV", "Televisor de 55 pulgadas"),
+        // (source, translation, whether its numbers are right)
+        for (source, translation, right) in [
+            ("55 inch TV", "Televisor de 55 pulgadas", true),
             (
                 "12V adapter, 16GB card",
                 "Adaptador de 12 V, tarjeta de 16 GB",
+                true,
             ),
+            // Both values, or the source's value in its own unit.
+            (
+                "Height: 10.5 inches",
+                "Altura: 10,5 pulgadas (26,7 cm)",
+                true,
+            ),
+            ("Bake at 350F", "Hornear a 350 °F (177 °C)", true),
+            ("Holds 5 lbs", "Soporta 5 libras", true),
+            (
+                "Men's running shoe, US size 9",
+                "Zapatilla de hombre, talla 9 US",
+                true,
+            ),
+            // The source's value with a metric unit is a wrong value.
+            ("Height: 10.5 inches", "Altura: 10,5 cm", false),
+            ("Smart TV 55 in", "Smart TV de 55 cm", false),
+            ("Bake at 350F", "Hornear a 350 °C", false),
+            ("Holds 5 lbs", "Soporta 5 kg", false),
         ] {
             let check = check_pair(source, translation, "en", "es");
             assert_eq!(
-                check.signals.number_mismatch, 0.0,
+                check.signals.number_mismatch == 0.0,
+                right,
                 "{translation}: {check:?}"
             );
             assert!(check.missing_spans.is_empty(), "{translation}: {check:?}");
