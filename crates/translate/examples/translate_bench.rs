@@ -548,6 +548,7 @@ fn model_calibration(
         })
         .collect();
     let mut logprobs_of: Vec<Vec<f32>> = Vec::new();
+    let mut baseline_of: Vec<Vec<f32>> = Vec::new();
     let mut vectors_of: Vec<(Vec<f32>, Vec<f32>)> = Vec::new();
     let cache_path = std::env::var("QE_CACHE").ok().map(PathBuf::from);
     let mut cache = ModelCache::open(
@@ -564,20 +565,30 @@ fn model_calibration(
     if let Some((_, scorer)) = &scorer {
         let started = Instant::now();
         for (segment, row) in chosen.iter().zip(&mut sample) {
+            let (prompt, continuation) = qe::lm_prompt(
+                &segment.source,
+                &segment.source_lang,
+                &segment.mt,
+                &segment.target_lang,
+            );
             let logprobs = match cache.logprobs.get(&key(segment)) {
                 Some(logprobs) => logprobs.clone(),
                 None => {
-                    let (prompt, continuation) = qe::lm_prompt(
-                        &segment.source,
-                        &segment.source_lang,
-                        &segment.mt,
-                        &segment.target_lang,
-                    );
                     let logprobs = scorer.continuation_logprobs(&prompt, &continuation)?;
                     cache.logprobs.insert(key(segment), logprobs.clone());
                     logprobs
                 }
             };
+            let baseline = match cache.baseline.get(&key(segment)) {
+                Some(baseline) => baseline.clone(),
+                None => {
+                    let prompt = qe::lm_baseline_prompt(&segment.target_lang);
+                    let baseline = scorer.continuation_logprobs(&prompt, &continuation)?;
+                    cache.baseline.insert(key(segment), baseline.clone());
+                    baseline
+                }
+            };
+            baseline_of.push(baseline);
             let mut signals = Signals::default();
             qe::set_lm_signals(&mut signals, &logprobs);
             row.features
@@ -710,11 +721,19 @@ fn model_calibration(
         }
         per_pair_out.insert(lp.to_string(), row);
     }
+    let mut pairs: Vec<String> = chosen
+        .iter()
+        .map(|segment| format!("{}-{}", segment.source_lang, segment.target_lang))
+        .collect();
+    pairs.sort();
+    pairs.dedup();
     let inputs = Inputs {
         language_model: scorer.as_ref().map(|(path, _)| path.clone()),
         embedding_model: vectors_of
             .first()
             .map(|(v, _)| (embedding_path.clone().unwrap_or_default(), v.len())),
+        baseline: scorer.is_some(),
+        pairs,
     };
     let examples: Vec<Example> = chosen
         .iter()
@@ -724,7 +743,9 @@ fn model_calibration(
                 signals: &segment.signals,
                 source: &segment.source,
                 translation: &segment.mt,
+                pair: &format!("{}-{}", segment.source_lang, segment.target_lang),
                 logprobs: logprobs_of.get(i).map(Vec::as_slice),
+                baseline: baseline_of.get(i).map(Vec::as_slice),
                 vectors: vectors_of.get(i).map(|(s, t)| (s.as_slice(), t.as_slice())),
             };
             Ok(Example {
@@ -807,6 +828,8 @@ struct ModelCache {
     language_model: Option<String>,
     embedding_model: Option<String>,
     logprobs: BTreeMap<String, Vec<f32>>,
+    /// Log-probabilities of each translation without its source.
+    baseline: BTreeMap<String, Vec<f32>>,
     vectors: BTreeMap<String, (Vec<f32>, Vec<f32>)>,
     /// Segments per second of each model, as measured when it ran.
     speeds: serde_json::Map<String, serde_json::Value>,
@@ -839,6 +862,7 @@ impl ModelCache {
             return cache;
         }
         cache.logprobs = serde_json::from_value(stored["logprobs"].clone()).unwrap_or_default();
+        cache.baseline = serde_json::from_value(stored["baseline"].clone()).unwrap_or_default();
         cache.vectors = serde_json::from_value(stored["vectors"].clone()).unwrap_or_default();
         cache.speeds = stored["speeds"].as_object().cloned().unwrap_or_default();
         cache.loaded = !cache.logprobs.is_empty() || !cache.vectors.is_empty();
@@ -852,6 +876,7 @@ impl ModelCache {
                 "embedding_model": self.embedding_model,
                 "logprobs": self.logprobs,
                 "vectors": self.vectors,
+                "baseline": self.baseline,
                 "speeds": self.speeds,
             });
             std::fs::write(path, serde_json::to_string(&stored)?)?;

@@ -46,31 +46,62 @@ pub struct Evidence<'a> {
     pub signals: &'a Signals,
     pub source: &'a str,
     pub translation: &'a str,
-    /// Log-probabilities of the translation's tokens under the language model.
+    /// Language pair as "source-target" ISO 639-1 codes: "en-de".
+    pub pair: &'a str,
+    /// Log-probabilities of the translation's tokens under the language
+    /// model, after the source.
     pub logprobs: Option<&'a [f32]>,
+    /// Log-probabilities of the same tokens without the source: what the
+    /// source adds to them tells how much the translation follows it.
+    pub baseline: Option<&'a [f32]>,
     /// Embeddings of the source and of the translation.
     pub vectors: Option<(&'a [f32], &'a [f32])>,
 }
 
-/// The models whose outputs an estimator reads.
+/// The models whose outputs an estimator reads, and the language pairs it
+/// tells apart.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Inputs {
     /// Name of the language model, when its log-probabilities are read.
     pub language_model: Option<String>,
     /// Name of the embedding model and its vector length, when read.
     pub embedding_model: Option<(String, usize)>,
+    /// Whether the language model's log-probabilities of the translation
+    /// without its source are read too.
+    #[serde(default)]
+    pub baseline: bool,
+    /// Language pairs ("en-de") with a weight of their own for each
+    /// feature but the embeddings: the same language-model surprise means
+    /// more in one target language than in another. Other pairs use the
+    /// shared weights alone.
+    #[serde(default)]
+    pub pairs: Vec<String>,
 }
+
+/// Features read from the language model's log-probabilities.
+const LM_FEATURES: usize = 6;
+
+/// Features read from the log-probabilities with and without the source.
+const BASELINE_FEATURES: usize = LM_FEATURES + 4;
 
 impl Inputs {
     /// Counts the features of these inputs.
     fn width(&self) -> usize {
-        TEXT_SIGNALS.len()
-            + 3
-            + if self.language_model.is_some() { 6 } else { 0 }
-            + self
-                .embedding_model
-                .as_ref()
-                .map_or(0, |(_, dim)| 1 + 4 * dim)
+        let scalars = self.scalar_width();
+        scalars
+            + self.embedding_model.as_ref().map_or(0, |(_, dim)| 4 * dim)
+            + self.pairs.len() * (1 + scalars)
+    }
+
+    /// Counts the features that are not embedding values: text signals,
+    /// lengths, language-model readings and the cosine.
+    fn scalar_width(&self) -> usize {
+        let lm = match (&self.language_model, self.baseline) {
+            (Some(_), true) => LM_FEATURES + BASELINE_FEATURES,
+            (Some(_), false) => LM_FEATURES,
+            (None, _) => 0,
+        };
+        TEXT_SIGNALS.len() + 3 + lm + usize::from(self.embedding_model.is_some())
     }
 
     /// Features of one segment, or the reason it cannot be read: a model
@@ -97,18 +128,28 @@ impl Inputs {
             let logprobs = evidence
                 .logprobs
                 .ok_or_else(|| format!("the language model {model} gave no scores"))?;
-            let surprise: Vec<f64> = logprobs.iter().map(|&lp| -f64::from(lp)).collect();
-            let total: f64 = surprise.iter().sum();
-            let n = surprise.len().max(1) as f64;
-            features.extend([
-                total,
-                total / n,
-                surprise.iter().copied().fold(0.0, f64::max),
-                surprise.iter().filter(|&&s| s > 5.0).count() as f64,
-                surprise.iter().filter(|&&s| s > 8.0).count() as f64,
-                n.ln_1p(),
-            ]);
+            features.extend(surprise_features(logprobs));
+            if self.baseline {
+                let baseline = evidence.baseline.ok_or_else(|| {
+                    format!("the language model {model} gave no scores without the source")
+                })?;
+                features.extend(surprise_features(baseline));
+                // What the source adds to each token's log-probability.
+                let gains: Vec<f64> = logprobs
+                    .iter()
+                    .zip(baseline)
+                    .map(|(&with, &without)| f64::from(with - without))
+                    .collect();
+                let n = gains.len().max(1) as f64;
+                features.extend([
+                    gains.iter().sum(),
+                    gains.iter().sum::<f64>() / n,
+                    gains.iter().copied().fold(0.0, f64::min),
+                    gains.iter().filter(|&&g| g < 0.0).count() as f64 / n,
+                ]);
+            }
         }
+        let mut vectors = None;
         if let Some((model, dim)) = &self.embedding_model {
             let (source, output) = evidence
                 .vectors
@@ -120,6 +161,10 @@ impl Inputs {
                 ));
             }
             features.push(f64::from(mercator_models::embed::cosine(source, output)));
+            vectors = Some((source, output));
+        }
+        let scalars = features.len();
+        if let Some((source, output)) = vectors {
             features.extend(source.iter().map(|&v| f64::from(v)));
             features.extend(output.iter().map(|&v| f64::from(v)));
             features.extend(source.iter().zip(output).map(|(&s, &t)| f64::from(s * t)));
@@ -130,9 +175,37 @@ impl Inputs {
                     .map(|(&s, &t)| f64::from((s - t).abs())),
             );
         }
+        // One indicator per pair, then each scalar feature times it.
+        let indicators: Vec<f64> = self
+            .pairs
+            .iter()
+            .map(|pair| f64::from(u8::from(pair == evidence.pair)))
+            .collect();
+        features.extend(&indicators);
+        for indicator in &indicators {
+            for index in 0..scalars {
+                features.push(features[index] * indicator);
+            }
+        }
         debug_assert_eq!(features.len(), self.width());
         Ok(features)
     }
+}
+
+/// Reads log-probabilities as surprise: the total, the mean, the worst
+/// token, the tokens beyond 5 and 8 nats, and ln(1 + tokens).
+fn surprise_features(logprobs: &[f32]) -> [f64; LM_FEATURES] {
+    let surprise: Vec<f64> = logprobs.iter().map(|&lp| -f64::from(lp)).collect();
+    let total: f64 = surprise.iter().sum();
+    let n = surprise.len().max(1) as f64;
+    [
+        total,
+        total / n,
+        surprise.iter().copied().fold(0.0, f64::max),
+        surprise.iter().filter(|&&s| s > 5.0).count() as f64,
+        surprise.iter().filter(|&&s| s > 8.0).count() as f64,
+        n.ln_1p(),
+    ]
 }
 
 /// One human-scored translation, as features.
@@ -500,6 +573,8 @@ mod tests {
         Inputs {
             language_model: None,
             embedding_model: None,
+            baseline: false,
+            pairs: Vec::new(),
         }
     }
 
@@ -518,7 +593,9 @@ mod tests {
                     signals: &signals,
                     source: "The red mug holds 350 ml.",
                     translation: "La taza roja tiene capacidad para 350 ml.",
+                    pair: "en-es",
                     logprobs: None,
+                    baseline: None,
                     vectors: None,
                 };
                 Example {
@@ -616,16 +693,20 @@ mod tests {
 
     #[test]
     fn features_need_the_trained_models_outputs() {
-        let inputs = Inputs {
+        let mut inputs = Inputs {
             language_model: Some("gemma-3-270m".to_string()),
             embedding_model: Some(("embeddinggemma-300m".to_string(), 3)),
+            baseline: false,
+            pairs: Vec::new(),
         };
         let signals = Signals::default();
         let mut evidence = Evidence {
             signals: &signals,
             source: "Red mug",
             translation: "Taza roja",
+            pair: "en-es",
             logprobs: None,
+            baseline: None,
             vectors: Some((&[1.0, 0.0, 0.0], &[0.0, 1.0, 0.0])),
         };
         assert!(inputs
@@ -635,7 +716,54 @@ mod tests {
         evidence.logprobs = Some(&[-1.0, -9.0]);
         let features = inputs.features(&evidence).unwrap();
         assert_eq!(features.len(), TEXT_SIGNALS.len() + 3 + 6 + 1 + 12);
+
+        inputs.baseline = true;
+        assert!(inputs
+            .features(&evidence)
+            .unwrap_err()
+            .contains("without the source"));
+        evidence.baseline = Some(&[-2.0, -3.0]);
+        let features = inputs.features(&evidence).unwrap();
+        let scalars = TEXT_SIGNALS.len() + 3 + 6 + 10 + 1;
+        assert_eq!(features.len(), scalars + 12);
+        // The source raised the first token by 1 nat and lowered the
+        // second by 6: gains 1 and -6.
+        let gains = &features[TEXT_SIGNALS.len() + 3 + 12..TEXT_SIGNALS.len() + 3 + 16];
+        assert_eq!(gains, [-5.0, -2.5, -6.0, 0.5]);
+
         evidence.vectors = Some((&[1.0, 0.0], &[0.0, 1.0]));
         assert!(inputs.features(&evidence).unwrap_err().contains("2 values"));
+    }
+
+    #[test]
+    fn pair_features_repeat_scalars_for_their_pair() {
+        let mut inputs = text_inputs();
+        inputs.pairs = vec!["en-de".to_string(), "en-es".to_string()];
+        let signals = Signals {
+            length_deviation: 0.5,
+            ..Signals::default()
+        };
+        let evidence = |pair| Evidence {
+            signals: &signals,
+            source: "Red mug",
+            translation: "Taza roja",
+            pair,
+            logprobs: None,
+            baseline: None,
+            vectors: None,
+        };
+        let scalars = TEXT_SIGNALS.len() + 3;
+        let spanish = inputs.features(&evidence("en-es")).unwrap();
+        assert_eq!(spanish.len(), scalars + 2 * (1 + scalars));
+        // Indicators: not German, Spanish; then the German copies (zero)
+        // and the Spanish ones (the scalars again).
+        assert_eq!(spanish[scalars..scalars + 2], [0.0, 1.0]);
+        assert!(spanish[scalars + 2..scalars + 2 + scalars]
+            .iter()
+            .all(|&v| v == 0.0));
+        assert_eq!(spanish[scalars + 2 + scalars..], spanish[..scalars]);
+        // A pair the estimator never saw reads the shared weights alone.
+        let french = inputs.features(&evidence("en-fr")).unwrap();
+        assert!(french[scalars..].iter().all(|&v| v == 0.0));
     }
 }

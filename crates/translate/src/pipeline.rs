@@ -198,6 +198,9 @@ pub(crate) struct Unit {
     /// Log-probabilities of the output's tokens under the scoring model,
     /// or the error that kept it from scoring them.
     pub lm_score: Option<Result<Vec<f32>, String>>,
+    /// Log-probabilities of the same tokens without the source, when the
+    /// model scored both.
+    pub lm_baseline: Option<Vec<f32>>,
     /// Multilingual embeddings of the source and the output, or the error
     /// that kept the embedding model from computing them.
     pub embeddings: Option<Result<PairVectors, String>>,
@@ -874,8 +877,12 @@ fn score_with_model(scorer: &dyn TokenScorer, units: &mut [Unit]) {
             &unit.pair.target,
         );
         let score = scorer.continuation_logprobs(&prompt, &continuation);
-        if let Err(err) = &score {
-            tracing::warn!(error = %err, "scoring model skipped a segment");
+        match &score {
+            Ok(_) => {
+                let prompt = qe::lm_baseline_prompt(&unit.pair.target);
+                unit.lm_baseline = scorer.continuation_logprobs(&prompt, &continuation).ok();
+            }
+            Err(err) => tracing::warn!(error = %err, "scoring model skipped a segment"),
         }
         unit.lm_score = Some(score.map_err(|err| err.to_string()));
     }

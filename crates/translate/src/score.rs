@@ -56,6 +56,8 @@ pub type PairVectors = (Vec<f32>, Vec<f32>);
 pub struct ModelOutputs {
     /// Log-probabilities of the translation's tokens after its source.
     pub logprobs: Option<Vec<f32>>,
+    /// Log-probabilities of the same tokens without the source.
+    pub baseline: Option<Vec<f32>>,
     /// Embeddings of the source and the translation.
     pub vectors: Option<PairVectors>,
     /// Why a model failed on the pair or could not read all of it.
@@ -74,7 +76,11 @@ pub fn model_outputs(pairs: &[TranslationPair], models: QeModels<'_>) -> Vec<Mod
                 &pair.target_lang,
             );
             match scorer.continuation_logprobs(&prompt, &continuation) {
-                Ok(logprobs) => output.logprobs = Some(logprobs),
+                Ok(logprobs) => {
+                    output.logprobs = Some(logprobs);
+                    let prompt = qe::lm_baseline_prompt(&pair.target_lang);
+                    output.baseline = scorer.continuation_logprobs(&prompt, &continuation).ok();
+                }
                 Err(err) => {
                     tracing::warn!(error = %err, "scoring model skipped a pair");
                     output.skip_reason = Some(format!("the language model failed: {err}"));
@@ -171,7 +177,9 @@ pub fn pair_features(
         signals,
         source: &source,
         translation: &translation,
+        pair: &format!("{}-{}", pair.source_lang, pair.target_lang),
         logprobs: output.logprobs.as_deref(),
+        baseline: output.baseline.as_deref(),
         vectors: output
             .vectors
             .as_ref()

@@ -361,13 +361,25 @@ pub fn train(global: &Global, args: TrainQeArgs) -> anyhow::Result<()> {
             bail!("--qe-model {name}: the embedding model read none of the rows; run with RUST_LOG=debug to see why");
         }
     }
+    // Each language pair gets weights of its own once there are several.
+    let mut pair_names: Vec<String> = pairs
+        .iter()
+        .map(|pair| format!("{}-{}", pair.source_lang, pair.target_lang))
+        .collect();
+    pair_names.sort();
+    pair_names.dedup();
+    if pair_names.len() < 2 {
+        pair_names.clear();
+    }
     let inputs = Inputs {
+        baseline: language_model.is_some(),
         language_model,
         embedding_model: embedding_model.zip(
             outputs
                 .iter()
                 .find_map(|o| o.vectors.as_ref().map(|(v, _)| v.len())),
         ),
+        pairs: pair_names,
     };
 
     let mut examples = Vec::with_capacity(rows.len());

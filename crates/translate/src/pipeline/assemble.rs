@@ -325,14 +325,17 @@ impl FieldState<'_> {
                     .join(" ")
             };
             let (plain_source, plain_output) = (clean(source), clean(&output));
+            let pair = format!("{}-{}", unit.pair.source, unit.pair.target);
             let evidence = Evidence {
                 signals: &signals,
                 source: &plain_source,
                 translation: &plain_output,
+                pair: &pair,
                 logprobs: match &unit.lm_score {
                     Some(Ok(logprobs)) => Some(logprobs.as_slice()),
                     _ => None,
                 },
+                baseline: unit.lm_baseline.as_deref(),
                 vectors: match &unit.embeddings {
                     Some(Ok((s, t))) => Some((s.as_slice(), t.as_slice())),
                     _ => None,

@@ -303,6 +303,7 @@ fn push_unit(units: &mut Vec<Unit>, pair: &LanguagePair, text: &str, sentence: b
         similarity: 0.0,
         back_translation: None,
         lm_score: None,
+        lm_baseline: None,
         embeddings: None,
         closed_vocabulary: false,
     });
