@@ -315,6 +315,15 @@ pub fn lm_prompt(
     )
 }
 
+/// Builds the prompt of the language model's reading of a translation
+/// without its source: the target language's name alone ("Spanish:"),
+/// followed by the continuation of [`lm_prompt`].
+pub fn lm_baseline_prompt(target_lang: &str) -> String {
+    let name = crate::lang::Language::lookup(target_lang)
+        .map_or_else(|| target_lang.to_string(), |l| l.name.to_string());
+    format!("{name}:")
+}
+
 /// Builds the language detector once, with the languages the crate enables.
 fn detector() -> &'static LanguageDetector {
     static DETECTOR: OnceLock<LanguageDetector> = OnceLock::new();
@@ -391,8 +400,11 @@ pub fn text_signals(segment: &Segment<'_>) -> Signals {
     // Spanish target reads 1.00 German. Only a clear verdict counts there,
     // which one in 300 correct words gets (mostly loanwords).
     let single_word = output_words.len() == 1 && !copy && output_words[0].chars().count() >= 5;
+    // Technical strings ("image/jpeg", "v2.1", "#PRS_ORG#") are copied
+    // as they are, so only plain words make a copy untranslated.
+    let plain = plain_words(&source);
     if copy
-        && (source_words.len() >= 3 || (source_words.len() == 2 && !is_name(&output)))
+        && (plain >= 3 || (plain == 2 && !is_name(&output)))
         && !reads_as(&source, segment.target_lang)
     {
         signals.untranslated = 1.0;
@@ -469,6 +481,20 @@ fn visible_chars(text: &str) -> usize {
         count += usize::from(index > 0) + word.chars().filter(visible).count();
     }
     count
+}
+
+/// Counts the words of `text` made of letters alone (with inner hyphens
+/// and apostrophes): "Type: image/jpeg" has one, "Red T-shirt" two.
+fn plain_words(text: &str) -> usize {
+    text.split_whitespace()
+        .map(|word| word.trim_matches(|c: char| !c.is_alphanumeric()))
+        .filter(|word| {
+            word.chars().next().is_some_and(char::is_alphabetic)
+                && word
+                    .chars()
+                    .all(|c| c.is_alphabetic() || matches!(c, '-' | '\'' | '’'))
+        })
+        .count()
 }
 
 /// Tells whether `text` reads clearly as the language `code`: a copy of a
