@@ -37,8 +37,8 @@ use mercator_models::generate::TokenScorer;
 use mercator_translate::catalog::Listing;
 use mercator_translate::engine::{Apertium, Engine};
 use mercator_translate::estimator::{
-    agreement_of_scores, agreement_per_pair, Evidence, Example, Inputs, QualityEstimator,
-    TEXT_SIGNALS,
+    agreement_of_scores, agreement_per_pair, distinct_pairs, Evidence, Example, Inputs,
+    QualityEstimator, TEXT_SIGNALS,
 };
 use mercator_translate::lang::{Language, LanguagePair};
 use mercator_translate::metrics::{bleu, chrf, pearson, spearman};
@@ -721,12 +721,11 @@ fn model_calibration(
         }
         per_pair_out.insert(lp.to_string(), row);
     }
-    let mut pairs: Vec<String> = chosen
-        .iter()
-        .map(|segment| format!("{}-{}", segment.source_lang, segment.target_lang))
-        .collect();
-    pairs.sort();
-    pairs.dedup();
+    let pairs = distinct_pairs(
+        chosen
+            .iter()
+            .map(|segment| format!("{}-{}", segment.source_lang, segment.target_lang)),
+    );
     let inputs = Inputs {
         language_model: scorer.as_ref().map(|(path, _)| path.clone()),
         embedding_model: vectors_of

@@ -78,6 +78,18 @@ pub struct Inputs {
     pub pairs: Vec<String>,
 }
 
+/// Lists the language pairs of training rows that get weights of their
+/// own: each pair once, sorted, and none unless there are several.
+pub fn distinct_pairs(pairs: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut pairs: Vec<String> = pairs.into_iter().collect();
+    pairs.sort();
+    pairs.dedup();
+    if pairs.len() < 2 {
+        pairs.clear();
+    }
+    pairs
+}
+
 /// Features read from the language model's log-probabilities.
 const LM_FEATURES: usize = 6;
 

@@ -13,8 +13,8 @@ use mercator_models::manifest::Role;
 use mercator_models::store::ModelStore;
 use mercator_server::artifacts;
 use mercator_translate::estimator::{
-    agreement_of_scores, agreement_per_pair, mean_agreement, row_key, Example, Inputs,
-    QualityEstimator, ESTIMATOR_DATASET, ESTIMATOR_KIND,
+    agreement_of_scores, agreement_per_pair, distinct_pairs, mean_agreement, row_key, Example,
+    Inputs, QualityEstimator, ESTIMATOR_DATASET, ESTIMATOR_KIND,
 };
 use mercator_translate::lang::{Language, LANGUAGES};
 use mercator_translate::memory::Memory;
@@ -361,16 +361,6 @@ pub fn train(global: &Global, args: TrainQeArgs) -> anyhow::Result<()> {
             bail!("--qe-model {name}: the embedding model read none of the rows; run with RUST_LOG=debug to see why");
         }
     }
-    // Each language pair gets weights of its own once there are several.
-    let mut pair_names: Vec<String> = pairs
-        .iter()
-        .map(|pair| format!("{}-{}", pair.source_lang, pair.target_lang))
-        .collect();
-    pair_names.sort();
-    pair_names.dedup();
-    if pair_names.len() < 2 {
-        pair_names.clear();
-    }
     let inputs = Inputs {
         baseline: language_model.is_some(),
         language_model,
@@ -379,7 +369,12 @@ pub fn train(global: &Global, args: TrainQeArgs) -> anyhow::Result<()> {
                 .iter()
                 .find_map(|o| o.vectors.as_ref().map(|(v, _)| v.len())),
         ),
-        pairs: pair_names,
+        // Each language pair gets weights of its own once there are several.
+        pairs: distinct_pairs(
+            pairs
+                .iter()
+                .map(|pair| format!("{}-{}", pair.source_lang, pair.target_lang)),
+        ),
     };
 
     let mut examples = Vec::with_capacity(rows.len());
