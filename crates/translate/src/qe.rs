@@ -442,7 +442,8 @@ pub fn text_signals(segment: &Segment<'_>) -> Signals {
         }
     }
 
-    signals.number_mismatch = number_mismatch(&source, &output);
+    signals.number_mismatch =
+        number_mismatch(&source, &output, segment.source_lang, segment.target_lang);
 
     // A mask token stands for a span both sides share, such as a
     // placeholder: it counts as a short word, so that the text around it
@@ -450,9 +451,13 @@ pub fn text_signals(segment: &Segment<'_>) -> Signals {
     let tokens = |text: &str| token_regex().find_iter(text).count() * TOKEN_CHARS;
     let source_chars = visible_chars(&source) + tokens(segment.source);
     let output_chars = visible_chars(&output) + tokens(segment.output);
-    // A source under 10 characters ("Red mug") may take a few words more
-    // in the target, but not a sentence of claims it does not make.
-    if (source_chars >= 10 || output_chars >= 30) && source_chars > 0 && output_chars > 0 {
+    // A source under 10 characters ("Red mug", "BOGO") may take a few
+    // words more in the target, but not a sentence of claims it does not
+    // make.
+    if (source_chars >= 10 || output_chars >= SHORT_SOURCE_LIMIT)
+        && source_chars > 0
+        && output_chars > 0
+    {
         let ratio = output_chars as f64 / source_chars as f64;
         let deviation = (ratio / segment.expected_length_ratio).ln().abs();
         // Ratios within a factor of 1.5 of the expected one are normal.
@@ -469,16 +474,36 @@ pub fn text_signals(segment: &Segment<'_>) -> Signals {
     signals
 }
 
+/// Characters from which the translation of a source under 10
+/// characters is checked for length: an acronym spelled out ("Se ruega
+/// confirmación de asistencia" for "RSVP") stays below it.
+const SHORT_SOURCE_LIMIT: usize = 40;
+
 /// Characters a mask token counts for in the length ratio.
 const TOKEN_CHARS: usize = 5;
 
 /// Counts the characters a reader sees: runs of white space count as one
-/// space, zero-width characters not at all, and none at either end.
+/// space, a run of punctuation ("-----", "_._.") as one mark, and
+/// characters that take no room (zero-width spaces, direction marks, soft
+/// hyphens, combining marks) not at all. Leading and trailing space does
+/// not count.
 fn visible_chars(text: &str) -> usize {
-    let visible = |c: &char| !matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}');
+    let takes_room = |c: &char| {
+        !matches!(c,
+            '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{0300}'..='\u{036F}' | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}'
+            | '\u{2800}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}')
+    };
     let mut count = 0;
     for (index, word) in text.split_whitespace().enumerate() {
-        count += usize::from(index > 0) + word.chars().filter(visible).count();
+        let mut previous = None;
+        for c in word.chars().filter(takes_room) {
+            if c.is_alphanumeric() || previous.is_none_or(char::is_alphanumeric) {
+                count += 1;
+            }
+            previous = Some(c);
+        }
+        count += usize::from(index > 0);
     }
     count
 }
@@ -713,7 +738,11 @@ fn rounds_to(a: &str, b: &str) -> bool {
 /// Counts missing plus extra numbers. A number matches the same value,
 /// or else a rounding of it, as a translator writes a converted measure
 /// ("177 °C" for 350 °F).
-fn number_mismatch(source: &str, output: &str) -> f64 {
+fn number_mismatch(source: &str, output: &str, source_lang: &str, target_lang: &str) -> f64 {
+    // "m²" holds the 2 of "m2".
+    let superscripts = |text: &str| text.replace('²', "2").replace('³', "3");
+    let (source, output) = (superscripts(source), superscripts(output));
+    let (source, output) = (source.as_str(), output.as_str());
     let (mut source_left, mut output_left) = match_numbers(numbers(source), numbers(output));
     // Numbers joined at a space may be two: "2 100 ml" is 2 bottles of
     // 100 ml as often as 2100 ml.
@@ -730,7 +759,149 @@ fn number_mismatch(source: &str, output: &str) -> f64 {
     {
         (source_left, output_left) = match_numbers(split(source_left), split(output_left));
     }
+    // A small number may be written out: "Set of 2" as "Juego de dos".
+    source_left.retain(|number| !number_word_in(number, output, target_lang));
+    output_left.retain(|number| !number_word_in(number, source, source_lang));
     (source_left.len() + output_left.len()) as f64
+}
+
+/// Tells whether `text` writes the whole number `number` (1 to 12) as a
+/// word of the language `code`: "dos" for 2 in Spanish, "eine" for 1 in
+/// German.
+fn number_word_in(number: &str, text: &str, code: &str) -> bool {
+    const WORDS: [(&str, [&str; 12]); 7] = [
+        (
+            "en",
+            [
+                "one|a|an",
+                "two|pair",
+                "three",
+                "four",
+                "five",
+                "six",
+                "seven",
+                "eight",
+                "nine",
+                "ten",
+                "eleven",
+                "twelve|dozen",
+            ],
+        ),
+        (
+            "es",
+            [
+                "un|uno|una",
+                "dos|par",
+                "tres",
+                "cuatro",
+                "cinco",
+                "seis",
+                "siete",
+                "ocho",
+                "nueve",
+                "diez",
+                "once",
+                "doce|docena",
+            ],
+        ),
+        (
+            "de",
+            [
+                "ein|eine|einen|einem|einer|eins",
+                "zwei|paar",
+                "drei",
+                "vier",
+                "fünf",
+                "sechs",
+                "sieben",
+                "acht",
+                "neun",
+                "zehn",
+                "elf",
+                "zwölf|dutzend",
+            ],
+        ),
+        (
+            "fr",
+            [
+                "un|une",
+                "deux|paire",
+                "trois",
+                "quatre",
+                "cinq",
+                "six",
+                "sept",
+                "huit",
+                "neuf",
+                "dix",
+                "onze",
+                "douze|douzaine",
+            ],
+        ),
+        (
+            "it",
+            [
+                "un|uno|una",
+                "due|paio",
+                "tre",
+                "quattro",
+                "cinque",
+                "sei",
+                "sette",
+                "otto",
+                "nove",
+                "dieci",
+                "undici",
+                "dodici|dozzina",
+            ],
+        ),
+        (
+            "pt",
+            [
+                "um|uma",
+                "dois|duas|par",
+                "três",
+                "quatro",
+                "cinco",
+                "seis",
+                "sete",
+                "oito",
+                "nove",
+                "dez",
+                "onze",
+                "doze|dúzia",
+            ],
+        ),
+        (
+            "ca",
+            [
+                "un|una",
+                "dos|dues|parell",
+                "tres",
+                "quatre",
+                "cinc",
+                "sis",
+                "set",
+                "vuit",
+                "nou",
+                "deu",
+                "onze",
+                "dotze|dotzena",
+            ],
+        ),
+    ];
+    let Ok(value @ 1..=12) = number.parse::<usize>() else {
+        return false;
+    };
+    let Some((_, words)) = WORDS.iter().find(|(language, _)| *language == code) else {
+        return false;
+    };
+    let spelled: Vec<&str> = words[value - 1].split('|').collect();
+    text.split(|c: char| !c.is_alphabetic()).any(|word| {
+        spelled
+            .iter()
+            .any(|s| word.eq_ignore_ascii_case(s) || word.to_lowercase() == *s)
+    })
 }
 
 /// Pairs source and output numbers of the same value, or else a rounding
@@ -1143,7 +1314,7 @@ mod tests {
 
     #[test]
     fn number_check_values_and_signs() {
-        let mismatch = |source: &str, output: &str| number_mismatch(source, output);
+        let mismatch = |source: &str, output: &str| number_mismatch(source, output, "en", "es");
         // The same value in the target's format, or as the source wrote it.
         for (source, output) in [
             ("Price $19.99", "Precio 19,99 $"),
@@ -1164,6 +1335,10 @@ mod tests {
             ("Store at –5 °C", "Conservar a -5 °C"),
             ("Sizes 5 – 10", "Tallas 5-10"),
             ("Chanel No.5", "Chanel n.º 5"),
+            ("Set of 2 mugs", "Juego de dos tazas"),
+            ("1 red mug", "Una taza roja"),
+            ("Covers 5 m2", "Cubre 5 m²"),
+            ("Set of two mugs", "Juego de 2 tazas"),
         ] {
             assert_eq!(mismatch(source, output), 0.0, "{source} -> {output}");
         }
@@ -1174,6 +1349,7 @@ mod tests {
             ("Weight 0.5 kg", "Peso 5 kg"),
             ("1,000,000 views", "1 000 visitas"),
             ("Store at –5 °C", "Conservar a 5 °C"),
+            ("Set of 2 mugs", "Juego de tres tazas"),
         ] {
             assert!(mismatch(source, output) > 0.0, "{source} -> {output}");
         }
@@ -1310,8 +1486,18 @@ mod tests {
     fn length_ignores_padding_and_checks_short_sources() {
         let weights = Weights::default();
         let source = "Soft cotton socks with a reinforced heel, sold in packs of five pairs.";
-        let padded = format!("Calcetines suaves{}", " \u{a0}\u{200B}".repeat(30));
-        assert!(signals(source, &padded).score(&weights) < 70.0);
+        for padding in [
+            " \u{a0}\u{200B}",
+            "\u{00AD}\u{200F}\u{FE0F}\u{2800}",
+            "-",
+            "_.",
+        ] {
+            let padded = format!("Calcetines suaves{}", padding.repeat(30));
+            assert!(
+                signals(source, &padded).score(&weights) < 70.0,
+                "{padding:?}"
+            );
+        }
         let claims = signals(
             "Red mug",
             "Taza roja de cerámica artesanal, apta para microondas y lavavajillas.",
