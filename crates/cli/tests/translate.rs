@@ -970,7 +970,7 @@ S1,Blue sofa,The sofa has 3 seats and a soft cover.
         (
             // Known columns match in any case.
             "Source,TRANSLATION,Score\nRed mug,Taza roja,100\n",
-            "1 scored translations are too few",
+            "too few scored translations (1)",
         ),
         ("", "the file is empty"),
         (

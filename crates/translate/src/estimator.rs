@@ -254,7 +254,7 @@ pub struct QualityEstimator {
 /// Failure to train an estimator.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum TrainError {
-    #[error("{0} scored translations are too few; give at least 40")]
+    #[error("too few scored translations ({0}); give at least 40")]
     TooFew(usize),
     #[error(
         "all rows fall in one validation fold, which a hash of their group picks; give rows from \

@@ -237,8 +237,8 @@ pub fn detect(text: &str, sku: &str) -> Vec<Span> {
             (
                 SpanKind::Placeholder,
                 compile(concat!(
-                    r"%\([\w.-]+\)[-+0#]*\d*(?:\.\d+)?[sdifuxXeEgGc]",
-                    r"|%(?:\d+\$)?[-+0#]*\d*(?:\.\d+)?[sdifuxXeEgGc@]",
+                    r"%\([\w.-]+\)[-+0#]*\d*(?:\.\d+)?[sSdifuxXeEgGc]",
+                    r"|%(?:\d+\$)?[-+0#]*\d*(?:\.\d+)?[sSdifuxXeEgGc@]",
                     r"|\{\{\s*[\w.-]+\s*\}\}|\{\s*[\w.-]*\s*\}",
                 )),
             ),
@@ -366,12 +366,13 @@ mod tests {
                 kinds(text)
             );
         }
-        let found = kinds("Hi %(name)s, { name } and %s's gift, 100%d");
+        let found = kinds("Hi %(name)s, { name } and %s's gift, 100%d, HELLO %S!");
         let texts: Vec<&str> = found.iter().map(|(text, _)| text.as_str()).collect();
         assert!(texts.contains(&"%(name)s"), "{texts:?}");
         assert!(texts.contains(&"{ name }"), "{texts:?}");
         assert!(texts.contains(&"%s"), "{texts:?}");
         assert!(texts.contains(&"%d"), "{texts:?}");
+        assert!(texts.contains(&"%S"), "{texts:?}");
     }
 
     #[test]
