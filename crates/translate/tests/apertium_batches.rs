@@ -95,6 +95,8 @@ fn unplaced_possessives_count_as_unknown() {
     let segments = [
         "Gift box for ⟦1⟧'s birthday and ⟦2⟧'s friends.".to_string(),
         "Gift box for ⟦1⟧'s birthday.".to_string(),
+        "Gift for ⟦1⟧'s.".to_string(),
+        "⟦1⟧'s very own gift".to_string(),
     ];
     let outputs = engine
         .translate(&LanguagePair::new("en", "es"), &segments)
@@ -102,4 +104,8 @@ fn unplaced_possessives_count_as_unknown() {
     let unknown = |index: usize| outputs[index].as_ref().unwrap().unknown_words.clone();
     assert_eq!(unknown(0), ["⟦1⟧'s", "⟦2⟧'s"]);
     assert!(unknown(1).is_empty(), "{:?}", unknown(1));
+    // No possessed noun, or "'s" read as "is" with a stand-in name too.
+    for index in [2, 3] {
+        assert_eq!(unknown(index), ["⟦1⟧'s"], "{:?}", outputs[index]);
+    }
 }

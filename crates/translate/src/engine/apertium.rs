@@ -195,8 +195,12 @@ impl Engine for Apertium {
         for (index, (output, prepared)) in outputs.iter_mut().zip(&prepared).enumerate() {
             if let (Ok(text), Some(stand_in)) = (output.as_mut(), &prepared.stand_in) {
                 match stand_in.restore(text) {
-                    Some(restored) => *text = restored,
-                    None => retry.push(index),
+                    // Apertium may still read the "'s" as "is": "John es
+                    // regalo muy propio" for "John's very own gift".
+                    Some(restored) if !(pair.target == "es" && stand_in.read_as_is(text)) => {
+                        *text = restored
+                    }
+                    _ => retry.push(index),
                 }
             }
         }
@@ -435,6 +439,17 @@ impl StandIn {
             }
             Some(start)
         };
+        // "Gift for ⟦1⟧'s." has no possessed noun, and Apertium reads
+        // "John's." as "John is".
+        let after = text[possessive..]
+            .strip_prefix("'s")
+            .or_else(|| text[possessive..].strip_prefix("’s"))?;
+        let followed = after
+            .strip_prefix(' ')
+            .is_some_and(|rest| rest.starts_with(|c: char| c.is_alphabetic() || c == '⟦'));
+        if !followed {
+            return None;
+        }
         let start = run_before(possessive)?;
         let mut runs = vec![(start, possessive)];
         let head = &text[..start];
@@ -465,6 +480,15 @@ impl StandIn {
             .fold(text.to_string(), |text, (run, name)| {
                 text.replacen(run, name, 1)
             })
+    }
+
+    /// Tells whether a Spanish `output` follows a name with "es" ("is").
+    fn read_as_is(&self, output: &str) -> bool {
+        self.runs.iter().any(|(_, name)| {
+            output
+                .match_indices(&format!("{name} es"))
+                .any(|(at, found)| !output[at + found.len()..].starts_with(char::is_alphabetic))
+        })
     }
 
     /// Puts the tokens back in place of their names, or returns `None`
@@ -646,6 +670,8 @@ mod tests {
             Some(vec![("⟦2⟧".to_string(), "Mary")])
         );
         for kept in [
+            "Gift for ⟦1⟧'s.",
+            "⟦1⟧'s",
             "⟦1⟧'s birthday and ⟦2⟧'s friends",
             "Women's ⟦1⟧ shoes",
             "⟦1⟧'sx",
