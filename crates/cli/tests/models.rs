@@ -900,3 +900,84 @@ fn translate_with_qe_model_adds_language_model_signals() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("no-such-model"), "{stderr}");
 }
+
+/// `translate train-qe --qe-model` with a language model reads each
+/// translation with and without its source, gives each language pair
+/// weights of its own, and `translate score` then scores with it.
+#[cfg(feature = "llama")]
+#[test]
+fn train_qe_with_language_model_reads_it_without_the_source() {
+    let folder = tempfile::tempdir().unwrap();
+    let data = folder.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    // Its own registry, so that the promoted estimator serves no other test.
+    std::os::unix::fs::symlink(models_data_dir().join("models"), data.join("models")).unwrap();
+    let items = [
+        ("red mug", "taza roja", "rote Tasse"),
+        ("blue scarf", "bufanda azul", "blaue Schal"),
+        ("wooden chair", "silla de madera", "Holzstuhl"),
+        ("green lamp", "lámpara verde", "grüne Lampe"),
+        ("black bag", "bolso negro", "schwarze Tasche"),
+        ("white shirt", "camisa blanca", "weißes Hemd"),
+        ("small table", "mesa pequeña", "kleiner Tisch"),
+        ("glass vase", "jarrón de vidrio", "Glasvase"),
+        ("leather belt", "cinturón de cuero", "Ledergürtel"),
+        ("silver ring", "anillo de plata", "Silberring"),
+        ("cotton towel", "toalla de algodón", "Baumwolltuch"),
+        ("steel knife", "cuchillo de acero", "Stahlmesser"),
+    ];
+    let mut rows = String::from("source,translation,target_lang,score,group\n");
+    for (i, (english, spanish, german)) in items.iter().enumerate() {
+        let source = format!("The {english} is on sale today.");
+        for (target, good, wrong) in [
+            (
+                "es",
+                format!("El {spanish} está en oferta hoy."),
+                "Gracias por su pedido.",
+            ),
+            (
+                "de",
+                format!("Der {german} ist heute im Angebot."),
+                "Danke für Ihre Bestellung.",
+            ),
+        ] {
+            rows.push_str(&format!("{source},{good},{target},100,doc{i}\n"));
+            rows.push_str(&format!("{source},{wrong},{target},20,doc{i}\n"));
+        }
+    }
+    let file = folder.path().join("scored.csv");
+    std::fs::write(&file, rows).unwrap();
+
+    let trained = run_ok(
+        mercator(&data)
+            .args(["--json", "translate", "train-qe"])
+            .arg(&file)
+            .args(["--qe-model", "gemma-3-270m", "--force"]),
+    );
+    let trained: serde_json::Value = serde_json::from_slice(&trained.stdout).unwrap();
+    let inputs = &trained["params"]["inputs"];
+    assert_eq!(inputs["language_model"], "gemma-3-270m", "{trained}");
+    assert_eq!(inputs["baseline"], true, "{trained}");
+    assert_eq!(inputs["pairs"], serde_json::json!(["en-de", "en-es"]));
+    assert_eq!(trained["metrics"]["rows"], 48, "{trained}");
+
+    let scored = run_ok(mercator(&data).args([
+        "--json",
+        "translate",
+        "score",
+        "--source",
+        "The red mug is on sale today.",
+        "--translation",
+        "Gracias por su pedido.",
+        "--to",
+        "es",
+    ]));
+    let scored: serde_json::Value = serde_json::from_slice(&scored.stdout).unwrap();
+    assert_eq!(scored[0]["estimator"], trained["version"], "{scored}");
+    let score = scored[0]["score"].as_f64().unwrap();
+    assert!((0.0..=100.0).contains(&score), "{scored}");
+    assert!(
+        !scored[0]["flags"].to_string().contains("qe_model_skipped"),
+        "{scored}"
+    );
+}
