@@ -906,7 +906,7 @@ fn translate_with_qe_model_adds_language_model_signals() {
 /// weights of its own, and `translate score` then scores with it.
 #[cfg(feature = "llama")]
 #[test]
-fn train_qe_with_language_model_reads_it_without_the_source() {
+fn train_qe_reads_model_twice() {
     let folder = tempfile::tempdir().unwrap();
     let data = folder.path().join("data");
     std::fs::create_dir_all(&data).unwrap();

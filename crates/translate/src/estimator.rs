@@ -59,7 +59,7 @@ pub struct Evidence<'a> {
 }
 
 /// The models whose outputs an estimator reads, and the language pairs it
-/// tells apart.
+/// distinguishes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Inputs {
     /// Name of the language model, when its log-probabilities are read.

@@ -482,7 +482,7 @@ const SHORT_SOURCE_LIMIT: usize = 40;
 /// Characters a mask token counts for in the length ratio.
 const TOKEN_CHARS: usize = 5;
 
-/// Counts the characters a reader sees: runs of white space count as one
+/// Counts the visible characters: runs of white space count as one
 /// space, a run of punctuation ("-----", "_._.") as one mark, and
 /// characters that take no room (zero-width spaces, direction marks, soft
 /// hyphens, combining marks) not at all. Leading and trailing space does
@@ -739,7 +739,7 @@ fn rounds_to(a: &str, b: &str) -> bool {
 /// or else a rounding of it, as a translator writes a converted measure
 /// ("177 °C" for 350 °F).
 fn number_mismatch(source: &str, output: &str, source_lang: &str, target_lang: &str) -> f64 {
-    // "m²" holds the 2 of "m2".
+    // "m²" contains the 2 of "m2".
     let superscripts = |text: &str| text.replace('²', "2").replace('³', "3");
     let (source, output) = (superscripts(source), superscripts(output));
     let (source, output) = (source.as_str(), output.as_str());
@@ -1098,11 +1098,12 @@ pub fn check_pair(
     check
 }
 
-/// `text` as a translation into `target` may write it: each measure and
-/// size on the target's units and charts, or as the source writes it
-/// where `translation` keeps that value ("55 pulgadas" for "55 inches",
-/// with a unit of the source's system after a measure), or both where
-/// it gives both ("10,5 pulgadas (26,7 cm)").
+/// Returns `text` as a translation into `target` may write it: each
+/// measure and size on the target's units and charts. Where `translation`
+/// keeps the source's value, it stays as the source writes it ("55
+/// pulgadas" for "55 inches"); a measure needs a unit of the source's
+/// system after it. Where the translation gives both, both are expected
+/// ("10,5 pulgadas (26,7 cm)").
 fn localized(text: &str, target: &crate::lang::Language, translation: &str) -> String {
     let rates = crate::locale::RateTable::default();
     let mut spans = crate::locale::detect(text, target, text, &rates);
