@@ -1055,9 +1055,9 @@ fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Tells whether `words` end on a unisex item: the last gender word is
-/// "unisex", or men's and women's joined by "and", "or", "&" or "/"
-/// ("men's and women's", "women's/men's").
+/// Tells whether `words` end on a unisex item: "unisex" with no men's or
+/// women's before it, or men's and women's joined by "and", "or", "&" or
+/// "/" ("men's and women's", "women's/men's").
 fn is_unisex(words: &[String]) -> bool {
     let gendered: Vec<(usize, &str)> = words
         .iter()
@@ -1071,7 +1071,8 @@ fn is_unisex(words: &[String]) -> bool {
         .map(|(index, word)| (index, word.as_str()))
         .collect();
     match gendered[..] {
-        [.., (_, "unisex")] => true,
+        // "Women's shoes, unisex fit" stay women's.
+        [.., (_, "unisex")] => gendered.iter().all(|(_, word)| *word == "unisex"),
         [.., (first, a), (last, b)] => {
             let men = |word: &str| matches!(word, "men" | "mens");
             men(a) != men(b)
@@ -1367,6 +1368,7 @@ mod tests {
             ("Women's shoes in US size 9, black.", "EU 39,5 (US 9)"),
             ("Men's and women's shoes, US size 8", "EU 41 (US 8)"),
             ("Unisex sneakers, US size 8", "EU 41 (US 8)"),
+            ("Women's shoes (unisex fit), US size 8", "EU 38,5 (US 8)"),
             // US 8 and UK 12 are the same dress.
             ("A women's dress in US size 8.", "EU 40 (US 8)"),
             ("A women's dress in UK size 12.", "EU 40 (UK 12)"),

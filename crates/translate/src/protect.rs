@@ -228,7 +228,7 @@ pub fn detect(text: &str, sku: &str) -> Vec<Span> {
         vec![
             (
                 SpanKind::Url,
-                compile(r#"(?i)\b(?:https?://|www\.)[^\s<>"']+[^\s<>"'.,;:!?)\]]"#),
+                compile(r#"(?i)\b(?:https?://|www\.)[^\s<>"'{}]+[^\s<>"'{}.,;:!?)\]]"#),
             ),
             (
                 SpanKind::Email,
@@ -237,8 +237,8 @@ pub fn detect(text: &str, sku: &str) -> Vec<Span> {
             (
                 SpanKind::Placeholder,
                 compile(concat!(
-                    r"%\([\w.-]+\)[-+0#]*\d*(?:\.\d+)?[sSdifuxXeEgGc]",
-                    r"|%(?:\d+\$)?[-+0#]*\d*(?:\.\d+)?[sSdifuxXeEgGc@]",
+                    r"%\([\w.-]+\)[-+0#]*\d*(?:\.\d+)?[sSdDifuxXeEgGc]",
+                    r"|%(?:\d+\$)?[-+0#]*\d*(?:\.\d+)?[sSdDifuxXeEgGc@]",
                     r"|\{\{\s*[\w.-]+\s*\}\}|\{\s*[\w.-]*\s*\}",
                 )),
             ),
@@ -366,13 +366,16 @@ mod tests {
                 kinds(text)
             );
         }
-        let found = kinds("Hi %(name)s, { name } and %s's gift, 100%d, HELLO %S!");
+        let found = kinds(
+            "Hi %(name)s, { name } and %s's gift, 100%d, HELLO %S! https://shop.example/{ id }",
+        );
         let texts: Vec<&str> = found.iter().map(|(text, _)| text.as_str()).collect();
         assert!(texts.contains(&"%(name)s"), "{texts:?}");
         assert!(texts.contains(&"{ name }"), "{texts:?}");
         assert!(texts.contains(&"%s"), "{texts:?}");
         assert!(texts.contains(&"%d"), "{texts:?}");
         assert!(texts.contains(&"%S"), "{texts:?}");
+        assert!(texts.contains(&"{ id }"), "{texts:?}");
     }
 
     #[test]

@@ -495,7 +495,11 @@ fn visible_chars(text: &str) -> usize {
             | '\u{2800}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}')
     };
     let mut count = 0;
-    for (index, word) in text.split_whitespace().enumerate() {
+    // A word of punctuation alone (". . .", "- - -") is padding.
+    let words = text
+        .split_whitespace()
+        .filter(|word| word.chars().any(char::is_alphanumeric));
+    for (index, word) in words.enumerate() {
         let mut previous = None;
         for c in word.chars().filter(takes_room) {
             if c.is_alphanumeric() || previous.is_none_or(char::is_alphanumeric) {
@@ -1490,6 +1494,7 @@ mod tests {
         for padding in [
             " \u{a0}\u{200B}",
             "\u{00AD}\u{200F}\u{FE0F}\u{2800}",
+            " .",
             "-",
             "_.",
         ] {
