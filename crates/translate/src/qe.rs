@@ -743,6 +743,18 @@ fn rounds_to(a: &str, b: &str) -> bool {
 /// or else a rounding of it, as a translator writes a converted measure
 /// ("177 °C" for 350 °F).
 fn number_mismatch(source: &str, output: &str, source_lang: &str, target_lang: &str) -> f64 {
+    number_mismatch_with(source, output, source_lang, target_lang, &[])
+}
+
+/// Counts as [`number_mismatch`] does, with `optional` numbers that the
+/// output may add.
+fn number_mismatch_with(
+    source: &str,
+    output: &str,
+    source_lang: &str,
+    target_lang: &str,
+    optional: &[&str],
+) -> f64 {
     // "m²" contains the 2 of "m2".
     let superscripts = |text: &str| text.replace('²', "2").replace('³', "3");
     let (source, output) = (superscripts(source), superscripts(output));
@@ -766,6 +778,11 @@ fn number_mismatch(source: &str, output: &str, source_lang: &str, target_lang: &
     // A small number may be written out: "Set of 2" as "Juego de dos".
     source_left.retain(|number| !number_word_in(number, output, target_lang));
     output_left.retain(|number| !number_word_in(number, source, source_lang));
+    output_left.retain(|number| {
+        !optional
+            .iter()
+            .any(|extra| same_number(extra, number) || rounds_to(extra, number))
+    });
     (source_left.len() + output_left.len()) as f64
 }
 
@@ -1032,9 +1049,9 @@ pub fn check_pair(
     // Measures and sizes converted for the target ("10.5 inches" to "26,7
     // cm") are what a correct translation contains, so the numbers are
     // compared with the source as the pipeline would localize it.
-    let source_text = match crate::lang::Language::lookup(target_lang) {
+    let (source_text, optional) = match crate::lang::Language::lookup(target_lang) {
         Some(target) => localized(&source_text, target, &translation_text),
-        None => source_text,
+        None => (source_text, Vec::new()),
     };
     let ratio = |code: &str| {
         crate::lang::Language::lookup(code).map_or(1.1, |l| l.length_ratio_from_english)
@@ -1047,6 +1064,16 @@ pub fn check_pair(
         expected_length_ratio: ratio(target_lang) / ratio(source_lang),
         identify_language: true,
     });
+    // A converted value given beside a kept one ("10,5 pulgadas (26,7
+    // cm)") is no extra number, and a value with another unit is wrong.
+    let optional: Vec<&str> = optional.iter().map(String::as_str).collect();
+    signals.number_mismatch = number_mismatch_with(
+        &source_text,
+        &translation_text,
+        source_lang,
+        target_lang,
+        &optional,
+    ) + changed_units(&source_text, &translation_text);
     // Markup is searched too: a link target is an attribute. A span that
     // is a measure or size ("350F") is localized, not kept.
     let localized_spans = match crate::lang::Language::lookup(target_lang) {
@@ -1108,7 +1135,11 @@ pub fn check_pair(
 /// pulgadas" for "55 inches"); a measure needs a unit of the source's
 /// system after it. Where the translation gives both, both are expected
 /// ("10,5 pulgadas (26,7 cm)").
-fn localized(text: &str, target: &crate::lang::Language, translation: &str) -> String {
+fn localized(
+    text: &str,
+    target: &crate::lang::Language,
+    translation: &str,
+) -> (String, Vec<String>) {
     let rates = crate::locale::RateTable::default();
     let mut spans = crate::locale::detect(text, target, text, &rates);
     spans.sort_by_key(|span| span.start);
@@ -1119,6 +1150,7 @@ fn localized(text: &str, target: &crate::lang::Language, translation: &str) -> S
             .any(|&(start, end)| same_number(number, &translation[start..end]))
     };
     let mut out = String::with_capacity(text.len());
+    let mut optional = Vec::new();
     let mut cursor = 0;
     for span in spans {
         if span.start < cursor {
@@ -1130,9 +1162,9 @@ fn localized(text: &str, target: &crate::lang::Language, translation: &str) -> S
         let kept = !raw_numbers.is_empty()
             && raw_numbers.iter().all(|number| present(number))
             && (span.kind != crate::protect::SpanKind::Measure
-                || raw_numbers.last().is_some_and(|last| {
+                || raw_numbers.iter().any(|number| {
                     translation_numbers.iter().any(|&(start, end)| {
-                        same_number(last, &translation[start..end])
+                        same_number(number, &translation[start..end])
                             && imperial_unit_at(&translation[end..])
                     })
                 }));
@@ -1151,8 +1183,7 @@ fn localized(text: &str, target: &crate::lang::Language, translation: &str) -> S
         match (kept, converted) {
             (true, true) if !both_in_replacement => {
                 out.push_str(raw);
-                out.push(' ');
-                out.push_str(&span.replacement);
+                optional.extend(numbers(&span.replacement).into_iter().map(str::to_string));
             }
             (true, false) => out.push_str(raw),
             _ => out.push_str(&span.replacement),
@@ -1160,23 +1191,107 @@ fn localized(text: &str, target: &crate::lang::Language, translation: &str) -> S
         cursor = span.end;
     }
     out.push_str(&text[cursor..]);
-    out
+    (out, optional)
+}
+
+/// Returns the unit that starts `text` (after spaces or a hyphen), as a
+/// canonical name in any language Mercator writes: "kg" for "kg",
+/// "kilos" and "Kilogramm", "in" for "pulgadas" and "pulg.".
+fn unit_at(text: &str) -> Option<&'static str> {
+    const UNITS: [(&str, &str); 18] = [
+        (
+            "mm",
+            r"mm|mil[ií]met(?:er|re|ro|ri)s?|millimet(?:er|re|ro|ri)s?|millimètres?",
+        ),
+        (
+            "cm",
+            r"cm|cent[ií]met(?:er|re|ro|ri)s?|zentimeter|centimètres?",
+        ),
+        (
+            "km",
+            r"km|kil[oó]met(?:er|re|ro|ri)s?|kilomètres?|chilometri|quil[oô]metros?",
+        ),
+        ("mg", r"mg|mil[ií]gramos?|milligram(?:s|m|mes?|mi)?"),
+        (
+            "kg",
+            r"kg|kilos?|kilogram(?:s|m|mes?|os?)?|chilogrammi|quilos?|quilogramas?",
+        ),
+        ("ml", r"ml|mil[ií]litros?|millilit(?:er|re)s?|millilitri"),
+        ("cl", r"cl|cent[ií]litros?|centilit(?:er|re)s?"),
+        ("floz", r"fl\.?\s?oz|fluid\s+ounces?|onzas?\s+l[ií]quidas?"),
+        (
+            "C",
+            r"°\s?c|ºc|grados?\s+(?:celsius|cent[ií]grados?)|celsius",
+        ),
+        ("F", r"°\s?f|ºf|grados?\s+fahrenheit|fahrenheit"),
+        (
+            "in",
+            r#"in\.?|inch(?:es)?|pulgadas?|pulg\.?|zoll|pouces?|pollici|polegadas?|"|″"#,
+        ),
+        ("ft", r"ft\.?|feet|foot|pies?|fu(?:ß|ss)|pieds?|piedi|pés?"),
+        ("lb", r"lbs?\.?|pounds?|libras?|pfund|livres?|libbre"),
+        ("oz", r"oz\.?|ounces?|onzas?|unzen?|onces?|once|onças?"),
+        (
+            "gal",
+            r"gal\.?|gallons?|gal[oó]n|galones|gallonen?|gallone|gal[ãa]o|gal[õo]es",
+        ),
+        ("m", r"m|met(?:er|re|ro|ri)s?|mètres?"),
+        ("g", r"g|gr\.?|gramos?|grams?|gramm|grammes?|grammi|gramas?"),
+        ("l", r"l|lit(?:er|re|ro|ri)s?|litres?"),
+    ];
+    static UNIT: OnceLock<Vec<(&'static str, Regex)>> = OnceLock::new();
+    let units = UNIT.get_or_init(|| {
+        UNITS
+            .iter()
+            .map(|(name, pattern)| {
+                let regex = Regex::new(&format!(
+                    r"(?i)^[\s\u{{a0}}-]*(?:{pattern})(?:[^\p{{L}}]|$)"
+                ))
+                .expect("valid regex");
+                (*name, regex)
+            })
+            .collect()
+    });
+    units
+        .iter()
+        .find(|(_, regex)| regex.is_match(text))
+        .map(|(name, _)| *name)
+}
+
+/// Counts the source's measures whose value the translation gives only
+/// with another unit ("500 kg" for "500 g", "150 pulgadas" for "150 cm"),
+/// two for each, as a changed number.
+fn changed_units(source: &str, translation: &str) -> f64 {
+    let translation_numbers = number_spans(translation);
+    let mut changed = 0.0;
+    for (start, end) in number_spans(source) {
+        let Some(unit) = unit_at(&source[end..]) else {
+            continue;
+        };
+        let number = &source[start..end];
+        let units: Vec<Option<&str>> = translation_numbers
+            .iter()
+            .filter(|&&(from, to)| same_number(number, &translation[from..to]))
+            .map(|&(_, to)| unit_at(&translation[to..]))
+            .collect();
+        if !units.is_empty()
+            && units
+                .iter()
+                .all(|found| found.is_some_and(|found| found != unit))
+        {
+            changed += 2.0;
+        }
+    }
+    changed
 }
 
 /// Tells whether `text` starts with a US or imperial unit, in English or
 /// a target language: "pulgadas", "Zoll", "lb", "°F".
 fn imperial_unit_at(text: &str) -> bool {
-    static UNIT: OnceLock<Regex> = OnceLock::new();
-    let unit = UNIT.get_or_init(|| {
-        Regex::new(concat!(
-            r#"(?i)^[\s\u{a0}-]*(?:"|″|'|′|°\s?f\b|ºf\b|fahrenheit|grados fahrenheit"#,
-            r"|in\b|inch|pulgada|zoll|pouce|pollic|polegada|ft\b|feet|foot|pies?\b|fu(?:ß|ss)",
-            r"|pied|pé|lbs?\b|pound|libra|pfund|livre|oz\b|fl\.?\s?oz|ounce|onza|unze|once|oncia",
-            r"|onça|gal\b|gallon|gal[oó]n|gallone|gal[ãa]o|gal[õo]es)",
-        ))
-        .expect("valid regex")
-    });
-    unit.is_match(text)
+    matches!(
+        unit_at(text),
+        Some("in" | "ft" | "lb" | "oz" | "floz" | "gal" | "F")
+    )
 }
 
 /// `text` with every tag replaced by a space.
@@ -1397,6 +1512,15 @@ mod tests {
             ("Smart TV 55 in", "Smart TV de 55 cm", false),
             ("Bake at 350F", "Hornear a 350 °C", false),
             ("Holds 5 lbs", "Soporta 5 kg", false),
+            ("6 ft (1.8 m) cable", "Cable de 6 pies (1,8 m)", true),
+            ("Height: 10.5 inches", "Altura: 10,5 pulg.", true),
+            // A metric value with another unit.
+            ("Bag of 500 g", "Bolsa de 500 g", true),
+            ("Bag of 500 g", "Bolsa de 500 gramos", true),
+            ("Bag of 500 g", "Bolsa de 500 kg", false),
+            ("Tablecloth 150 cm", "Mantel de 150 pulgadas", false),
+            ("Keep at 5 °C", "Mantener a 5 °F", false),
+            ("Bottle 500 ml", "Botella de 500 l", false),
         ] {
             let check = check_pair(source, translation, "en", "es");
             assert_eq!(
