@@ -195,9 +195,9 @@ impl Engine for Apertium {
         for (index, (output, prepared)) in outputs.iter_mut().zip(&prepared).enumerate() {
             if let (Ok(text), Some(stand_in)) = (output.as_mut(), &prepared.stand_in) {
                 match stand_in.restore(text) {
-                    // Apertium may still read the "'s" as "is": "John es
-                    // regalo muy propio" for "John's very own gift".
-                    Some(restored) if !(pair.target == "es" && stand_in.read_as_is(text)) => {
+                    // Apertium may still miss the genitive: "John es regalo
+                    // muy propio" for "John's very own gift".
+                    Some(restored) if pair.target != "es" || stand_in.spanish_genitive(text) => {
                         *text = restored
                     }
                     _ => retry.push(index),
@@ -482,13 +482,23 @@ impl StandIn {
             })
     }
 
-    /// Tells whether a Spanish `output` follows a name with "es" ("is").
-    fn read_as_is(&self, output: &str) -> bool {
-        self.runs.iter().any(|(_, name)| {
+    /// Tells whether a Spanish `output` writes the genitive: the first
+    /// name after "de" ("el cumpleaños de John"), and no name followed by
+    /// "es" ("is").
+    fn spanish_genitive(&self, output: &str) -> bool {
+        let Some((_, first)) = self.runs.first() else {
+            return false;
+        };
+        let lower = output.to_lowercase();
+        let after_de = [" de ", " del "]
+            .iter()
+            .any(|de| lower.contains(&format!("{de}{}", first.to_lowercase())));
+        let read_as_is = self.runs.iter().any(|(_, name)| {
             output
                 .match_indices(&format!("{name} es"))
                 .any(|(at, found)| !output[at + found.len()..].starts_with(char::is_alphabetic))
-        })
+        });
+        after_de && !read_as_is
     }
 
     /// Puts the tokens back in place of their names, or returns `None`
