@@ -101,8 +101,17 @@ fn history(global: &Global, args: &RegistryArgs) -> anyhow::Result<()> {
 fn rollback(global: &Global, args: &RegistryArgs) -> anyhow::Result<()> {
     let mut store = open_store(&global.data_dir)?;
     let Some((from, to)) = store.rollback_model(args.kind.as_str(), &args.dataset)? else {
+        // TODO: a rollback past the first promoted estimator, back to the
+        // hand-set weights.
+        let hint = if matches!(args.kind, ModelKind::Quality) {
+            "; to score with the hand-set weights instead, pass --rules to `mercator translate` \
+             and `mercator translate score`"
+        } else {
+            ""
+        };
         anyhow::bail!(
-            "no earlier {} version of dataset {:?} to roll back to; see `mercator models history`",
+            "no earlier {} version of dataset {:?} to roll back to; see `mercator models \
+             history`{hint}",
             args.kind.as_str(),
             args.dataset
         );
