@@ -708,11 +708,35 @@ fn readings(number: &str) -> Vec<(f64, i32)> {
     readings
 }
 
+/// Lists the values a number written in a language whose decimal
+/// separator is `decimal` means: its reading with that separator where the
+/// marks fit it, and otherwise the other one ("19.99" in Spanish is still
+/// 19.99, but "2.500" is 2500). Without a language, every reading.
+fn readings_in(number: &str, decimal: Option<char>) -> Vec<(f64, i32)> {
+    let Some(decimal) = decimal else {
+        return readings(number);
+    };
+    let other = if decimal == '.' { ',' } else { '.' };
+    value_with(number, decimal)
+        .or_else(|| value_with(number, other))
+        .into_iter()
+        .collect()
+}
+
 /// Tells whether two written numbers may mean the same value: "1,250" and
 /// "1.250", "26.7" and "26,7", but not "19.99" and "1.999", nor "-5" and
 /// "5". Numbers no reading fits compare their digits.
 fn same_number(a: &str, b: &str) -> bool {
-    let (a_readings, b_readings) = (readings(a), readings(b));
+    same_number_in((a, None), (b, None))
+}
+
+/// Tells whether two numbers, each with the decimal separator of its
+/// language where known, mean the same value.
+fn same_number_in(
+    (a, a_decimal): (&str, Option<char>),
+    (b, b_decimal): (&str, Option<char>),
+) -> bool {
+    let (a_readings, b_readings) = (readings_in(a, a_decimal), readings_in(b, b_decimal));
     if a_readings.is_empty() || b_readings.is_empty() {
         return digits(a) == digits(b);
     }
@@ -724,8 +748,17 @@ fn same_number(a: &str, b: &str) -> bool {
 /// Tells whether one number is the other rounded: "177" for "176,7",
 /// "567" for "566,99", "1,1" for "1,13", "180" for "176,7".
 fn rounds_to(a: &str, b: &str) -> bool {
-    readings(a).iter().any(|&(x, x_decimals)| {
-        readings(b).iter().any(|&(y, y_decimals)| {
+    rounds_to_in((a, None), (b, None))
+}
+
+/// Tells whether one number is the other rounded, each read with the
+/// decimal separator of its language where known.
+fn rounds_to_in(
+    (a, a_decimal): (&str, Option<char>),
+    (b, b_decimal): (&str, Option<char>),
+) -> bool {
+    readings_in(a, a_decimal).iter().any(|&(x, x_decimals)| {
+        readings_in(b, b_decimal).iter().any(|&(y, y_decimals)| {
             let tolerance = 0.5 * 10f64.powi(-x_decimals.min(y_decimals));
             // A converted value ("176,7") may also be given to the nearest
             // ten ("180 °C" for an oven), within 2% of it.
@@ -743,23 +776,34 @@ fn rounds_to(a: &str, b: &str) -> bool {
 /// or else a rounding of it, as a translator writes a converted measure
 /// ("177 °C" for 350 °F).
 fn number_mismatch(source: &str, output: &str, source_lang: &str, target_lang: &str) -> f64 {
-    number_mismatch_with(source, output, source_lang, target_lang, &[])
+    number_mismatch_with(source, output, source_lang, target_lang, &[], false)
 }
 
 /// Counts as [`number_mismatch`] does, with `optional` numbers that the
-/// output may add.
+/// output may add. A `localized` source holds measures already written
+/// the target's way ("1.250 g" for "1,250 g"), so its numbers are read
+/// either way.
 fn number_mismatch_with(
     source: &str,
     output: &str,
     source_lang: &str,
     target_lang: &str,
     optional: &[&str],
+    localized: bool,
 ) -> f64 {
     // "m²" contains the 2 of "m2".
     let superscripts = |text: &str| text.replace('²', "2").replace('³', "3");
     let (source, output) = (superscripts(source), superscripts(output));
     let (source, output) = (source.as_str(), output.as_str());
-    let (mut source_left, mut output_left) = match_numbers(numbers(source), numbers(output));
+    let decimal = |code: &str| crate::lang::Language::lookup(code).map(|l| l.decimal_separator);
+    let source_decimal = if localized {
+        None
+    } else {
+        decimal(source_lang)
+    };
+    let decimals = (source_decimal, decimal(target_lang));
+    let (mut source_left, mut output_left) =
+        match_numbers(numbers(source), numbers(output), decimals);
     // Numbers joined at a space may be two: "2 100 ml" is 2 bottles of
     // 100 ml as often as 2100 ml.
     fn split(numbers: Vec<&str>) -> Vec<&str> {
@@ -773,7 +817,8 @@ fn number_mismatch_with(
         .chain(&output_left)
         .any(|n| n.contains(' '))
     {
-        (source_left, output_left) = match_numbers(split(source_left), split(output_left));
+        (source_left, output_left) =
+            match_numbers(split(source_left), split(output_left), decimals);
     }
     // A small number may be written out: "Set of 2" as "Juego de dos".
     source_left.retain(|number| !number_word_in(number, output, target_lang));
@@ -927,26 +972,36 @@ fn number_word_in(number: &str, text: &str, code: &str) -> bool {
 
 /// Pairs source and output numbers of the same value, or else a rounding
 /// of it. Returns the numbers of each side left unpaired.
-fn match_numbers<'a>(source: Vec<&'a str>, output: Vec<&'a str>) -> (Vec<&'a str>, Vec<&'a str>) {
+fn match_numbers<'a>(
+    source: Vec<&'a str>,
+    output: Vec<&'a str>,
+    (source_decimal, output_decimal): (Option<char>, Option<char>),
+) -> (Vec<&'a str>, Vec<&'a str>) {
     let mut output_left = output;
     let mut source_left = Vec::new();
     for number in source {
-        match output_left.iter().position(|o| same_number(o, number)) {
+        match output_left
+            .iter()
+            .position(|o| same_number_in((o, output_decimal), (number, source_decimal)))
+        {
             Some(index) => {
                 output_left.remove(index);
             }
             None => source_left.push(number),
         }
     }
-    source_left.retain(
-        |number| match output_left.iter().position(|o| rounds_to(number, o)) {
+    source_left.retain(|number| {
+        match output_left
+            .iter()
+            .position(|o| rounds_to_in((number, source_decimal), (o, output_decimal)))
+        {
             Some(index) => {
                 output_left.remove(index);
                 false
             }
             None => true,
-        },
-    );
+        }
+    });
     (source_left, output_left)
 }
 
@@ -1073,6 +1128,7 @@ pub fn check_pair(
         source_lang,
         target_lang,
         &optional,
+        true,
     ) + changed_units(&source_text, &translation_text);
     // Markup is searched too: a link target is an attribute. A span that
     // is a measure or size ("350F") is localized, not kept.
@@ -1470,6 +1526,9 @@ mod tests {
             ("1,000,000 views", "1 000 visitas"),
             ("Store at –5 °C", "Conservar a 5 °C"),
             ("Set of 2 mugs", "Juego de tres tazas"),
+            // "2.500" is 2500 in Spanish.
+            ("Bag of 2.5 kg", "Bolsa de 2.500 kg"),
+            ("Mug 19.99 EUR", "Taza 19.990 EUR"),
         ] {
             assert!(mismatch(source, output) > 0.0, "{source} -> {output}");
         }
@@ -1518,6 +1577,9 @@ mod tests {
             ("Bag of 500 g", "Bolsa de 500 g", true),
             ("Bag of 500 g", "Bolsa de 500 gramos", true),
             ("Bag of 500 g", "Bolsa de 500 kg", false),
+            ("Bag of 1,250 g", "Bolsa de 1.250 g", true),
+            ("Bag of 2.5 kg", "Bolsa de 2,5 kg", true),
+            ("Bag of 2.5 kg", "Bolsa de 2.500 kg", false),
             ("Tablecloth 150 cm", "Mantel de 150 pulgadas", false),
             ("Keep at 5 °C", "Mantener a 5 °F", false),
             ("Bottle 500 ml", "Botella de 500 l", false),
