@@ -23,7 +23,7 @@ use crate::lang::{Language, LanguagePair};
 use crate::locale::RateTable;
 use crate::memory::{EngineSegment, Memory, MemoryError, MemoryMatch, ReviewItem};
 use crate::qe::{self, Signals, Weights};
-use crate::score::{meaning_vectors, PairVectors};
+use crate::score::{meaning_vectors, read_with_model, PairVectors};
 use mercator_models::embed::Embedder;
 use mercator_models::generate::TokenScorer;
 
@@ -666,7 +666,9 @@ impl<'a> Pipeline<'a> {
             self.back_translate(units)?;
         }
         if let Some(scorer) = self.scorer {
-            score_with_model(scorer, units);
+            let baseline = (self.options.estimator.as_ref())
+                .is_some_and(|estimator| estimator.inputs.baseline);
+            score_with_model(scorer, units, baseline);
         }
         if let Some(embedder) = self.embedder {
             compare_meaning(embedder, units);
@@ -865,26 +867,27 @@ fn tidy_spaces(source: &str, output: &str) -> String {
 /// Sets the scoring model's log-probabilities on translated sentences. A
 /// sentence the model cannot score (longer than its context) is flagged
 /// `qe_model_skipped` and scored without the model.
-fn score_with_model(scorer: &dyn TokenScorer, units: &mut [Unit]) {
+fn score_with_model(scorer: &dyn TokenScorer, units: &mut [Unit], baseline: bool) {
     for unit in units.iter_mut().filter(|unit| unit.sentence) {
         let Some(Ok(output)) = &unit.output else {
             continue;
         };
-        let (prompt, continuation) = qe::lm_prompt(
-            &unit.text,
-            &unit.pair.source,
-            &output.text,
-            &unit.pair.target,
+        let readings = read_with_model(
+            scorer,
+            (&unit.text, &unit.pair.source),
+            (&output.text, &unit.pair.target),
+            baseline,
         );
-        let score = scorer.continuation_logprobs(&prompt, &continuation);
-        match &score {
-            Ok(_) => {
-                let prompt = qe::lm_baseline_prompt(&unit.pair.target);
-                unit.lm_baseline = scorer.continuation_logprobs(&prompt, &continuation).ok();
+        unit.lm_score = Some(match readings {
+            Ok((logprobs, without_source)) => {
+                unit.lm_baseline = without_source;
+                Ok(logprobs)
             }
-            Err(err) => tracing::warn!(error = %err, "scoring model skipped a segment"),
-        }
-        unit.lm_score = Some(score.map_err(|err| err.to_string()));
+            Err(err) => {
+                tracing::warn!(error = %err, "scoring model skipped a segment");
+                Err(err.to_string())
+            }
+        });
     }
 }
 

@@ -64,22 +64,55 @@ pub struct ModelOutputs {
     pub skip_reason: Option<String>,
 }
 
-/// Runs the given models on every pair.
-pub fn model_outputs(pairs: &[TranslationPair], models: QeModels<'_>) -> Vec<ModelOutputs> {
+/// Reads `translation` with the language model after its source and,
+/// when `baseline`, after the target language's name alone. Returns the
+/// log-probabilities of the translation's tokens for each reading. A
+/// failed reading without the source is logged and left out.
+pub fn read_with_model(
+    scorer: &dyn TokenScorer,
+    (source, source_lang): (&str, &str),
+    (translation, target_lang): (&str, &str),
+    baseline: bool,
+) -> mercator_models::Result<(Vec<f32>, Option<Vec<f32>>)> {
+    let (prompt, continuation) = qe::lm_prompt(source, source_lang, translation, target_lang);
+    let logprobs = scorer.continuation_logprobs(&prompt, &continuation)?;
+    let without_source = if baseline {
+        let prompt = qe::lm_baseline_prompt(target_lang);
+        match scorer.continuation_logprobs(&prompt, &continuation) {
+            Ok(logprobs) => Some(logprobs),
+            Err(err) => {
+                tracing::warn!(error = %err, "language model failed to read a translation without its source");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    Ok((logprobs, without_source))
+}
+
+/// Runs the given models on every pair. With `baseline`, the language
+/// model also reads each translation without its source, as an estimator
+/// with [`Inputs::baseline`] needs.
+pub fn model_outputs(
+    pairs: &[TranslationPair],
+    models: QeModels<'_>,
+    baseline: bool,
+) -> Vec<ModelOutputs> {
     let mut outputs = vec![ModelOutputs::default(); pairs.len()];
     if let Some(scorer) = models.scorer {
         for (pair, output) in pairs.iter().zip(&mut outputs) {
-            let (prompt, continuation) = qe::lm_prompt(
-                &plain_text(&pair.source),
-                &pair.source_lang,
-                &plain_text(&pair.translation),
-                &pair.target_lang,
-            );
-            match scorer.continuation_logprobs(&prompt, &continuation) {
-                Ok(logprobs) => {
+            let source = plain_text(&pair.source);
+            let translation = plain_text(&pair.translation);
+            match read_with_model(
+                scorer,
+                (&source, &pair.source_lang),
+                (&translation, &pair.target_lang),
+                baseline,
+            ) {
+                Ok((logprobs, without_source)) => {
                     output.logprobs = Some(logprobs);
-                    let prompt = qe::lm_baseline_prompt(&pair.target_lang);
-                    output.baseline = scorer.continuation_logprobs(&prompt, &continuation).ok();
+                    output.baseline = without_source;
                 }
                 Err(err) => {
                     tracing::warn!(error = %err, "scoring model skipped a pair");
@@ -113,7 +146,8 @@ pub fn score_pairs(
     weights: &Weights,
     estimator: Option<&QualityEstimator>,
 ) -> Vec<PairScore> {
-    let outputs = model_outputs(pairs, models);
+    let baseline = estimator.is_some_and(|estimator| estimator.inputs.baseline);
+    let outputs = model_outputs(pairs, models, baseline);
     pairs
         .iter()
         .zip(outputs)

@@ -354,7 +354,8 @@ pub fn train(global: &Global, args: TrainQeArgs) -> anyhow::Result<()> {
         scorer: scorer.as_deref(),
         embedder: embedder.as_ref(),
     };
-    let outputs = score::model_outputs(&pairs, models);
+    // New estimators read the language model without the source too.
+    let outputs = score::model_outputs(&pairs, models, true);
     let (language_model, embedding_model) = model_names(global, &args.qe_model)?;
     if let Some(name) = &embedding_model {
         if outputs.iter().all(|o| o.vectors.is_none()) {
