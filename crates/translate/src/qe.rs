@@ -780,9 +780,9 @@ fn number_mismatch(source: &str, output: &str, source_lang: &str, target_lang: &
 }
 
 /// Counts as [`number_mismatch`] does, with `optional` numbers that the
-/// output may add. A `localized` source holds measures already written
-/// the target's way ("1.250 g" for "1,250 g"), so its numbers are read
-/// either way.
+/// output may add. A `localized` source contains measures already
+/// written the target's way ("1.250 g" for "1,250 g"), so its numbers are
+/// read either way.
 fn number_mismatch_with(
     source: &str,
     output: &str,
@@ -963,11 +963,8 @@ fn number_word_in(number: &str, text: &str, code: &str) -> bool {
         return false;
     };
     let spelled: Vec<&str> = words[value - 1].split('|').collect();
-    text.split(|c: char| !c.is_alphabetic()).any(|word| {
-        spelled
-            .iter()
-            .any(|s| word.eq_ignore_ascii_case(s) || word.to_lowercase() == *s)
-    })
+    text.split(|c: char| !c.is_alphabetic())
+        .any(|word| spelled.contains(&word.to_lowercase().as_str()))
 }
 
 /// Pairs source and output numbers of the same value, or else a rounding
@@ -1185,12 +1182,13 @@ pub fn check_pair(
     check
 }
 
-/// Returns `text` as a translation into `target` may write it: each
+/// Returns `text` as a translation into `target` may write it, with each
 /// measure and size on the target's units and charts. Where `translation`
-/// keeps the source's value, it stays as the source writes it ("55
-/// pulgadas" for "55 inches"); a measure needs a unit of the source's
-/// system after it. Where the translation gives both, both are expected
-/// ("10,5 pulgadas (26,7 cm)").
+/// keeps the source's value, that value stays as the source writes it
+/// ("55 pulgadas" for "55 inches"). A kept measure needs a unit of the
+/// source's system after it in the translation. Also returns the
+/// converted values the translation may add beside kept ones ("10,5
+/// pulgadas (26,7 cm)").
 fn localized(
     text: &str,
     target: &crate::lang::Language,

@@ -427,6 +427,7 @@ impl StandIn {
         let [possessive] = possessives[..] else {
             return None;
         };
+
         let tokens: Vec<regex::Match<'_>> = crate::protect::token_regex().find_iter(text).collect();
         // The run of tokens that ends at `end`, joined by single spaces.
         let run_before = |end: usize| -> Option<usize> {
@@ -439,6 +440,7 @@ impl StandIn {
             }
             Some(start)
         };
+
         // "Gift for ⟦1⟧'s." has no possessed noun, and Apertium reads
         // "John's." as "John is".
         let after = text[possessive..]
@@ -450,18 +452,20 @@ impl StandIn {
         if !followed {
             return None;
         }
+
         let start = run_before(possessive)?;
         let mut runs = vec![(start, possessive)];
-        let head = &text[..start];
+        let head = text[..start].to_lowercase();
         let joined = [" and ", " or ", " & "]
             .iter()
-            .find(|joint| head.to_lowercase().ends_with(*joint));
+            .find(|joint| head.ends_with(*joint));
         if let Some(joint) = joined {
             let end = start - joint.len();
             if let Some(other) = run_before(end) {
                 runs.insert(0, (other, end));
             }
         }
+
         let lower = text.to_lowercase();
         let mut names = STAND_IN_NAMES
             .into_iter()
