@@ -959,6 +959,7 @@ fn train_qe_reads_model_twice() {
     assert_eq!(inputs["language_model"], "gemma-3-270m", "{trained}");
     assert_eq!(inputs["baseline"], true, "{trained}");
     assert_eq!(inputs["pairs"], serde_json::json!(["en-de", "en-es"]));
+    assert_eq!(inputs["copies"], true, "{trained}");
     assert_eq!(trained["metrics"]["rows"], 48, "{trained}");
 
     let scored = run_ok(mercator(&data).args([

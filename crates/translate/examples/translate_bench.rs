@@ -733,6 +733,7 @@ fn model_calibration(
             .map(|(v, _)| (embedding_path.clone().unwrap_or_default(), v.len())),
         baseline: scorer.is_some(),
         pairs,
+        copies: true,
     };
     let examples: Vec<Example> = chosen
         .iter()
@@ -755,18 +756,21 @@ fn model_calibration(
             })
         })
         .collect::<Result<_, String>>()?;
+    // The rows of the fit half, or of the held-out one, to train on.
+    let half = |fit: bool| -> Vec<Example> {
+        examples
+            .iter()
+            .filter(|e| in_fit(&e.group) == fit)
+            .map(|e| Example {
+                features: e.features.clone(),
+                human: e.human,
+                pair: e.pair.clone(),
+                group: e.group.clone(),
+            })
+            .collect()
+    };
     let started = Instant::now();
-    let fit_examples: Vec<Example> = examples
-        .iter()
-        .filter(|e| in_fit(&e.group))
-        .map(|e| Example {
-            features: e.features.clone(),
-            human: e.human,
-            pair: e.pair.clone(),
-            group: e.group.clone(),
-        })
-        .collect();
-    let estimator = QualityEstimator::train(inputs, &fit_examples)?;
+    let estimator = QualityEstimator::train(inputs, &half(true))?;
     let training_seconds = started.elapsed().as_secs_f64();
     let held_out: Vec<&Example> = examples.iter().filter(|e| !in_fit(&e.group)).collect();
     // The estimate alone, and the score as Mercator gives it: with the
@@ -799,11 +803,21 @@ fn model_calibration(
         row["trained_estimator_as_scored"] =
             json!({ "spearman": scored_agreement.get(&pair).copied().map(round3) });
     }
+    // The halves swapped: trained on the held-out documents and read on
+    // the training ones, which shows how much the split alone moves the
+    // agreement.
+    let swapped = QualityEstimator::train(estimator.inputs.clone(), &half(false))?;
+    let first_half: Vec<&Example> = examples.iter().filter(|e| in_fit(&e.group)).collect();
+    for (pair, r) in agreement_per_pair(&swapped, &first_half) {
+        let row = per_pair_out.get_mut(&pair).expect("pair of the sample");
+        row["trained_estimator_halves_swapped"] = json!({ "spearman": round3(r) });
+    }
     let mut out = json!({
         "trained_estimator": {
             "training_rows": estimator.training_rows,
             "penalty": estimator.penalty,
             "cross_validated_spearman": round3(estimator.cross_validated_spearman),
+            "embedding_share": estimator.embedding_share,
             "training_seconds": round1(training_seconds),
         },
         "language_model": scorer.as_ref().map(|(path, _)| path.clone()),

@@ -1,12 +1,13 @@
 //! A quality estimator trained on human scores of translations.
 //!
 //! The rule-based score weighs each signal by hand. A trained estimator
-//! instead reads the text signals, the language model's token
-//! log-probabilities and the embedding vectors of source and translation,
-//! and predicts the human score by ridge regression. Human error scores
+//! instead reads the text signals, the source words the translation keeps
+//! unchanged, the language model's token log-probabilities and the
+//! embedding vectors of source and translation, and predicts the human score by ridge regression. Human error scores
 //! are skewed (most segments are perfect, a few are very bad), so the
 //! regression predicts ln(1 + 100 - score) and turns it back into a score.
-//! The penalty strength is chosen by two-fold cross-validation on the
+//! The penalty strength, and the weight of the embedding values against
+//! the other features, are chosen by two-fold cross-validation on the
 //! training rows, grouped by document, so that no document is both read
 //! and predicted.
 
@@ -33,6 +34,11 @@ pub const TEXT_SIGNALS: [&str; 7] = [
     "punctuation_mismatch",
     "source_complexity",
 ];
+
+/// Weights of the embedding values against the other features, tried
+/// with each penalty: the vectors hold thousands of values, which at full
+/// weight drown the few scalar features.
+const EMBEDDING_SHARES: [f64; 4] = [1.0, 0.5, 0.25, 0.1];
 
 /// Penalty strengths tried, per training row.
 const PENALTIES: [f64; 6] = [0.1, 0.3, 1.0, 3.0, 10.0, 30.0];
@@ -76,6 +82,10 @@ pub struct Inputs {
     /// shared weights alone.
     #[serde(default)]
     pub pairs: Vec<String>,
+    /// Whether the counts of source words the translation keeps unchanged
+    /// are read.
+    #[serde(default)]
+    pub copies: bool,
 }
 
 /// Lists the language pairs of training rows that get weights of their
@@ -113,7 +123,17 @@ impl Inputs {
             (Some(_), false) => LM_FEATURES,
             (None, _) => 0,
         };
-        TEXT_SIGNALS.len() + 3 + lm + usize::from(self.embedding_model.is_some())
+        TEXT_SIGNALS.len()
+            + 3
+            + 2 * usize::from(self.copies)
+            + lm
+            + usize::from(self.embedding_model.is_some())
+    }
+
+    /// Positions of the embedding values among the features.
+    fn embedding_values(&self) -> std::ops::Range<usize> {
+        let start = self.scalar_width();
+        start..start + self.embedding_model.as_ref().map_or(0, |(_, dim)| 4 * dim)
     }
 
     /// Features of one segment, or the reason it cannot be read: a model
@@ -136,6 +156,10 @@ impl Inputs {
             output_words.ln_1p(),
             (evidence.source.chars().count() as f64).ln_1p(),
         ]);
+        if self.copies {
+            let (lower, other) = crate::qe::copied_words(evidence.source, evidence.translation);
+            features.extend([(lower as f64).ln_1p(), (other as f64).ln_1p()]);
+        }
         if let Some(model) = &self.language_model {
             let logprobs = evidence
                 .logprobs
@@ -245,10 +269,18 @@ pub struct QualityEstimator {
     /// is compared with this one on rows this one never saw.
     #[serde(default)]
     pub row_keys: Vec<u64>,
+    /// Weight of the embedding values against the other features, chosen
+    /// with the penalty.
+    #[serde(default = "full_share")]
+    pub embedding_share: f64,
     mean: Vec<f64>,
     scale: Vec<f64>,
     weights: Vec<f64>,
     bias: f64,
+}
+
+fn full_share() -> f64 {
+    1.0
 }
 
 /// Failure to train an estimator.
@@ -295,42 +327,54 @@ impl QualityEstimator {
         if fold.iter().all(|&f| f) || fold.iter().all(|&f| !f) {
             return Err(TrainError::OneGroup);
         }
-        let mut best = (f64::NEG_INFINITY, PENALTIES[0]);
-        for &penalty in &PENALTIES {
-            let mut agreements = Vec::new();
-            for side in [true, false] {
-                let train: Vec<&Example> = examples
-                    .iter()
-                    .zip(&fold)
-                    .filter(|(_, &f)| f == side)
-                    .map(|(e, _)| e)
-                    .collect();
-                let test: Vec<&Example> = examples
-                    .iter()
-                    .zip(&fold)
-                    .filter(|(_, &f)| f != side)
-                    .map(|(e, _)| e)
-                    .collect();
-                let model = fit(inputs.clone(), &train, penalty)?;
-                agreements.extend(
+        let shares: &[f64] = if inputs.embedding_model.is_some() {
+            &EMBEDDING_SHARES
+        } else {
+            &[1.0]
+        };
+        let grid: Vec<(f64, f64)> = shares
+            .iter()
+            .flat_map(|&share| PENALTIES.iter().map(move |&penalty| (penalty, share)))
+            .collect();
+        // Each fold's design is set up once and solved at every point of
+        // the grid.
+        let mut agreements = vec![Vec::new(); grid.len()];
+        for side in [true, false] {
+            let (train, test): (Vec<_>, Vec<_>) =
+                examples.iter().zip(&fold).partition(|(_, &f)| f == side);
+            let train: Vec<&Example> = train.into_iter().map(|(e, _)| e).collect();
+            let test: Vec<&Example> = test.into_iter().map(|(e, _)| e).collect();
+            let design = Design::new(&inputs, &train);
+            for (&(penalty, share), found) in grid.iter().zip(&mut agreements) {
+                let model = design.solve(inputs.clone(), penalty, share)?;
+                found.extend(
                     agreement_per_pair(&model, &test)
                         .into_iter()
                         .map(|(_, r)| r),
                 );
             }
-            let mean = if agreements.is_empty() {
+        }
+        let mut best = (f64::NEG_INFINITY, grid[0]);
+        for (&(penalty, share), found) in grid.iter().zip(&agreements) {
+            let mean = if found.is_empty() {
                 f64::NEG_INFINITY
             } else {
-                agreements.iter().sum::<f64>() / agreements.len() as f64
+                found.iter().sum::<f64>() / found.len() as f64
             };
-            tracing::debug!(penalty, spearman = mean, "estimator cross-validation");
+            tracing::debug!(
+                penalty,
+                share,
+                spearman = mean,
+                "estimator cross-validation"
+            );
             if mean > best.0 {
-                best = (mean, penalty);
+                best = (mean, (penalty, share));
             }
         }
 
         let all: Vec<&Example> = examples.iter().collect();
-        let mut model = fit(inputs, &all, best.1)?;
+        let (penalty, share) = best.1;
+        let mut model = Design::new(&inputs, &all).solve(inputs, penalty, share)?;
         model.cross_validated_spearman = if best.0.is_finite() { best.0 } else { 0.0 };
         Ok(model)
     }
@@ -471,110 +515,200 @@ fn group_fold(group: &str) -> bool {
     (hash >> 7) & 1 == 0
 }
 
-/// Ridge regression of ln(1 + 100 - human) on standardized features, with
-/// penalty `penalty` × rows. Solved in the primal when features are fewer
-/// than rows, and in the dual (one equation per row) otherwise.
-fn fit(inputs: Inputs, rows: &[&Example], penalty: f64) -> Result<QualityEstimator, TrainError> {
-    let n = rows.len();
-    let d = inputs.width();
-    let mut mean = vec![0.0; d];
-    for row in rows {
-        for (m, x) in mean.iter_mut().zip(&row.features) {
-            *m += x / n as f64;
-        }
-    }
-    let mut scale = vec![0.0; d];
-    for row in rows {
-        for ((s, x), m) in scale.iter_mut().zip(&row.features).zip(&mean) {
-            *s += (x - m).powi(2) / n as f64;
-        }
-    }
-    for s in &mut scale {
-        // A constant feature keeps weight 0 instead of dividing by zero.
-        *s = if *s > 1e-12 { s.sqrt() } else { 1.0 };
-    }
-    let x: Vec<Vec<f64>> = rows
-        .iter()
-        .map(|row| {
-            row.features
-                .iter()
-                .zip(&mean)
-                .zip(&scale)
-                .map(|((x, m), s)| (x - m) / s)
-                .collect()
-        })
-        .collect();
-    let target: Vec<f64> = rows
-        .iter()
-        .map(|row| (100.0 - row.human.clamp(0.0, 100.0)).ln_1p())
-        .collect();
-    let bias = target.iter().sum::<f64>() / n as f64;
-    let centred: Vec<f64> = target.iter().map(|t| t - bias).collect();
-    let alpha = penalty * n as f64;
-
-    let weights = if d <= n {
-        solve_primal(&x, &centred, alpha)
-    } else {
-        solve_dual(&x, &centred, alpha)
-    }
-    .ok_or(TrainError::Singular)?;
-    Ok(QualityEstimator {
-        inputs,
-        penalty,
-        cross_validated_spearman: 0.0,
-        training_rows: n,
-        row_keys: Vec::new(),
-        mean,
-        scale,
-        weights,
-        bias,
-    })
+/// Standardized training rows and their products, from which ridge
+/// regressions of ln(1 + 100 - human) are solved at any penalty and
+/// embedding share.
+struct Design {
+    mean: Vec<f64>,
+    scale: Vec<f64>,
+    x: Vec<Vec<f64>>,
+    bias: f64,
+    centred: Vec<f64>,
+    embedding: std::ops::Range<usize>,
+    products: Products,
 }
 
-/// Ridge weights from the d × d normal equations (X'X + aI) w = X'y.
-fn solve_primal(x: &[Vec<f64>], target: &[f64], alpha: f64) -> Option<Vec<f64>> {
-    let d = x.first().map_or(0, Vec::len);
-    let mut gram = vec![0.0; d * d];
-    let mut moment = vec![0.0; d];
-    for (row, t) in x.iter().zip(target) {
-        for i in 0..d {
-            moment[i] += row[i] * t;
-            for j in 0..=i {
-                gram[i * d + j] += row[i] * row[j];
+/// Products of the standardized features: the d × d normal equations when
+/// features are fewer than rows, else the n × n kernel (cheaper when
+/// embedding vectors make features outnumber rows), split into the
+/// embedding values and the others so that the share scales them apart.
+enum Products {
+    Primal {
+        gram: Vec<f64>,
+        moment: Vec<f64>,
+    },
+    Dual {
+        other: Vec<f64>,
+        embedding: Vec<f64>,
+    },
+}
+
+impl Design {
+    fn new(inputs: &Inputs, rows: &[&Example]) -> Design {
+        Design::with_products(inputs, rows, inputs.width() > rows.len())
+    }
+
+    /// Sets up the design with the n × n kernel when `dual`, else with the
+    /// d × d normal equations.
+    fn with_products(inputs: &Inputs, rows: &[&Example], dual: bool) -> Design {
+        let n = rows.len();
+        let d = inputs.width();
+        let mut mean = vec![0.0; d];
+        for row in rows {
+            for (m, x) in mean.iter_mut().zip(&row.features) {
+                *m += x / n as f64;
             }
         }
-    }
-    for i in 0..d {
-        gram[i * d + i] += alpha;
-        for j in 0..i {
-            gram[j * d + i] = gram[i * d + j];
+        let mut scale = vec![0.0; d];
+        for row in rows {
+            for ((s, x), m) in scale.iter_mut().zip(&row.features).zip(&mean) {
+                *s += (x - m).powi(2) / n as f64;
+            }
+        }
+        for s in &mut scale {
+            // A constant feature keeps weight 0 instead of dividing by zero.
+            *s = if *s > 1e-12 { s.sqrt() } else { 1.0 };
+        }
+        let x: Vec<Vec<f64>> = rows
+            .iter()
+            .map(|row| {
+                row.features
+                    .iter()
+                    .zip(&mean)
+                    .zip(&scale)
+                    .map(|((x, m), s)| (x - m) / s)
+                    .collect()
+            })
+            .collect();
+        let target: Vec<f64> = rows
+            .iter()
+            .map(|row| (100.0 - row.human.clamp(0.0, 100.0)).ln_1p())
+            .collect();
+        let bias = target.iter().sum::<f64>() / n.max(1) as f64;
+        let centred: Vec<f64> = target.iter().map(|t| t - bias).collect();
+        let embedding = inputs.embedding_values();
+        let products = if !dual {
+            let mut gram = vec![0.0; d * d];
+            let mut moment = vec![0.0; d];
+            for (row, t) in x.iter().zip(&centred) {
+                for i in 0..d {
+                    moment[i] += row[i] * t;
+                    for j in 0..=i {
+                        gram[i * d + j] += row[i] * row[j];
+                    }
+                }
+            }
+            Products::Primal { gram, moment }
+        } else {
+            let (mut other, mut inner) = (vec![0.0; n * n], vec![0.0; n * n]);
+            for i in 0..n {
+                for j in 0..=i {
+                    let dot = |range: std::ops::Range<usize>| -> f64 {
+                        x[i][range.clone()]
+                            .iter()
+                            .zip(&x[j][range])
+                            .map(|(a, b)| a * b)
+                            .sum()
+                    };
+                    let e = dot(embedding.clone());
+                    let o = dot(0..embedding.start) + dot(embedding.end..d);
+                    (inner[i * n + j], inner[j * n + i]) = (e, e);
+                    (other[i * n + j], other[j * n + i]) = (o, o);
+                }
+            }
+            Products::Dual {
+                other,
+                embedding: inner,
+            }
+        };
+        Design {
+            mean,
+            scale,
+            x,
+            bias,
+            centred,
+            embedding,
+            products,
         }
     }
-    solve_cholesky(&mut gram, &moment, d)
-}
 
-/// Computes the same weights from the n × n dual, w = X' (XX' + aI)^-1 y,
-/// which is cheaper when features outnumber rows (embedding vectors).
-fn solve_dual(x: &[Vec<f64>], target: &[f64], alpha: f64) -> Option<Vec<f64>> {
-    let n = x.len();
-    let d = x.first().map_or(0, Vec::len);
-    let mut kernel = vec![0.0; n * n];
-    for i in 0..n {
-        for j in 0..=i {
-            let k: f64 = x[i].iter().zip(&x[j]).map(|(a, b)| a * b).sum();
-            kernel[i * n + j] = k;
-            kernel[j * n + i] = k;
+    /// Solves the ridge regression with penalty `penalty` × rows, the
+    /// embedding values weighed by `share`.
+    fn solve(
+        &self,
+        inputs: Inputs,
+        penalty: f64,
+        share: f64,
+    ) -> Result<QualityEstimator, TrainError> {
+        let (n, d) = (self.x.len(), self.mean.len());
+        let alpha = penalty * n as f64;
+        let factor = |i: usize| {
+            if self.embedding.contains(&i) {
+                share
+            } else {
+                1.0
+            }
+        };
+        let weights = match &self.products {
+            Products::Primal { gram, moment } => {
+                let mut a = vec![0.0; d * d];
+                for i in 0..d {
+                    for j in 0..=i {
+                        let v = gram[i * d + j] * factor(i) * factor(j);
+                        (a[i * d + j], a[j * d + i]) = (v, v);
+                    }
+                    a[i * d + i] += alpha;
+                }
+                let b: Vec<f64> = moment
+                    .iter()
+                    .enumerate()
+                    .map(|(i, m)| m * factor(i))
+                    .collect();
+                solve_cholesky(&mut a, &b, d)
+            }
+            Products::Dual { other, embedding } => {
+                let mut kernel: Vec<f64> = other
+                    .iter()
+                    .zip(embedding)
+                    .map(|(o, e)| o + share * share * e)
+                    .collect();
+                for i in 0..n {
+                    kernel[i * n + i] += alpha;
+                }
+                solve_cholesky(&mut kernel, &self.centred, n).map(|dual| {
+                    let mut weights = vec![0.0; d];
+                    for (row, c) in self.x.iter().zip(&dual) {
+                        for (w, v) in weights.iter_mut().zip(row) {
+                            *w += c * v;
+                        }
+                    }
+                    weights
+                        .iter()
+                        .enumerate()
+                        .map(|(i, w)| w * factor(i))
+                        .collect()
+                })
+            }
         }
-        kernel[i * n + i] += alpha;
+        .ok_or(TrainError::Singular)?;
+        // The share scales the standardized embedding values; folded into
+        // their scale, the estimate reads raw features as before.
+        let scale = (self.scale.iter().enumerate())
+            .map(|(i, s)| s / factor(i))
+            .collect();
+        Ok(QualityEstimator {
+            inputs,
+            penalty,
+            embedding_share: share,
+            cross_validated_spearman: 0.0,
+            training_rows: n,
+            row_keys: Vec::new(),
+            mean: self.mean.clone(),
+            scale,
+            weights,
+            bias: self.bias,
+        })
     }
-    let dual = solve_cholesky(&mut kernel, target, n)?;
-    let mut weights = vec![0.0; d];
-    for (row, c) in x.iter().zip(&dual) {
-        for (w, v) in weights.iter_mut().zip(row) {
-            *w += c * v;
-        }
-    }
-    Some(weights)
 }
 
 #[cfg(test)]
@@ -587,6 +721,7 @@ mod tests {
             embedding_model: None,
             baseline: false,
             pairs: Vec::new(),
+            copies: false,
         }
     }
 
@@ -673,21 +808,6 @@ mod tests {
     }
 
     #[test]
-    fn dual_and_primal_solutions_agree() {
-        let x: Vec<Vec<f64>> = (0..5)
-            .map(|i| (0..3).map(|j| ((i * 3 + j) % 7) as f64 - 3.0).collect())
-            .collect();
-        let target = [1.0, -2.0, 0.5, 3.0, -1.0];
-
-        let primal = solve_primal(&x, &target, 2.0).unwrap();
-        let dual = solve_dual(&x, &target, 2.0).unwrap();
-
-        for (p, d) in primal.iter().zip(&dual) {
-            assert!((p - d).abs() < 1e-9, "{primal:?} {dual:?}");
-        }
-    }
-
-    #[test]
     fn train_rejects_too_few_rows_and_one_group() {
         let mut examples = examples(60);
         assert_eq!(
@@ -710,6 +830,7 @@ mod tests {
             embedding_model: Some(("embeddinggemma-300m".to_string(), 3)),
             baseline: false,
             pairs: Vec::new(),
+            copies: false,
         };
         let signals = Signals::default();
         let mut evidence = Evidence {
@@ -777,5 +898,117 @@ mod tests {
         // A pair the estimator never saw reads the shared weights alone.
         let french = inputs.features(&evidence("en-fr")).unwrap();
         assert!(french[scalars..].iter().all(|&v| v == 0.0));
+    }
+
+    /// Rows with a scalar signal and embedding values that carry part of
+    /// the human score.
+    fn embedded_examples(n: usize) -> (Inputs, Vec<Example>) {
+        let inputs = Inputs {
+            embedding_model: Some(("embeddinggemma-300m".to_string(), 3)),
+            copies: true,
+            ..text_inputs()
+        };
+        let examples = (0..n)
+            .map(|i| {
+                let deviation = (i % 7) as f64 / 4.0;
+                let signals = Signals {
+                    length_deviation: deviation,
+                    ..Signals::default()
+                };
+                let wave = |k: usize| (((i * k) % 11) as f32 - 5.0) / 5.0;
+                let (source, output) = ([wave(3), wave(5), 1.0], [wave(7), wave(2), wave(3)]);
+                let evidence = Evidence {
+                    signals: &signals,
+                    source: "Tap Sign Out now",
+                    translation: if i % 3 == 0 {
+                        "Tap Sign Out now"
+                    } else {
+                        "Tippen Sie auf Abmelden"
+                    },
+                    pair: "en-de",
+                    logprobs: None,
+                    baseline: None,
+                    vectors: Some((&source, &output)),
+                };
+                Example {
+                    features: inputs.features(&evidence).unwrap(),
+                    human: 100.0 - 20.0 * deviation - 10.0 * f64::from(wave(7).abs()),
+                    pair: "en-de".to_string(),
+                    group: format!("doc{}", i % 9),
+                }
+            })
+            .collect();
+        (inputs, examples)
+    }
+
+    #[test]
+    fn both_solutions_weigh_the_embedding_share_alike() {
+        let (inputs, examples) = embedded_examples(60);
+        let rows: Vec<&Example> = examples.iter().collect();
+        assert!(inputs.width() < rows.len());
+        let primal = Design::with_products(&inputs, &rows, false);
+        let dual = Design::with_products(&inputs, &rows, true);
+        for share in [1.0, 0.25] {
+            let a = primal.solve(inputs.clone(), 0.3, share).unwrap();
+            let b = dual.solve(inputs.clone(), 0.3, share).unwrap();
+            for (x, y) in a.weights.iter().zip(&b.weights) {
+                assert!((x - y).abs() < 1e-9, "{x} against {y} at share {share}");
+            }
+            assert_eq!(a.scale, b.scale);
+            for example in &examples {
+                let (x, y) = (a.estimate(&example.features), b.estimate(&example.features));
+                assert!((x - y).abs() < 1e-6);
+            }
+        }
+        // A smaller share leaves the embedding values less weight.
+        let embedding = inputs.embedding_values();
+        let weight = |share: f64| -> f64 {
+            let model = primal.solve(inputs.clone(), 0.3, share).unwrap();
+            model.weights[embedding.clone()]
+                .iter()
+                .zip(&model.scale[embedding.clone()])
+                .map(|(w, s)| (w / s).abs())
+                .sum()
+        };
+        assert!(weight(0.1) < weight(1.0));
+    }
+
+    #[test]
+    fn training_records_the_chosen_share() {
+        let (inputs, examples) = embedded_examples(80);
+        let model = QualityEstimator::train(inputs, &examples).unwrap();
+        assert!(EMBEDDING_SHARES.contains(&model.embedding_share));
+        assert!(PENALTIES.contains(&model.penalty));
+        model.validate().unwrap();
+        // An estimator saved before the share existed reads at full share.
+        let mut saved = serde_json::to_value(&model).unwrap();
+        saved.as_object_mut().unwrap().remove("embedding_share");
+        saved["inputs"].as_object_mut().unwrap().remove("copies");
+        let old: QualityEstimator = serde_json::from_value(saved).unwrap();
+        assert_eq!(old.embedding_share, 1.0);
+        assert!(!old.inputs.copies);
+    }
+
+    #[test]
+    fn copies_add_the_kept_word_counts() {
+        let inputs = Inputs {
+            copies: true,
+            ..text_inputs()
+        };
+        let signals = Signals::default();
+        let evidence = Evidence {
+            signals: &signals,
+            source: "Tap Sign Out now.",
+            translation: "Tippen Sie auf Sign Out now.",
+            pair: "en-de",
+            logprobs: None,
+            baseline: None,
+            vectors: None,
+        };
+        let features = inputs.features(&evidence).unwrap();
+        let counts = &features[TEXT_SIGNALS.len() + 3..];
+        // "now" in lower case; "Sign" and "Out" capitalized.
+        assert_eq!(counts, [1f64.ln_1p(), 2f64.ln_1p()]);
+        assert_eq!(features.len(), text_inputs().width() + 2);
     }
 }

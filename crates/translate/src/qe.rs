@@ -526,6 +526,36 @@ fn plain_words(text: &str) -> usize {
         .count()
 }
 
+/// Counts the source's words that come back unchanged in the output: the
+/// lower-case ones, then the others. A lower-case word kept as it is
+/// ("now" in "Tap Repair now") is mostly left untranslated. A capitalized
+/// one is as often a name as a label left in English ("Tap Sign Out").
+/// Placeholders ("#NAME#", "{name}"), e-mail addresses and identifiers
+/// are not words.
+pub fn copied_words(source: &str, output: &str) -> (usize, usize) {
+    let kept: std::collections::HashSet<&str> = letter_words(output).collect();
+    letter_words(source)
+        .filter(|word| kept.contains(word))
+        .fold((0, 0), |(lower, other), word| {
+            if word.chars().all(|c| !c.is_uppercase()) {
+                (lower + 1, other)
+            } else {
+                (lower, other + 1)
+            }
+        })
+}
+
+/// Words of two letters or more, outside placeholders and identifiers.
+fn letter_words(text: &str) -> impl Iterator<Item = &str> {
+    text.split_whitespace()
+        .filter(|token| !token.contains(['#', '@', '_', '{', '}', '⟦', '⟧']))
+        .flat_map(|token| {
+            token.split(|c: char| !(c.is_alphabetic() || matches!(c, '-' | '\'' | '’')))
+        })
+        .map(|word| word.trim_matches(|c: char| !c.is_alphabetic()))
+        .filter(|word| word.chars().filter(|c| c.is_alphabetic()).count() >= 2)
+}
+
 /// Tells whether `text` reads clearly as the language `code`: a copy of a
 /// source already written in the target language ("Type: image/jpeg" in
 /// a German chat translated to English) is a correct translation.
@@ -1825,5 +1855,26 @@ mod tests {
             "Una taza grande una taza grande una taza grande una taza grande.",
         );
         assert!(repeated.repetition > 0.3, "{repeated:?}");
+    }
+
+    #[test]
+    fn copied_words_skip_placeholders_and_identifiers() {
+        assert_eq!(
+            copied_words("Tap Repair now/Restore", "Tap Repair now/Restore"),
+            (1, 3)
+        );
+        assert_eq!(
+            copied_words(
+                "Hi #NAME#, write to help@shop.example about {order_id} now",
+                "Hallo #NAME#, schreiben Sie an help@shop.example wegen {order_id}"
+            ),
+            (0, 0)
+        );
+        // A word kept in another case is translated or reworded, not copied.
+        assert_eq!(
+            copied_words("Sync your e-reader", "Synchronisieren Sie Ihren E-Reader"),
+            (0, 0)
+        );
+        assert_eq!(copied_words("I'm sorry", "Je suis désolé"), (0, 0));
     }
 }

@@ -376,6 +376,7 @@ pub fn train(global: &Global, args: TrainQeArgs) -> anyhow::Result<()> {
                 .iter()
                 .map(|pair| format!("{}-{}", pair.source_lang, pair.target_lang)),
         ),
+        copies: true,
     };
 
     let mut examples = Vec::with_capacity(rows.len());
@@ -478,6 +479,7 @@ pub fn train(global: &Global, args: TrainQeArgs) -> anyhow::Result<()> {
     let params = serde_json::json!({
         "inputs": estimator.inputs,
         "penalty": estimator.penalty,
+        "embedding_share": estimator.embedding_share,
         "trained_on": origin,
     });
     let version = store.record_model_version(&NewModelVersion {
