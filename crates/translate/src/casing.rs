@@ -25,8 +25,10 @@ pub fn is_upper_case(text: &str) -> bool {
 }
 
 /// Writes an upper-case text in sentence case. Words with digits (codes
-/// such as `85123A`) keep their capitals, and so do protected spans:
-/// placeholders such as `{NAME}` must come back byte for byte.
+/// such as `85123A`) keep their capitals, and so do acronyms ("USB-C",
+/// "TV") and protected spans: placeholders such as `{NAME}` must come back
+/// byte for byte, and Apertium's dictionary has "TV" and "UK" but not "tv"
+/// and "uk".
 pub fn to_sentence_case(text: &str) -> String {
     let kept: Vec<(usize, usize)> = crate::protect::detect(text, "")
         .into_iter()
@@ -40,7 +42,7 @@ pub fn to_sentence_case(text: &str) -> String {
         let core = word.trim_end();
         let start = offset;
         offset += word.len();
-        let lowered = if core.chars().any(|c| c.is_ascii_digit()) {
+        let lowered = if core.chars().any(|c| c.is_ascii_digit()) || starts_with_acronym(core) {
             core.to_string()
         } else {
             core.char_indices()
@@ -65,6 +67,40 @@ pub fn to_sentence_case(text: &str) -> String {
         }
     }
     out
+}
+
+/// Acronyms common in product titles that have a vowel, so that the rule
+/// for letters without one does not find them.
+const ACRONYMS: [&str; 15] = [
+    "AI", "AUX", "DIY", "EU", "HDMI", "LED", "OLED", "SIM", "UHD", "UK", "USA", "USB", "UV", "VGA",
+    "LAN",
+];
+
+/// Tells whether `word` begins with an acronym: a known one, or two to five
+/// capitals without a vowel ("TV", "DVD", "BBQ"), alone or before a hyphen
+/// or slash ("USB-C", "TV/DVD"). English words in capitals rarely look
+/// like that.
+fn starts_with_acronym(word: &str) -> bool {
+    let head = word
+        .trim_start_matches(|c: char| !c.is_alphanumeric())
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .next()
+        .unwrap_or("");
+    is_acronym(head)
+}
+
+/// Unit symbols without a vowel, which are written in lower case.
+const UNITS: [&str; 12] = [
+    "CM", "MM", "KM", "KG", "MG", "ML", "CL", "DL", "LB", "LBS", "FT", "PCS",
+];
+
+/// Tells whether `word` is an acronym: a known one, or two to five capitals
+/// without a vowel that are not a unit symbol ("CM").
+pub fn is_acronym(word: &str) -> bool {
+    let capitals = (2..=5).contains(&word.len()) && word.chars().all(|c| c.is_ascii_uppercase());
+    capitals
+        && (ACRONYMS.contains(&word)
+            || !(word.contains(['A', 'E', 'I', 'O', 'U', 'Y']) || UNITS.contains(&word)))
 }
 
 /// Applies the title convention of `target` to a translated title:
@@ -119,6 +155,28 @@ mod tests {
         assert_eq!(
             to_sentence_case("SET OF 3 CAKE TINS 85123A. RED"),
             "Set of 3 cake tins 85123A. Red"
+        );
+    }
+
+    #[test]
+    fn sentence_case_keeps_acronyms() {
+        assert_eq!(
+            to_sentence_case("USB-C CABLE FOR TV/DVD, LED LAMP"),
+            "USB-C cable for TV/DVD, LED lamp"
+        );
+        assert_eq!(
+            to_sentence_case("SET OF 3 DIY BBQ TOOLS (UK PLUG)"),
+            "Set of 3 DIY BBQ tools (UK plug)"
+        );
+        // Unit symbols are not acronyms.
+        assert_eq!(
+            to_sentence_case("TV STAND 80 CM, 12 KG"),
+            "TV stand 80 cm, 12 kg"
+        );
+        // English words in capitals are lowered, vowels or not.
+        assert_eq!(
+            to_sentence_case("MY RHYTHM GYM BAG BY A STREAM"),
+            "My rhythm gym bag by a stream"
         );
     }
 

@@ -110,3 +110,30 @@ fn unplaced_possessives_count_as_unknown() {
         assert_eq!(unknown(index), ["⟦1⟧'s"], "{:?}", outputs[index]);
     }
 }
+
+#[test]
+fn acronyms_apertium_lacks_or_misreads_stay_acronyms() {
+    let engine = Apertium::detect().expect("apertium is installed (run scripts/setup)");
+    let outputs = translate(
+        &engine,
+        &[
+            "LED lamp with USB port.",
+            "The HDMI cable and the UV lamp.",
+            "Warm white LED lights with GPS and a PC.",
+            "Men's LED watch",
+            "USB-C cable for the TV",
+        ],
+    );
+    // Apertium alone gives "Lámpara dirigida" and "El HDMI el cable".
+    assert_eq!(outputs[0], "Lámpara de LED con puerto de USB.");
+    assert_eq!(outputs[1], "El cable de HDMI y la lámpara de UV.");
+    // Stand-ins the text already has are not used.
+    for acronym in ["LED", "GPS", "PC"] {
+        assert_eq!(outputs[2].matches(acronym).count(), 1, "{}", outputs[2]);
+    }
+    for output in &outputs[2..4] {
+        assert!(!output.to_lowercase().contains("dirigid"), "{output}");
+    }
+    // Acronyms Apertium knows keep its translation.
+    assert_eq!(outputs[4], "USB-C cable para la televisión");
+}

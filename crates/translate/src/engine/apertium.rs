@@ -215,6 +215,32 @@ impl Engine for Apertium {
                 case_sources[*index] = &texts[*index];
             }
         }
+        // Acronyms that Apertium does not know, or reads as an English
+        // word, are sent again with acronyms it knows in their place.
+        if english {
+            let swaps: Vec<(usize, AcronymSwap)> = (outputs.iter().zip(&prepared))
+                .enumerate()
+                .filter_map(|(index, (output, prepared))| {
+                    let raw = output.as_ref().ok()?;
+                    // A segment with a possessive's stand-in names keeps them.
+                    let sent = match &prepared.stand_in {
+                        None => &prepared.sent,
+                        Some(_) if retry.contains(&index) => &prepared.without_stand_in,
+                        Some(_) => return None,
+                    };
+                    AcronymSwap::find(sent, raw).map(|swap| (index, swap))
+                })
+                .collect();
+            if !swaps.is_empty() {
+                let texts: Vec<String> = swaps.iter().map(|(_, swap)| swap.sent.clone()).collect();
+                for ((index, swap), output) in swaps.iter().zip(self.translate_split(&mode, &texts))
+                {
+                    if let Some(restored) = output.ok().and_then(|text| swap.restore(&text)) {
+                        outputs[*index] = Ok(restored);
+                    }
+                }
+            }
+        }
         // German capitalizes nouns, so there a capital does not mark the start.
         let keep_capitals = pair.target == "de";
         for (((index, source), output), case_source) in indices
@@ -519,6 +545,86 @@ impl StandIn {
     }
 }
 
+/// Acronyms in Apertium's English dictionary that the Spanish output
+/// keeps as they are, read as nouns: "GPS lamp" gives "Lámpara de GPS".
+const STAND_IN_ACRONYMS: [&str; 4] = ["GPS", "DVD", "PC", "CD"];
+
+/// Acronyms Apertium reads as English words: "LED lamp" came out as
+/// "Lámpara dirigida" (led, the past of lead).
+const MISREAD_ACRONYMS: [&str; 1] = ["LED"];
+
+/// Known acronyms standing in for those Apertium does not know or misreads.
+///
+/// An unknown word before a noun stays in front of it with the article
+/// repeated ("El *HDMI el cable" for "The HDMI cable"), and "LED" is read
+/// as a verb. With an acronym of its dictionary in their place, Apertium
+/// writes "El cable de GPS", and the acronym then takes its place back:
+/// "El cable de HDMI", "Lámpara de LED".
+#[derive(Debug, Clone, PartialEq)]
+struct AcronymSwap {
+    /// Each acronym, with the one standing in for it.
+    swaps: Vec<(String, &'static str)>,
+    /// The text to send, with the stand-ins.
+    sent: String,
+}
+
+impl AcronymSwap {
+    /// Finds the acronyms of `text` that its Apertium `output` marks
+    /// unknown or that Apertium misreads, and stand-ins `text` does not
+    /// contain.
+    fn find(text: &str, output: &str) -> Option<AcronymSwap> {
+        static WORD: OnceLock<Regex> = OnceLock::new();
+        let word = WORD.get_or_init(|| Regex::new(r"\b[A-Z]{2,5}\b").expect("valid regex"));
+        let mut acronyms: Vec<&str> = word
+            .find_iter(text)
+            .map(|found| found.as_str())
+            .filter(|&found| crate::casing::is_acronym(found))
+            .filter(|&found| {
+                MISREAD_ACRONYMS.contains(&found) || output.contains(&format!("*{found}"))
+            })
+            .collect();
+        acronyms.sort_unstable();
+        acronyms.dedup();
+        let mut free = STAND_IN_ACRONYMS.into_iter().filter(|stand_in| {
+            !word
+                .find_iter(text)
+                .any(|found| found.as_str() == *stand_in)
+        });
+        let swaps = acronyms
+            .into_iter()
+            .map(|acronym| Some((acronym.to_string(), free.next()?)))
+            .collect::<Option<Vec<_>>>()?;
+        if swaps.is_empty() {
+            return None;
+        }
+        let sent = swaps
+            .iter()
+            .fold(text.to_string(), |text, (acronym, stand_in)| {
+                Regex::new(&format!(r"\b{acronym}\b"))
+                    .expect("an acronym is a valid pattern")
+                    .replace_all(&text, *stand_in)
+                    .into_owned()
+            });
+        Some(AcronymSwap { swaps, sent })
+    }
+
+    /// Puts the acronyms back in place of their stand-ins, or returns
+    /// `None` unless each stand-in came out, unmarked, as often as its
+    /// acronym went in.
+    fn restore(&self, output: &str) -> Option<String> {
+        let mut restored = output.to_string();
+        for (acronym, stand_in) in &self.swaps {
+            let sent = self.sent.matches(stand_in).count();
+            if output.matches(stand_in).count() != sent || output.contains(&format!("*{stand_in}"))
+            {
+                return None;
+            }
+            restored = restored.replace(stand_in, acronym);
+        }
+        Some(restored)
+    }
+}
+
 /// Keeps the last "'s" of coordinated possessives: "Men's and women's
 /// shoes" becomes "Men and women's shoes". Apertium read the first "'s" as
 /// "is" ("Los hombres es y los zapatos de las mujeres"), but translates
@@ -806,5 +912,41 @@ mod tests {
     fn split_blank_lines_keeps_segments_apart() {
         assert_eq!(split_blank_lines("Uno.\n\nDos\n\n"), vec!["Uno.", "Dos"]);
         assert!(split_blank_lines("\n\n").is_empty());
+    }
+
+    #[test]
+    fn acronym_swap_covers_unknown_and_misread_acronyms() {
+        let swap = AcronymSwap::find(
+            "The HDMI cable, the LED lamp and the USB hub.",
+            "El *HDMI el cable, la lámpara DIRIGIDA y el hub de USB.",
+        )
+        .unwrap();
+        assert_eq!(
+            swap.swaps,
+            [("HDMI".to_string(), "GPS"), ("LED".to_string(), "DVD")]
+        );
+        assert_eq!(swap.sent, "The GPS cable, the DVD lamp and the USB hub.");
+        assert_eq!(
+            swap.restore("El cable de GPS, la lámpara de DVD y el hub de USB."),
+            Some("El cable de HDMI, la lámpara de LED y el hub de USB.".to_string())
+        );
+        // A stand-in dropped, repeated or marked unknown keeps the first output.
+        assert_eq!(swap.restore("El cable, la lámpara de DVD."), None);
+        assert_eq!(swap.restore("GPS GPS DVD"), None);
+        assert_eq!(swap.restore("*GPS DVD"), None);
+    }
+
+    #[test]
+    fn acronym_swap_skips_known_words_and_taken_stand_ins() {
+        // Known acronyms and capitalized words are left to Apertium.
+        assert_eq!(
+            AcronymSwap::find("USB hub for the TV", "Hub de USB para la televisión"),
+            None
+        );
+        assert_eq!(AcronymSwap::find("THE *HOLDER", "EL *HOLDER"), None);
+        // A text with GPS and PC gets the stand-ins it does not contain.
+        let swap = AcronymSwap::find("LED lamp with GPS and a PC", "Lámpara dirigida").unwrap();
+        assert_eq!(swap.swaps, [("LED".to_string(), "DVD")]);
+        assert_eq!(swap.sent, "DVD lamp with GPS and a PC");
     }
 }
