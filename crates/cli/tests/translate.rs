@@ -1045,18 +1045,19 @@ S1,Blue sofa,The sofa has 3 seats and a soft cover.
     );
     let forced: serde_json::Value = serde_json::from_slice(&forced.stdout).unwrap();
     let newest = forced["version"].as_i64().unwrap();
-    let quality = common::request(
-        server.addr,
-        "POST",
-        "/v1/translations/quality",
-        Some(&key),
-        r#"{"pairs": [{"source": "Red mug", "translation": "Taza roja", "target_lang": "es"}]}"#,
-    );
-    assert_eq!(
-        quality.body["scores"][0]["estimator"], newest,
-        "{}",
-        quality.body
-    );
+    // The estimator the running server scores "Red mug" with.
+    let served = || {
+        common::request(
+            server.addr,
+            "POST",
+            "/v1/translations/quality",
+            Some(&key),
+            r#"{"pairs": [{"source": "Red mug", "translation": "Taza roja", "target_lang": "es"}]}"#,
+        )
+        .body["scores"][0]["estimator"]
+            .clone()
+    };
+    assert_eq!(served(), newest);
 
     // A damaged estimator file leaves the hand-set weights scoring, with a
     // warning that names the recovery commands.
@@ -1079,6 +1080,35 @@ S1,Blue sofa,The sofa has 3 seats and a soft cover.
     assert!(rows[0].get("estimator").is_none(), "{rows}");
     let warning = String::from_utf8_lossy(&output.stderr);
     assert!(warning.contains("rollback --kind quality"), "{warning}");
+
+    // Rollbacks walk back to the first estimator, then to the hand-set
+    // weights, on the command line and on the running server.
+    let rollback = || {
+        let output =
+            run_ok(mercator(&data).args(["--json", "models", "rollback", "--kind", "quality"]));
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
+    };
+    assert_eq!(
+        rollback(),
+        serde_json::json!({ "from": newest, "to": version })
+    );
+    assert_eq!(score(&[])[0]["estimator"], version);
+    assert_eq!(served(), version);
+    assert_eq!(
+        rollback(),
+        serde_json::json!({ "from": version, "to": null })
+    );
+    assert!(score(&[])[0].get("estimator").is_none());
+    assert!(served().is_null());
+    let history = run_ok(mercator(&data).args(["models", "history", "--kind", "quality"]));
+    assert!(!String::from_utf8(history.stdout).unwrap().contains('*'));
+    let none_left = mercator(&data)
+        .args(["models", "rollback", "--kind", "quality"])
+        .output()
+        .unwrap();
+    assert!(!none_left.status.success());
+    let message = String::from_utf8_lossy(&none_left.stderr);
+    assert!(message.contains("no earlier quality version"), "{message}");
 }
 
 /// Reviewed fields train an estimator: the loop from review back to the

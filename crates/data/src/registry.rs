@@ -8,7 +8,7 @@
 //! carts, purchases) posted to the API are kept for the next training.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use rusqlite::{params, OptionalExtension};
+use rusqlite::params;
 use serde::Serialize;
 
 use crate::store::{Store, StoreError};
@@ -79,6 +79,10 @@ pub struct Event {
 /// Start of the reason of a promotion made by [`Store::rollback_model`].
 const ROLLBACK_REASON: &str = "rollback from version";
 
+/// Start of the reason of the row [`Store::retire_model`] writes: it names
+/// the retired version and leaves none current.
+const RETIRE_REASON: &str = "retired version";
+
 /// SHA-256 of an API key in lower-case hex: what the store keeps.
 pub fn hash_api_key(key: &str) -> String {
     use sha2::{Digest, Sha256};
@@ -133,18 +137,32 @@ impl Store {
         Ok(())
     }
 
-    /// Id of the version of `kind` for `dataset` promoted last, if any.
+    /// Id of the current version of `kind` for `dataset`, if any.
     fn promoted_version_id(&self, kind: &str, dataset: &str) -> Result<Option<i64>, StoreError> {
-        let id = self
-            .conn
-            .query_row(
-                "SELECT version_id FROM model_promotions WHERE kind = ?1 AND dataset = ?2
-                 ORDER BY id DESC LIMIT 1",
-                params![kind, dataset],
-                |r| r.get(0),
-            )
-            .optional()?;
-        Ok(id)
+        Ok(self.promotion_stack(kind, dataset)?.last().copied())
+    }
+
+    /// Replays the promotions of `kind` for `dataset` as a stack: a
+    /// promotion pushes its version, and a rollback or a retirement pops
+    /// the current one. The top is the current version.
+    fn promotion_stack(&self, kind: &str, dataset: &str) -> Result<Vec<i64>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT version_id, reason FROM model_promotions
+             WHERE kind = ?1 AND dataset = ?2 ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![kind, dataset], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })?;
+        let mut stack = Vec::new();
+        for row in rows {
+            let (version_id, reason) = row?;
+            if reason.starts_with(ROLLBACK_REASON) || reason.starts_with(RETIRE_REASON) {
+                stack.pop();
+            } else {
+                stack.push(version_id);
+            }
+        }
+        Ok(stack)
     }
 
     /// The current version of `kind` for `dataset`, if any was promoted.
@@ -241,29 +259,25 @@ impl Store {
         kind: &str,
         dataset: &str,
     ) -> Result<Option<(i64, i64)>, StoreError> {
-        let log: Vec<(i64, String)> = {
-            let mut stmt = self.conn.prepare(
-                "SELECT version_id, reason FROM model_promotions
-                 WHERE kind = ?1 AND dataset = ?2 ORDER BY id",
-            )?;
-            let rows = stmt.query_map(params![kind, dataset], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect::<Result<_, _>>()?
-        };
-
-        let mut stack: Vec<i64> = Vec::new();
-        for (version_id, reason) in log {
-            if reason.starts_with(ROLLBACK_REASON) {
-                stack.pop();
-            } else {
-                stack.push(version_id);
-            }
-        }
+        let stack = self.promotion_stack(kind, dataset)?;
         let [.., previous, current] = stack[..] else {
             return Ok(None);
         };
-
         self.promote_model_version(previous, &format!("{ROLLBACK_REASON} {current}"))?;
         Ok(Some((current, previous)))
+    }
+
+    /// Leaves no version of `kind` current when the current one is the
+    /// only one promoted, as a rollback past it: quality scores then use
+    /// their hand-set weights. Returns the retired version, or `None` when
+    /// there is none or an earlier one to roll back to.
+    pub fn retire_model(&mut self, kind: &str, dataset: &str) -> Result<Option<i64>, StoreError> {
+        let stack = self.promotion_stack(kind, dataset)?;
+        let [only] = stack[..] else {
+            return Ok(None);
+        };
+        self.promote_model_version(only, &format!("{RETIRE_REASON} {only}"))?;
+        Ok(Some(only))
     }
 
     /// Stores a new key by its hash; fails when the name is taken by an
@@ -467,6 +481,39 @@ mod tests {
         let params = serde_json::json!({});
         let v1 = store.record_model_version(&version(0.1, &params)).unwrap();
         store.promote_model_version(v1, "first").unwrap();
+        assert_eq!(store.rollback_model("recommend", "shop").unwrap(), None);
+    }
+
+    #[test]
+    fn retiring_the_only_version_leaves_none_current() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.retire_model("recommend", "shop").unwrap(), None);
+        let params = serde_json::json!({});
+        let v1 = store.record_model_version(&version(0.1, &params)).unwrap();
+        store.promote_model_version(v1, "first").unwrap();
+        let v2 = store.record_model_version(&version(0.2, &params)).unwrap();
+        store.promote_model_version(v2, "better").unwrap();
+        // An earlier version is there to roll back to.
+        assert_eq!(store.retire_model("recommend", "shop").unwrap(), None);
+        assert_eq!(
+            store.rollback_model("recommend", "shop").unwrap(),
+            Some((v2, v1))
+        );
+        assert_eq!(store.retire_model("recommend", "shop").unwrap(), Some(v1));
+        assert!(store
+            .current_model_version("recommend", "shop")
+            .unwrap()
+            .is_none());
+        let history = store.model_versions("recommend", "shop").unwrap();
+        assert_eq!(history.len(), 2);
+        assert!(history.iter().all(|v| !v.current));
+        assert_eq!(store.rollback_model("recommend", "shop").unwrap(), None);
+        assert_eq!(store.retire_model("recommend", "shop").unwrap(), None);
+        // A new promotion is current again, with nothing before it.
+        store.promote_model_version(v2, "retrained").unwrap();
+        let current = store.current_model_version("recommend", "shop").unwrap();
+        assert_eq!(current.unwrap().id, v2);
         assert_eq!(store.rollback_model("recommend", "shop").unwrap(), None);
     }
 

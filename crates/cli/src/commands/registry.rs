@@ -10,7 +10,8 @@ use crate::Global;
 pub enum RegistryCommand {
     /// List trained versions, newest first, with metrics and which one is current.
     History(RegistryArgs),
-    /// Make the previously promoted version current again.
+    /// Make the previously promoted version current again (for quality
+    /// estimators, the hand-set weights after the first one).
     Rollback(RegistryArgs),
 }
 
@@ -100,26 +101,32 @@ fn history(global: &Global, args: &RegistryArgs) -> anyhow::Result<()> {
 
 fn rollback(global: &Global, args: &RegistryArgs) -> anyhow::Result<()> {
     let mut store = open_store(&global.data_dir)?;
-    let Some((from, to)) = store.rollback_model(args.kind.as_str(), &args.dataset)? else {
-        // TODO: a rollback past the first promoted estimator, back to the
-        // hand-set weights.
-        let hint = if matches!(args.kind, ModelKind::Quality) {
-            "; to score with the hand-set weights instead, pass --rules to `mercator translate` \
-             and `mercator translate score`"
-        } else {
-            ""
-        };
+    let kind = args.kind.as_str();
+    let rolled = match store.rollback_model(kind, &args.dataset)? {
+        Some((from, to)) => Some((from, Some(to))),
+        // Past the first estimator, quality scores use the hand-set weights.
+        None if matches!(args.kind, ModelKind::Quality) => store
+            .retire_model(kind, &args.dataset)?
+            .map(|from| (from, None)),
+        None => None,
+    };
+    let Some((from, to)) = rolled else {
         anyhow::bail!(
-            "no earlier {} version of dataset {:?} to roll back to; see `mercator models \
-             history`{hint}",
-            args.kind.as_str(),
+            "no earlier {kind} version of dataset {:?} to roll back to; see `mercator models \
+             history`",
             args.dataset
         );
     };
     if global.json {
         println!("{}", serde_json::json!({ "from": from, "to": to }));
     } else if !global.quiet {
-        println!("rolled back from version {from} to version {to}");
+        match to {
+            Some(to) => println!("rolled back from version {from} to version {to}"),
+            None => println!(
+                "rolled back from version {from} to the hand-set weights; no quality estimator \
+                 is promoted"
+            ),
+        }
     }
     Ok(())
 }
