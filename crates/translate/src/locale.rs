@@ -290,9 +290,10 @@ fn mark_is_quote(text: &str, number_start: usize, unit: regex::Match<'_>) -> boo
 fn metric_note_regex() -> &'static Regex {
     static NOTE: OnceLock<Regex> = OnceLock::new();
     NOTE.get_or_init(|| {
-        let value = r"(?P<from>-?\d+(?:[.,]\d+)?)(?:\s*(?:-|–|to)\s*(?P<to>-?\d+(?:[.,]\d+)?))?\s*(?P<unit>mm|cm|m|km|mg|g|kg|ml|cl|l|L|°\s?C)";
-        Regex::new(&format!(r"^\s*(?P<open>[(/])\s*{value}\b(?P<close>\s*\))?"))
-            .expect("valid regex")
+        Regex::new(&format!(
+            r"^\s*(?P<open>[(/])\s*{METRIC_VALUE}\b(?P<close>\s*\))?"
+        ))
+        .expect("valid regex")
     })
 }
 
@@ -514,8 +515,9 @@ fn format_as_written(number: &str, target: &Language) -> Option<String> {
 }
 
 /// Builds a measure span from `start` to the end of `unit`. When the
-/// source already gives the metric value ("6 ft (1.8 m)", "8 oz / 237 ml"),
-/// that value replaces both, in the target's number format.
+/// source already gives the metric value, after the measure ("6 ft
+/// (1.8 m)", "8 oz / 237 ml") or before it ("10 m / 33 ft", "1.8 m (6
+/// ft)"), that value replaces both, in the target's number format.
 fn measure_span(
     text: &str,
     target: &Language,
@@ -523,14 +525,34 @@ fn measure_span(
     unit: regex::Match<'_>,
     converted: String,
 ) -> Span {
-    let (end, replacement) =
-        metric_note(text, target, unit.end()).unwrap_or_else(|| (unit_end(text, unit), converted));
+    let end = unit_end(text, unit);
+    let (start, end, replacement) = metric_before(text, target, start, end)
+        .or_else(|| metric_note(text, target, unit.end()).map(|(end, value)| (start, end, value)))
+        .unwrap_or((start, end, converted));
     Span {
         start,
         end,
         kind: SpanKind::Measure,
         replacement,
     }
+}
+
+/// A metric value or range and its unit: "1.8 m", "0-4 °C". The groups
+/// are `from`, `to` and `unit`.
+const METRIC_VALUE: &str = r"(?P<from>-?\d+(?:[.,]\d+)?)(?:\s*(?:-|–|to)\s*(?P<to>-?\d+(?:[.,]\d+)?))?\s*(?P<unit>mm|cm|m|km|mg|g|kg|ml|cl|l|L|°\s?C)";
+
+/// Writes the metric value or range of `caps` ([`METRIC_VALUE`]) in the
+/// target's number format, with its unit.
+fn metric_text(caps: &Captures<'_>, target: &Language) -> Option<String> {
+    let format = |number: &str| format_as_written(number, target);
+    let value = match caps.name("to") {
+        Some(to) => range_text(&format(&caps["from"])?, &format(to.as_str())?),
+        None => format(&caps["from"])?,
+    };
+    Some(format!(
+        "{value} {}",
+        caps["unit"].replace(char::is_whitespace, "")
+    ))
 }
 
 /// Finds the metric value or range the source gives right after `from`
@@ -540,16 +562,39 @@ fn metric_note(text: &str, target: &Language, from: usize) -> Option<(usize, Str
     let note = metric_note_regex()
         .captures(&text[from..])
         .filter(|note| (&note["open"] == "(") == note.name("close").is_some())?;
-    let format = |number: &str| format_as_written(number, target);
-    let value = match note.name("to") {
-        Some(to) => range_text(&format(&note["from"])?, &format(to.as_str())?),
-        None => format(&note["from"])?,
-    };
-    let unit = note["unit"].replace(char::is_whitespace, "");
     Some((
         from + note.get(0).expect("whole match").end(),
-        format!("{value} {unit}"),
+        metric_text(&note, target)?,
     ))
+}
+
+/// Finds a metric value the source gives right before the measure from
+/// `start` to `end`, followed by a slash or an opening parenthesis ("10 m
+/// / 33 ft", "1.8 m (6 ft)"). Returns where the value starts, where the
+/// measure ends (after its closing parenthesis), and the value in the
+/// target's number format.
+fn metric_before(
+    text: &str,
+    target: &Language,
+    start: usize,
+    end: usize,
+) -> Option<(usize, usize, String)> {
+    static BEFORE: OnceLock<Regex> = OnceLock::new();
+    let before = BEFORE.get_or_init(|| {
+        Regex::new(&format!(r"\b{METRIC_VALUE}\s*(?P<open>[(/])\s*$")).expect("valid regex")
+    });
+    let caps = before.captures(&text[..start])?;
+    let end = if &caps["open"] == "(" {
+        let rest = &text[end..];
+        let close = rest.len() - rest.trim_start().len();
+        rest.trim_start()
+            .starts_with(')')
+            .then_some(end + close + 1)?
+    } else {
+        end
+    };
+    let value_start = caps.name("from").expect("group from").start();
+    Some((value_start, end, metric_text(&caps, target)?))
 }
 
 /// Writes a converted pair "a × b unit" as the range "a–b unit".
@@ -1236,6 +1281,20 @@ mod tests {
         let span = &detect(text, spanish, text, &RateTable::default())[0];
         assert_eq!(&text[span.end..], " long");
         assert_eq!(rewrite("Flask 8 oz / 237 ml", "es"), vec!["237 ml"]);
+        // So is one before the measure.
+        assert_eq!(rewrite("Rope 10 m / 33 ft", "es"), vec!["10 m"]);
+        assert_eq!(rewrite("Cable 1.8 m (6 ft) long", "es"), vec!["1,8 m"]);
+        let text = "Cable 1.8 m (6 ft) long";
+        let span = &detect(text, spanish, text, &RateTable::default())[0];
+        assert_eq!(
+            (&text[..span.start], &text[span.end..]),
+            ("Cable ", " long")
+        );
+        assert_eq!(rewrite("Fridge 0-4 °C / 32-39 °F", "de"), vec!["0–4 °C"]);
+        // Without a slash or a parenthesis, both are measures of their own.
+        assert_eq!(rewrite("Rope 10 m, 33 ft", "es"), vec!["10,06 m", "10 m"]);
+        // A parenthesis that is not closed after the measure is no note.
+        assert_eq!(rewrite("Cable 1.8 m (6 ft", "es"), vec!["1,83 m", "1,8 m"]);
         // Thousands commas and ranges.
         assert_eq!(rewrite("1,000 ft spool", "es"), vec!["304,8 m"]);
         assert_eq!(rewrite("Dumbbells 5-10 lbs", "es"), vec!["2,27–4,54 kg"]);
