@@ -475,29 +475,61 @@ fn is_length(unit: &str) -> bool {
         && !unit.starts_with("fl")
 }
 
-/// Finds metric values ("3.5g", "250 ml") and writes them in the target's
-/// number format with a space before the unit ("3,5 g"). Kept whole, they
-/// also stay out of the engine's reach: Apertium split "3.5g tin" into
-/// "3.5lata de g".
+/// Finds metric values ("3.5g", "250 ml", "2.5 kilos") and writes them in
+/// the target's number format with a space before the unit symbol ("3,5
+/// g", "2,5 kg"). Kept whole, they also stay out of the engine's reach:
+/// Apertium split "3.5g tin" into "3.5lata de g", and kept the point of
+/// "2.5 kilos".
 fn metric_values(text: &str, target: &Language) -> Vec<Span> {
     static METRIC: OnceLock<Regex> = OnceLock::new();
     let metric = METRIC.get_or_init(|| {
-        Regex::new(r"\b(\d+(?:[.,]\d+)?)\s?(mm|cm|km|m|mg|kg|g|ml|cl|l|L)\b").expect("valid regex")
+        Regex::new(
+            r"\b(\d+(?:[.,]\d+)?)(?:\s?(mm|cm|km|m|mg|kg|g|ml|cl|l|L)|\s(?i:((?:milli|centi|kilo)?(?:met(?:er|re)s?|lit(?:er|re)s?|gram(?:me)?s?)|kilos?)))\b",
+        )
+        .expect("valid regex")
     });
     metric
         .captures_iter(text)
         .filter_map(|caps| {
             let number = caps.get(1).expect("group 1");
-            let unit = caps.get(2).expect("group 2");
+            let whole = caps.get(0).expect("whole match");
+            let symbol = match (caps.get(2), caps.get(3)) {
+                (Some(symbol), _) => symbol.as_str(),
+                (None, Some(name)) => metric_symbol(name.as_str())?,
+                (None, None) => return None,
+            };
             let value = format_as_written(number.as_str(), target)?;
             Some(Span {
                 start: number.start(),
-                end: unit.end(),
+                end: whole.end(),
                 kind: SpanKind::Measure,
-                replacement: format!("{value} {}", unit.as_str()),
+                replacement: format!("{value} {symbol}"),
             })
         })
         .collect()
+}
+
+/// Symbol of a metric unit written out: "kg" for "kilograms" or "kilos".
+fn metric_symbol(name: &str) -> Option<&'static str> {
+    let name = name.to_lowercase();
+    let name = name
+        .trim_end_matches('s')
+        .replace("metre", "meter")
+        .replace("litre", "liter")
+        .replace("gramme", "gram");
+    Some(match name.as_str() {
+        "millimeter" => "mm",
+        "centimeter" => "cm",
+        "meter" => "m",
+        "kilometer" => "km",
+        "milliliter" => "ml",
+        "centiliter" => "cl",
+        "liter" => "l",
+        "milligram" => "mg",
+        "gram" => "g",
+        "kilogram" | "kilo" => "kg",
+        _ => return None,
+    })
 }
 
 /// Writes a number of the source in the target's format with the
@@ -1313,7 +1345,22 @@ mod tests {
         assert_eq!(rewrite("Cable 2m", "en"), vec!["2 m"]);
         assert_eq!(rewrite("Bag 1,500 g", "es"), vec!["1500 g"]);
         assert_eq!(rewrite("Bag 3 lb (1,500 g)", "es"), vec!["1500 g"]);
-        for text in ["5G phone", "3M tape", "A4 paper"] {
+        // Units written out take their symbol.
+        assert_eq!(
+            rewrite("Sack 2.5 kilos, rope 3.5 Metres, jug 1.5 liters", "es"),
+            vec!["2,5 kg", "3,5 m", "1,5 l"]
+        );
+        assert_eq!(
+            rewrite("1 kilo, 10 grams, 500 millilitres, 12.5 centimeters", "de"),
+            vec!["1 kg", "10 g", "500 ml", "12,5 cm"]
+        );
+        for text in [
+            "5G phone",
+            "3M tape",
+            "A4 paper",
+            "2 metronomes",
+            "3 kilowatts",
+        ] {
             assert!(rewrite(text, "es").is_empty(), "{text}");
         }
     }

@@ -445,29 +445,11 @@ pub fn text_signals(segment: &Segment<'_>) -> Signals {
     signals.number_mismatch =
         number_mismatch(&source, &output, segment.source_lang, segment.target_lang);
 
-    // A mask token stands for a span both sides share, such as a
-    // placeholder: it counts as a short word, so that the text around it
-    // alone does not set the ratio.
-    let tokens = |text: &str| token_regex().find_iter(text).count() * TOKEN_CHARS;
-    let source_chars = visible_chars(&source) + tokens(segment.source);
-    let output_chars = visible_chars(&output) + tokens(segment.output);
-    // A source under 10 characters ("Red mug", "BOGO") may take a few
-    // words more in the target, but not a sentence of claims it does not
-    // make.
-    if (source_chars >= 10 || output_chars >= SHORT_SOURCE_LIMIT)
-        && source_chars > 0
-        && output_chars > 0
-    {
-        let ratio = output_chars as f64 / source_chars as f64;
-        let deviation = (ratio / segment.expected_length_ratio).ln().abs();
-        // Ratios within a factor of 1.5 of the expected one are normal.
-        signals.length_deviation = (deviation - 0.4).max(0.0);
-    } else if source.chars().any(char::is_alphanumeric) && output_chars == 0 {
-        // Nothing came out for a real text: all of it is missing.
-        signals.length_deviation = EMPTY_OUTPUT_DEVIATION;
-    }
-
-    signals.source_chars = source_chars;
+    (signals.length_deviation, signals.source_chars) = length_deviation(
+        segment.source,
+        segment.output,
+        segment.expected_length_ratio,
+    );
     signals.repetition = repetition(&source_words, &output_words);
     signals.punctuation_mismatch = punctuation_mismatch(&source, &output);
     signals.source_complexity = (source_words.len() as f64 / 5.0).ln().max(0.0);
@@ -524,6 +506,37 @@ fn plain_words(text: &str) -> usize {
                     .all(|c| c.is_alphabetic() || matches!(c, '-' | '\'' | '’'))
         })
         .count()
+}
+
+/// Measures how far the output's length is from the expected one:
+/// |ln(actual ratio / expected ratio)| beyond a factor of 1.5, and the
+/// source's visible characters.
+fn length_deviation(source_text: &str, output_text: &str, expected_ratio: f64) -> (f64, usize) {
+    let source = strip_tokens(source_text);
+    let output = strip_tokens(output_text);
+    let mut deviation = 0.0;
+    // A mask token stands for a span both sides share, such as a
+    // placeholder: it counts as a short word, so that the text around it
+    // alone does not set the ratio.
+    let tokens = |text: &str| token_regex().find_iter(text).count() * TOKEN_CHARS;
+    let source_chars = visible_chars(&source) + tokens(source_text);
+    let output_chars = visible_chars(&output) + tokens(output_text);
+    // A source under 10 characters ("Red mug", "BOGO") may take a few
+    // words more in the target, but not a sentence of claims it does not
+    // make.
+    if (source_chars >= 10 || output_chars >= SHORT_SOURCE_LIMIT)
+        && source_chars > 0
+        && output_chars > 0
+    {
+        let ratio = output_chars as f64 / source_chars as f64;
+        // Ratios within a factor of 1.5 of the expected one are normal.
+        deviation = ((ratio / expected_ratio).ln().abs() - 0.4).max(0.0);
+    } else if source.chars().any(char::is_alphanumeric) && output_chars == 0 {
+        // Nothing came out for a real text: all of it is missing.
+        deviation = EMPTY_OUTPUT_DEVIATION;
+    }
+
+    (deviation, source_chars)
 }
 
 /// Counts the source's words that come back unchanged in the output: the
@@ -1127,13 +1140,13 @@ pub fn check_pair(
     source_lang: &str,
     target_lang: &str,
 ) -> PairCheck {
-    let (source_text, translation_text) = (strip_markup(source), strip_markup(translation));
+    let (written, translation_text) = (strip_markup(source), strip_markup(translation));
     // Measures and sizes converted for the target ("10.5 inches" to "26,7
     // cm") are what a correct translation contains, so the numbers are
     // compared with the source as the pipeline would localize it.
     let (source_text, optional) = match crate::lang::Language::lookup(target_lang) {
-        Some(target) => localized(&source_text, target, &translation_text),
-        None => (source_text, Vec::new()),
+        Some(target) => localized(&written, target, &translation_text),
+        None => (written.clone(), Vec::new()),
     };
     let ratio = |code: &str| {
         crate::lang::Language::lookup(code).map_or(1.1, |l| l.length_ratio_from_english)
@@ -1146,6 +1159,13 @@ pub fn check_pair(
         expected_length_ratio: ratio(target_lang) / ratio(source_lang),
         identify_language: true,
     });
+    // Length is measured on the source as written: a translation may
+    // write out the units that localization gives as symbols.
+    (signals.length_deviation, signals.source_chars) = length_deviation(
+        &written,
+        &translation_text,
+        ratio(target_lang) / ratio(source_lang),
+    );
     // A converted value given beside a kept one ("10,5 pulgadas (26,7
     // cm)") is no extra number, and a value with another unit is wrong.
     let optional: Vec<&str> = optional.iter().map(String::as_str).collect();
