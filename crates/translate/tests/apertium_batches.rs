@@ -136,4 +136,37 @@ fn acronyms_apertium_lacks_or_misreads_stay_acronyms() {
     }
     // Acronyms Apertium knows keep its translation.
     assert_eq!(outputs[4], "USB-C cable para la televisión");
+    // Once learned, a lacking acronym goes with its stand-in at once, and
+    // comes back the same.
+    let again = translate(
+        &engine,
+        &["The HDMI cable and the UV lamp.", "An HDMI port"],
+    );
+    assert_eq!(again[0], outputs[1]);
+    assert!(
+        again[1].contains("HDMI") && !again[1].contains("GPS"),
+        "{}",
+        again[1]
+    );
+}
+
+#[test]
+fn words_stay_in_their_segment_without_a_sentence_end() {
+    let engine = Apertium::detect().expect("apertium is installed (run scripts/setup)");
+    let segments = [
+        "Tile garden no",
+        "Mr. Smith's red mug",
+        "French blue metal door sign no",
+        "Doormat christmas village",
+        "Blue plate",
+    ];
+    let batch = translate(&engine, &segments);
+    for (segment, output) in segments.iter().zip(&batch) {
+        assert_eq!(*output, translate(&engine, &[segment])[0], "{segment}");
+    }
+    // Apertium moved "Señor" and "Felpudo" into the segment before, and
+    // left "Azul" capitalized after "no".
+    assert_eq!(batch[0], "Núm. de jardín del azulejo");
+    assert!(batch[3].starts_with("Felpudo"), "{}", batch[3]);
+    assert_eq!(batch[4], "Plato azul");
 }

@@ -11,9 +11,10 @@
 //! the bilingual dictionary) are counted for quality estimation, then
 //! removed.
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use regex::Regex;
 
@@ -26,6 +27,9 @@ pub struct Apertium {
     binary: String,
     /// (pair, mode name) for each plain `xxx-yyy` mode.
     modes: Vec<(LanguagePair, String)>,
+    /// Acronyms each mode's dictionary lacks, as "mode acronym", learned
+    /// from its output so that later segments send a stand-in at once.
+    lacking: Arc<Mutex<HashSet<String>>>,
 }
 
 impl Apertium {
@@ -51,6 +55,7 @@ impl Apertium {
         Ok(Apertium {
             binary: binary.to_string(),
             modes,
+            lacking: Arc::default(),
         })
     }
 
@@ -78,8 +83,8 @@ impl Apertium {
             input.push_str(&segment.replace(['\n', '\r'], " "));
             input.push_str("\n\n");
             parts += 1;
-            if has_loose_apostrophe(segment) {
-                input.push_str(BARRIER);
+            if let Some(barrier) = barrier_after(segment) {
+                input.push_str(barrier);
                 input.push_str("\n\n");
                 barriers.push(parts);
                 parts += 1;
@@ -187,7 +192,22 @@ impl Engine for Apertium {
             .iter()
             .map(|text| Prepared::new(text, english))
             .collect();
-        let sent: Vec<String> = prepared.iter().map(|p| p.sent.clone()).collect();
+        // Acronyms Apertium misreads, or lacks as an earlier output showed,
+        // go with a stand-in from the start (see [`AcronymSwap`]).
+        let lacking = |acronym: &str| {
+            let lacking = self.lacking.lock().unwrap_or_else(|p| p.into_inner());
+            lacking.contains(&format!("{mode} {acronym}"))
+        };
+        let upfront: Vec<Option<AcronymSwap>> = prepared
+            .iter()
+            .map(|p| {
+                let plain = english && p.stand_in.is_none();
+                plain.then(|| AcronymSwap::find(&p.sent, lacking)).flatten()
+            })
+            .collect();
+        let sent: Vec<String> = (prepared.iter().zip(&upfront))
+            .map(|(p, swap)| swap.as_ref().map_or(&p.sent, |swap| &swap.sent).clone())
+            .collect();
         let mut outputs = self.translate_split(&mode, &sent);
         // The genitive rules can repeat or drop a stand-in name. A segment
         // whose output does not contain it once is sent again without it.
@@ -215,28 +235,48 @@ impl Engine for Apertium {
                 case_sources[*index] = &texts[*index];
             }
         }
-        // Acronyms that Apertium does not know, or reads as an English
-        // word, are sent again with acronyms it knows in their place.
+        // An acronym Apertium marked unknown is learned, and its segment is
+        // sent again with a stand-in. A segment whose stand-in did not come
+        // back is sent again as it is.
         if english {
-            let swaps: Vec<(usize, AcronymSwap)> = (outputs.iter().zip(&prepared))
-                .enumerate()
-                .filter_map(|(index, (output, prepared))| {
-                    let raw = output.as_ref().ok()?;
-                    // A segment with a possessive's stand-in names keeps them.
-                    let sent = match &prepared.stand_in {
-                        None => &prepared.sent,
-                        Some(_) if retry.contains(&index) => &prepared.without_stand_in,
-                        Some(_) => return None,
-                    };
-                    AcronymSwap::find(sent, raw).map(|swap| (index, swap))
-                })
-                .collect();
-            if !swaps.is_empty() {
-                let texts: Vec<String> = swaps.iter().map(|(_, swap)| swap.sent.clone()).collect();
-                for ((index, swap), output) in swaps.iter().zip(self.translate_split(&mode, &texts))
+            let mut again: Vec<(usize, String, Option<AcronymSwap>)> = Vec::new();
+            for (index, output) in outputs.iter_mut().enumerate() {
+                let Ok(raw) = output.as_mut() else { continue };
+                if let Some(swap) = &upfront[index] {
+                    match swap.restore(raw) {
+                        Some(restored) => *raw = restored,
+                        None => again.push((index, prepared[index].sent.clone(), None)),
+                    }
+                    continue;
+                }
+                // A segment with a possessive's stand-in names keeps them.
+                let sent = match &prepared[index].stand_in {
+                    None => &prepared[index].sent,
+                    Some(_) if retry.contains(&index) => &prepared[index].without_stand_in,
+                    Some(_) => continue,
+                };
+                let unknown = |acronym: &str| raw.contains(&format!("*{acronym}"));
+                if let Some(swap) = AcronymSwap::find(sent, |a| unknown(a) || lacking(a)) {
+                    let mut learned = self.lacking.lock().unwrap_or_else(|p| p.into_inner());
+                    for (acronym, _) in &swap.swaps {
+                        if unknown(acronym) {
+                            learned.insert(format!("{mode} {acronym}"));
+                        }
+                    }
+                    again.push((index, swap.sent.clone(), Some(swap)));
+                }
+            }
+            if !again.is_empty() {
+                let texts: Vec<String> = again.iter().map(|(_, text, _)| text.clone()).collect();
+                for ((index, _, swap), output) in
+                    again.iter().zip(self.translate_split(&mode, &texts))
                 {
-                    if let Some(restored) = output.ok().and_then(|text| swap.restore(&text)) {
-                        outputs[*index] = Ok(restored);
+                    let restored = match swap {
+                        Some(swap) => output.ok().and_then(|text| swap.restore(&text)).map(Ok),
+                        None => Some(output),
+                    };
+                    if let Some(restored) = restored {
+                        outputs[*index] = restored;
                     }
                 }
             }
@@ -301,6 +341,24 @@ fn follow_initial_case(source: &str, output: &str) -> String {
 /// segment with a loose apostrophe, keep the next segment out of reach;
 /// their output is dropped.
 const BARRIER: &str = ". . . . . . .";
+
+/// A sentence end, sent after a segment without one. A blank line does not
+/// end a sentence for Apertium's transfer rules, which moved words across
+/// it: "Tile garden no" before "Mr. Smith's red mug" came out as "Señor de
+/// núm" and "de jardín de azulejo Smith…". Its output is dropped.
+const SENTENCE_END: &str = ".";
+
+/// Returns what to send after `segment` to keep the next one out of reach
+/// of Apertium's rules, if anything.
+fn barrier_after(segment: &str) -> Option<&'static str> {
+    if has_loose_apostrophe(segment) {
+        return Some(BARRIER);
+    }
+    let end = segment.trim_end_matches(|c: char| {
+        c.is_whitespace() || matches!(c, '"' | '”' | '»' | ')' | ']' | '\'' | '’')
+    });
+    (!end.ends_with(['.', '!', '?', '…'])).then_some(SENTENCE_END)
+}
 
 /// Tells whether `segment` has an apostrophe or single quote that is not
 /// between two letters: "Girls' hoodie", "'Model 10'".
@@ -569,19 +627,16 @@ struct AcronymSwap {
 }
 
 impl AcronymSwap {
-    /// Finds the acronyms of `text` that its Apertium `output` marks
-    /// unknown or that Apertium misreads, and stand-ins `text` does not
-    /// contain.
-    fn find(text: &str, output: &str) -> Option<AcronymSwap> {
+    /// Finds the acronyms of `text` that Apertium misreads or `lacks`, and
+    /// stand-ins `text` does not contain.
+    fn find(text: &str, lacks: impl Fn(&str) -> bool) -> Option<AcronymSwap> {
         static WORD: OnceLock<Regex> = OnceLock::new();
         let word = WORD.get_or_init(|| Regex::new(r"\b[A-Z]{2,5}\b").expect("valid regex"));
         let mut acronyms: Vec<&str> = word
             .find_iter(text)
             .map(|found| found.as_str())
             .filter(|&found| crate::casing::is_acronym(found))
-            .filter(|&found| {
-                MISREAD_ACRONYMS.contains(&found) || output.contains(&format!("*{found}"))
-            })
+            .filter(|&found| MISREAD_ACRONYMS.contains(&found) || lacks(found))
             .collect();
         acronyms.sort_unstable();
         acronyms.dedup();
@@ -916,10 +971,9 @@ mod tests {
 
     #[test]
     fn acronym_swap_covers_unknown_and_misread_acronyms() {
-        let swap = AcronymSwap::find(
-            "The HDMI cable, the LED lamp and the USB hub.",
-            "El *HDMI el cable, la lámpara DIRIGIDA y el hub de USB.",
-        )
+        let swap = AcronymSwap::find("The HDMI cable, the LED lamp and the USB hub.", |a| {
+            a == "HDMI"
+        })
         .unwrap();
         assert_eq!(
             swap.swaps,
@@ -939,13 +993,10 @@ mod tests {
     #[test]
     fn acronym_swap_skips_known_words_and_taken_stand_ins() {
         // Known acronyms and capitalized words are left to Apertium.
-        assert_eq!(
-            AcronymSwap::find("USB hub for the TV", "Hub de USB para la televisión"),
-            None
-        );
-        assert_eq!(AcronymSwap::find("THE *HOLDER", "EL *HOLDER"), None);
+        assert_eq!(AcronymSwap::find("USB hub for the TV", |_| false), None);
+        assert_eq!(AcronymSwap::find("THE HOLDER", |_| true), None);
         // A text with GPS and PC gets the stand-ins it does not contain.
-        let swap = AcronymSwap::find("LED lamp with GPS and a PC", "Lámpara dirigida").unwrap();
+        let swap = AcronymSwap::find("LED lamp with GPS and a PC", |_| false).unwrap();
         assert_eq!(swap.swaps, [("LED".to_string(), "DVD")]);
         assert_eq!(swap.sent, "DVD lamp with GPS and a PC");
     }
