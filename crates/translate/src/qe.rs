@@ -404,10 +404,15 @@ pub fn text_signals(segment: &Segment<'_>) -> Signals {
     // as they are, so only plain words make a copy untranslated.
     let plain = plain_words(&source);
     if copy
-        && (plain >= 3 || (plain == 2 && !is_name(&output)))
+        && (plain >= 3 && !is_model_name(&output) || plain == 2 && !is_name(&output))
         && !reads_as(&source, segment.target_lang)
     {
         signals.untranslated = 1.0;
+    } else if copy && is_model_name(&output) {
+        // A model name kept as it is reads as no language in particular.
+        // Other names still go through language identification: on the WMT
+        // 2022 chat data, most two-word copies in title case were
+        // untranslated text.
     } else if crate::lang::Language::lookup(segment.target_lang).is_some()
         && foreign_script(&source, &output)
     {
@@ -591,6 +596,23 @@ fn is_name(text: &str) -> bool {
         word.chars().any(|c| c.is_ascii_digit() || c.is_uppercase())
             || word.chars().all(|c| !c.is_alphabetic())
     })
+}
+
+/// Tells whether `text` is a product's model name: a name ([`is_name`])
+/// with a number or a capital after a small letter in a word ("iPhone 15
+/// Pro Max", "Samsung Galaxy S24 Ultra"). A title in title case ("Red
+/// Ceramic Mug") has neither.
+fn is_model_name(text: &str) -> bool {
+    let camel = |word: &str| {
+        let chars: Vec<char> = word.chars().collect();
+        chars
+            .windows(2)
+            .any(|w| w[0].is_lowercase() && w[1].is_uppercase())
+    };
+    is_name(text)
+        && text
+            .split_whitespace()
+            .any(|word| word.chars().any(|c| c.is_ascii_digit()) || camel(word))
 }
 
 /// Tells whether most letters of `output` are outside the Latin script,
@@ -1775,6 +1797,8 @@ mod tests {
             ("Blue mug", "Blue mug"),
             ("Wooden chair", "Holzstuhl"),
             ("Wallet", "Portefeuille"),
+            ("Red Ceramic Coffee Mug", "Red Ceramic Coffee Mug"),
+            ("Tap #PRS_ORG# Sign Out Now", "Tap #PRS_ORG# Sign Out Now"),
         ] {
             let wrong = signals(source, output);
             assert_eq!(wrong.untranslated, 1.0, "{output}: {wrong:?}");
@@ -1788,6 +1812,8 @@ mod tests {
             ("Nike Pegasus", "Nike Pegasus"),
             ("Apple iPhone", "Apple iPhone"),
             ("Bose QC45", "Bose QC45"),
+            ("iPhone 15 Pro Max", "iPhone 15 Pro Max"),
+            ("Samsung Galaxy S24 Ultra", "Samsung Galaxy S24 Ultra"),
             ("Lamp", "Lámpara"),
             ("Necklace", "Collar"),
             ("Bag", "Bolso"),
