@@ -1022,8 +1022,7 @@ S1,Blue sofa,The sofa has 3 seats and a soft cover.
     assert_eq!(scores[0]["score"], with_estimator[0]["score"]);
     assert_eq!(scores[1]["score"], with_estimator[1]["score"]);
 
-    // Scores that all agree teach nothing: that estimator is recorded but
-    // not promoted. A forced one reaches the running server.
+    // Scores that all agree teach nothing, and copies of rows count once.
     let same = dir.path().join("same.csv");
     let text = std::fs::read_to_string(&scored).unwrap();
     std::fs::write(
@@ -1031,13 +1030,32 @@ S1,Blue sofa,The sofa has 3 seats and a soft cover.
         text.replace(",40,", ",100,").replace(",70,", ",100,"),
     )
     .unwrap();
-    let useless = run_ok(
+    let refused = mercator(&data)
+        .args(["translate", "train-qe", "--to", "es"])
+        .arg(&same)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(message.contains("translations score 100"), "{message}");
+    let twice = dir.path().join("twice.csv");
+    let body = text.lines().skip(1).collect::<Vec<_>>().join("\n");
+    std::fs::write(&twice, format!("{text}{body}\n")).unwrap();
+    let doubled = run_ok(
         mercator(&data)
             .args(["--json", "translate", "train-qe", "--to", "es"])
-            .arg(&same),
+            .arg(&twice),
     );
-    let useless: serde_json::Value = serde_json::from_slice(&useless.stdout).unwrap();
-    assert_eq!(useless["promoted"], false, "{useless}");
+    let doubled: serde_json::Value = serde_json::from_slice(&doubled.stdout).unwrap();
+    assert_eq!(doubled["metrics"]["rows"], trained["metrics"]["rows"]);
+    assert_eq!(
+        doubled["metrics"]["duplicate_rows_merged"],
+        trained["metrics"]["rows"]
+    );
+    assert_eq!(
+        doubled["metrics"]["cross_validated_spearman"],
+        trained["metrics"]["cross_validated_spearman"]
+    );
     let forced = run_ok(
         mercator(&data)
             .args(["--json", "translate", "train-qe", "--force", "--to", "es"])
@@ -1045,6 +1063,7 @@ S1,Blue sofa,The sofa has 3 seats and a soft cover.
     );
     let forced: serde_json::Value = serde_json::from_slice(&forced.stdout).unwrap();
     let newest = forced["version"].as_i64().unwrap();
+    assert_eq!(forced["promoted"], true, "{forced}");
     // The estimator the running server scores "Red mug" with.
     let served = || {
         common::request(
@@ -1088,9 +1107,16 @@ S1,Blue sofa,The sofa has 3 seats and a soft cover.
             run_ok(mercator(&data).args(["--json", "models", "rollback", "--kind", "quality"]));
         serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
     };
+    // The copies trained a version of their own, promoted like the first.
+    let copies = doubled["version"].as_i64().unwrap();
+    assert_eq!(doubled["promoted"], true, "{doubled}");
     assert_eq!(
         rollback(),
-        serde_json::json!({ "from": newest, "to": version })
+        serde_json::json!({ "from": newest, "to": copies })
+    );
+    assert_eq!(
+        rollback(),
+        serde_json::json!({ "from": copies, "to": version })
     );
     assert_eq!(score(&[])[0]["estimator"], version);
     assert_eq!(served(), version);

@@ -348,6 +348,20 @@ pub fn train(global: &Global, args: TrainQeArgs) -> anyhow::Result<()> {
         }
     }
 
+    let (rows, human, merged) = merge_duplicates(rows, human);
+    // Fewer rows are refused by the training itself.
+    if let [first, _, ..] = &human[..] {
+        let level = |score: f64| score.clamp(0.0, 100.0);
+        if human.iter().all(|&h| level(h) == level(*first)) {
+            bail!(
+                "all {} translations score {}; an estimator learns from the differences \
+                 between scores, so give translations of varying quality",
+                human.len(),
+                level(*first)
+            );
+        }
+    }
+
     let pairs: Vec<TranslationPair> = rows.iter().map(|row| row.pair.clone()).collect();
     let (scorer, embedder) = super::translate::load_qe_models(global, &args.qe_model)?;
     let models = QeModels {
@@ -474,6 +488,7 @@ pub fn train(global: &Global, args: TrainQeArgs) -> anyhow::Result<()> {
         "current_version_spearman": current.map(|(_, value)| value),
         "rows": examples.len(),
         "rows_left_out": left_out.len(),
+        "duplicate_rows_merged": merged,
         "scores_below_zero": human.iter().filter(|&&h| h < 0.0).count(),
     });
     let params = serde_json::json!({
@@ -522,6 +537,7 @@ pub fn train(global: &Global, args: TrainQeArgs) -> anyhow::Result<()> {
             serde_json::to_string_pretty(&serde_json::json!({
                 "version": version,
                 "promoted": promoted,
+                "forced": args.force && !(beats_rules && beats_current),
                 "reason": verdict,
                 "metrics": metrics,
                 "params": params,
@@ -543,6 +559,47 @@ pub fn train(global: &Global, args: TrainQeArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Merges rows with the same source, translation and languages into the
+/// first of them, scored with their mean. Copies of a row would otherwise
+/// weigh it twice and land in both validation folds. Returns the rows,
+/// their scores and how many were merged away.
+fn merge_duplicates(rows: Vec<InputRow>, human: Vec<f64>) -> (Vec<InputRow>, Vec<f64>, usize) {
+    let mut first: HashMap<(String, String, String, String), usize> = HashMap::new();
+    let mut kept: Vec<(InputRow, Vec<f64>)> = Vec::new();
+    for (row, score) in rows.into_iter().zip(human) {
+        let pair = &row.pair;
+        let key = (
+            pair.source.clone(),
+            pair.translation.clone(),
+            pair.source_lang.clone(),
+            pair.target_lang.clone(),
+        );
+        match first.get(&key) {
+            Some(&index) => {
+                let (original, scores) = &mut kept[index];
+                if scores[0] != score {
+                    tracing::warn!(
+                        row = %row.place,
+                        first = %original.place,
+                        "the same translation has another score; the scores are averaged"
+                    );
+                }
+                scores.push(score);
+            }
+            None => {
+                first.insert(key, kept.len());
+                kept.push((row, vec![score]));
+            }
+        }
+    }
+    let merged = kept.iter().map(|(_, scores)| scores.len() - 1).sum();
+    let (rows, human) = kept
+        .into_iter()
+        .map(|(row, scores)| (row, scores.iter().sum::<f64>() / scores.len() as f64))
+        .unzip();
+    (rows, human, merged)
 }
 
 /// Names of the language model and the embedding model among `names`.
