@@ -63,7 +63,7 @@ pub fn to_sentence_case(text: &str) -> String {
         }
         out.push_str(&word[core.len()..]);
         if core.chars().any(char::is_alphanumeric) {
-            sentence_start = core.ends_with(['.', '!', '?']);
+            sentence_start = core.ends_with(['.', '!', '?']) && !is_initials(core);
         }
     }
     out
@@ -78,15 +78,34 @@ const ACRONYMS: [&str; 15] = [
 
 /// Tells whether `word` begins with an acronym: a known one, or two to five
 /// capitals without a vowel ("TV", "DVD", "BBQ"), alone or before a hyphen
-/// or slash ("USB-C", "TV/DVD"). English words in capitals rarely look
-/// like that.
+/// or slash ("USB-C", "TV/DVD"), or initials with periods ("U.S.").
+/// English words in capitals rarely look like that.
 fn starts_with_acronym(word: &str) -> bool {
+    if is_initials(word) {
+        return true;
+    }
     let head = word
         .trim_start_matches(|c: char| !c.is_alphanumeric())
         .split(|c: char| !c.is_ascii_alphabetic())
         .next()
         .unwrap_or("");
     is_acronym(head)
+}
+
+/// Tells whether `word` is initials with periods, such as "U.S." or
+/// "(U.K.": their last period ends no sentence.
+fn is_initials(word: &str) -> bool {
+    let initials = word.trim_matches(|c: char| !c.is_alphanumeric() && c != '.');
+    let letters = initials.chars().filter(|c| *c != '.').count();
+    letters >= 2
+        && initials.len() == 2 * letters
+        && initials.chars().enumerate().all(|(i, c)| {
+            if i % 2 == 0 {
+                c.is_ascii_uppercase()
+            } else {
+                c == '.'
+            }
+        })
 }
 
 /// Unit symbols without a vowel, which are written in lower case.
@@ -167,6 +186,10 @@ mod tests {
         assert_eq!(
             to_sentence_case("SET OF 3 DIY BBQ TOOLS (UK PLUG)"),
             "Set of 3 DIY BBQ tools (UK plug)"
+        );
+        assert_eq!(
+            to_sentence_case("GARDEN HOSE U.S. (U.K. PLUG)"),
+            "Garden hose U.S. (U.K. plug)"
         );
         // Unit symbols are not acronyms.
         assert_eq!(

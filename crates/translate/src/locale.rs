@@ -196,8 +196,9 @@ fn bare_inch_regex() -> &'static Regex {
 }
 
 /// Pattern of the text after a bare "in" that is inches: the end,
-/// punctuation, or a word of size or of a thing measured in inches.
-const INCH_TAIL: &str = r"(?:\s*$|\s*[,;:)]|\s+(?:wide|long|tall|high|deep|thick|across|diagonal|diameter|dia|length|width|height|depth|inseam|waist|drop|screen|monitor|TV|HD|4K|LED|LCD|OLED|laptop|tablet|shaft|heel|platform|blade|wheels?|rims?|tires?|tyres?|pipe|hose|tube|cable|cord|strap|zipper|frame|canvas|print|mirror|pillow|cushion|pan|skillet|pot|plate|bowl|vase|ruler|doll|figure|subwoofer|speaker|woofer|saw|knife)\b)";
+/// punctuation, a metric length given beside it ("55 in (140 cm)"), or a
+/// word of size or of a thing measured in inches.
+const INCH_TAIL: &str = r"(?:\s*$|\s*[,;:)]|\s*[(/]\s*\d+(?:[.,]\d+)?\s*(?:mm|cm|m)\b|\s+(?:wide|long|tall|high|deep|thick|across|diagonal|diameter|dia|length|width|height|depth|inseam|waist|drop|screen|monitor|TV|HD|4K|LED|LCD|OLED|laptop|tablet|shaft|heel|platform|blade|wheels?|rims?|tires?|tyres?|pipe|hose|tube|cable|cord|strap|zipper|frame|canvas|print|mirror|pillow|cushion|pan|skillet|pot|plate|bowl|vase|ruler|doll|figure|subwoofer|speaker|woofer|saw|knife)\b)";
 
 /// Matches a range with a bare "in" ("Screen 32-55 in"), with the groups
 /// of [`range_regex`].
@@ -484,7 +485,7 @@ fn metric_values(text: &str, target: &Language) -> Vec<Span> {
     static METRIC: OnceLock<Regex> = OnceLock::new();
     let metric = METRIC.get_or_init(|| {
         Regex::new(
-            r"\b(\d+(?:[.,]\d+)?)(?:\s?(mm|cm|km|m|mg|kg|g|ml|cl|l|L)|\s(?i:((?:milli|centi|kilo)?(?:met(?:er|re)s?|lit(?:er|re)s?|gram(?:me)?s?)|kilos?)))\b",
+            r"\b(\d+(?:[.,]\d+)?)(?:\s?(mm|cm|km|m|mg|kg|g|ml|cl|l|L|(?i:mm|cm|km|mg|kg|ml|cl))|\s(?i:((?:milli|centi|kilo)?(?:met(?:er|re)s?|lit(?:er|re)s?|gram(?:me)?s?)|kilos?)))\b",
         )
         .expect("valid regex")
     });
@@ -494,7 +495,8 @@ fn metric_values(text: &str, target: &Language) -> Vec<Span> {
             let number = caps.get(1).expect("group 1");
             let whole = caps.get(0).expect("whole match");
             let symbol = match (caps.get(2), caps.get(3)) {
-                (Some(symbol), _) => symbol.as_str(),
+                // "3.5KG" in a title in capitals.
+                (Some(symbol), _) => &symbol.as_str().to_lowercase(),
                 (None, Some(name)) => metric_symbol(name.as_str())?,
                 (None, None) => return None,
             };
@@ -571,7 +573,7 @@ fn measure_span(
 
 /// A metric value or range and its unit: "1.8 m", "0-4 °C". The groups
 /// are `from`, `to` and `unit`.
-const METRIC_VALUE: &str = r"(?P<from>-?\d+(?:[.,]\d+)?)(?:\s*(?:-|–|to)\s*(?P<to>-?\d+(?:[.,]\d+)?))?\s*(?P<unit>mm|cm|m|km|mg|g|kg|ml|cl|l|L|°\s?C)";
+const METRIC_VALUE: &str = r"(?P<from>-?\d+(?:[.,]\d+)?)(?:\s*(?:-|–|to)\s*(?P<to>-?\d+(?:[.,]\d+)?))?\s*(?P<unit>mm|cm|m|km|mg|g|kg|ml|cl|l|L|°\s?C|(?i:(?:milli|centi|kilo)?(?:met(?:er|re)s?|lit(?:er|re)s?|gram(?:me)?s?)|kilos?))";
 
 /// Writes the metric value or range of `caps` ([`METRIC_VALUE`]) in the
 /// target's number format, with its unit.
@@ -581,10 +583,9 @@ fn metric_text(caps: &Captures<'_>, target: &Language) -> Option<String> {
         Some(to) => range_text(&format(&caps["from"])?, &format(to.as_str())?),
         None => format(&caps["from"])?,
     };
-    Some(format!(
-        "{value} {}",
-        caps["unit"].replace(char::is_whitespace, "")
-    ))
+    let unit = caps["unit"].replace(char::is_whitespace, "");
+    let unit = metric_symbol(&unit).map_or(unit, str::to_string);
+    Some(format!("{value} {unit}"))
 }
 
 /// Finds the metric value or range the source gives right after `from`
@@ -1313,7 +1314,13 @@ mod tests {
         let span = &detect(text, spanish, text, &RateTable::default())[0];
         assert_eq!(&text[span.end..], " long");
         assert_eq!(rewrite("Flask 8 oz / 237 ml", "es"), vec!["237 ml"]);
-        // So is one before the measure.
+        // So is one before the measure, and one written out.
+        assert_eq!(rewrite("Hose 15 metres / 50 feet", "es"), vec!["15 m"]);
+        assert_eq!(rewrite("Bag 2.5 kilos (5.5 lb)", "es"), vec!["2,5 kg"]);
+        assert_eq!(
+            rewrite("Bottle 17 fl oz (500 millilitres)", "es"),
+            vec!["500 ml"]
+        );
         assert_eq!(rewrite("Rope 10 m / 33 ft", "es"), vec!["10 m"]);
         assert_eq!(rewrite("Cable 1.8 m (6 ft) long", "es"), vec!["1,8 m"]);
         let text = "Cable 1.8 m (6 ft) long";
@@ -1331,6 +1338,9 @@ mod tests {
         assert_eq!(rewrite("1,000 ft spool", "es"), vec!["304,8 m"]);
         assert_eq!(rewrite("Dumbbells 5-10 lbs", "es"), vec!["2,27–4,54 kg"]);
         assert_eq!(rewrite("Fits 8 to 12 inches", "es"), vec!["20,3–30,5 cm"]);
+        // A bare "in" with a metric length beside it is inches.
+        assert_eq!(rewrite("Screen 55 in (140 cm)", "es"), vec!["140 cm"]);
+        assert_eq!(rewrite("Pipe 1/2 in (12.7 mm) wide", "es"), vec!["12,7 mm"]);
         // "in" without "x" after it stays a word.
         assert!(rewrite("2 in stock, 3 in store", "es").is_empty());
     }
@@ -1354,6 +1364,8 @@ mod tests {
             rewrite("1 kilo, 10 grams, 500 millilitres, 12.5 centimeters", "de"),
             vec!["1 kg", "10 g", "500 ml", "12,5 cm"]
         );
+        // Symbols in capitals, as in titles in capitals.
+        assert_eq!(rewrite("TREE 60CM, 3.5KG", "es"), vec!["60 cm", "3,5 kg"]);
         for text in [
             "5G phone",
             "3M tape",

@@ -599,9 +599,10 @@ fn is_name(text: &str) -> bool {
 }
 
 /// Tells whether `text` is a product's model name: a name ([`is_name`])
-/// with a number or a capital after a small letter in a word ("iPhone 15
-/// Pro Max", "Samsung Galaxy S24 Ultra"). A title in title case ("Red
-/// Ceramic Mug") has neither.
+/// of three plain words at most, with a number or a capital after a small
+/// letter in a word ("iPhone 15 Pro Max", "Samsung Galaxy S24 Ultra"). A
+/// title in title case ("Red Ceramic Mug") has neither, and a longer one
+/// names the product too ("iPhone 15 Pro Max Leather Case").
 fn is_model_name(text: &str) -> bool {
     let camel = |word: &str| {
         let chars: Vec<char> = word.chars().collect();
@@ -610,6 +611,7 @@ fn is_model_name(text: &str) -> bool {
             .any(|w| w[0].is_lowercase() && w[1].is_uppercase())
     };
     is_name(text)
+        && plain_words(text) <= 3
         && text
             .split_whitespace()
             .any(|word| word.chars().any(|c| c.is_ascii_digit()) || camel(word))
@@ -1173,21 +1175,23 @@ pub fn check_pair(
     let ratio = |code: &str| {
         crate::lang::Language::lookup(code).map_or(1.1, |l| l.length_ratio_from_english)
     };
+    // The text checks read the source as written: a copy of the localized
+    // source ("Cable 1,8 m" for "Cable 6 ft (1.8 m)") is a translation.
+    let expected_ratio = ratio(target_lang) / ratio(source_lang);
     let mut signals = text_signals(&Segment {
-        source: &source_text,
+        source: &written,
         output: &translation_text,
         source_lang,
         target_lang,
-        expected_length_ratio: ratio(target_lang) / ratio(source_lang),
+        expected_length_ratio: expected_ratio,
         identify_language: true,
     });
-    // Length is measured on the source as written: a translation may
-    // write out the units that localization gives as symbols.
-    (signals.length_deviation, signals.source_chars) = length_deviation(
-        &written,
-        &translation_text,
-        ratio(target_lang) / ratio(source_lang),
-    );
+    // A translation may write out the units that localization gives as
+    // symbols ("2,5 metros"), or drop the imperial value it replaced: its
+    // length may follow either source.
+    let (localized_deviation, _) =
+        length_deviation(&source_text, &translation_text, expected_ratio);
+    signals.length_deviation = signals.length_deviation.min(localized_deviation);
     // A converted value given beside a kept one ("10,5 pulgadas (26,7
     // cm)") is no extra number, and a value with another unit is wrong.
     let optional: Vec<&str> = optional.iter().map(String::as_str).collect();
@@ -1798,6 +1802,11 @@ mod tests {
             ("Wooden chair", "Holzstuhl"),
             ("Wallet", "Portefeuille"),
             ("Red Ceramic Coffee Mug", "Red Ceramic Coffee Mug"),
+            ("Red Ceramic Coffee Mug 2", "Red Ceramic Coffee Mug 2"),
+            (
+                "iPhone 15 Pro Max Leather Case",
+                "iPhone 15 Pro Max Leather Case",
+            ),
             ("Tap #PRS_ORG# Sign Out Now", "Tap #PRS_ORG# Sign Out Now"),
         ] {
             let wrong = signals(source, output);
