@@ -348,16 +348,18 @@ pub fn train(global: &Global, args: TrainQeArgs) -> anyhow::Result<()> {
         }
     }
 
+    // Scores below 0 (MQM allows them) count as 0, before copies of a row
+    // are averaged.
+    let below_zero = human.iter().filter(|&&h| h < 0.0).count();
+    let human: Vec<f64> = human.into_iter().map(|h| h.max(0.0)).collect();
     let (rows, human, merged) = merge_duplicates(rows, human);
     // Fewer rows are refused by the training itself.
     if let [first, _, ..] = &human[..] {
-        let level = |score: f64| score.clamp(0.0, 100.0);
-        if human.iter().all(|&h| level(h) == level(*first)) {
+        if human.iter().all(|h| h == first) {
             bail!(
-                "all {} translations score {}; an estimator learns from the differences \
+                "all {} translations score {first}; an estimator learns from the differences \
                  between scores, so give translations of varying quality",
                 human.len(),
-                level(*first)
             );
         }
     }
@@ -469,7 +471,8 @@ pub fn train(global: &Global, args: TrainQeArgs) -> anyhow::Result<()> {
     // A Spearman correlation of unrelated scores over n rows strays by
     // about 1/sqrt(n), so a smaller gain is noise.
     let margin = 1.0 / (examples.len() as f64).sqrt();
-    let beats_rules = trained > rules + margin;
+    // An estimator that does not rank the rows at all is never better.
+    let beats_rules = trained > 0.0 && trained > rules + margin;
     let beats_current = current.is_none_or(|(_, value)| trained >= value);
     let promoted = args.force || (beats_rules && beats_current);
     let mut estimator = estimator;
@@ -489,7 +492,7 @@ pub fn train(global: &Global, args: TrainQeArgs) -> anyhow::Result<()> {
         "rows": examples.len(),
         "rows_left_out": left_out.len(),
         "duplicate_rows_merged": merged,
-        "scores_below_zero": human.iter().filter(|&&h| h < 0.0).count(),
+        "scores_below_zero": below_zero,
     });
     let params = serde_json::json!({
         "inputs": estimator.inputs,
@@ -509,6 +512,9 @@ pub fn train(global: &Global, args: TrainQeArgs) -> anyhow::Result<()> {
         artifact: &artifact,
     })?;
     let verdict = match (beats_rules, current) {
+        (false, _) if trained <= 0.0 => {
+            format!("it does not rank these rows (Spearman {trained:.3})")
+        }
         (false, _) => {
             format!("it ranks these rows no better than the hand-set weights ({rules:.3})")
         }
@@ -550,7 +556,7 @@ pub fn train(global: &Global, args: TrainQeArgs) -> anyhow::Result<()> {
             examples.len(),
             left_out.len()
         );
-        if args.force {
+        if args.force && !(beats_rules && beats_current) {
             println!("promoted by --force ({verdict})");
         } else if promoted {
             println!("promoted ({verdict}): `mercator translate score` now uses it");
