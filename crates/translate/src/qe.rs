@@ -599,10 +599,11 @@ fn is_name(text: &str) -> bool {
 }
 
 /// Tells whether `text` is a product's model name: a name ([`is_name`])
-/// of three plain words at most, with a number or a capital after a small
-/// letter in a word ("iPhone 15 Pro Max", "Samsung Galaxy S24 Ultra"). A
-/// title in title case ("Red Ceramic Mug") has neither, and a longer one
-/// names the product too ("iPhone 15 Pro Max Leather Case").
+/// of three plain words at most, with a code of letters and digits or a
+/// capital after a small letter in a word ("Samsung Galaxy S24 Ultra",
+/// "iPhone 15 Pro Max"). A title in title case ("Coffee Mug 2") has
+/// neither, and a longer one names the product too ("iPhone 15 Pro Max
+/// Leather Case").
 fn is_model_name(text: &str) -> bool {
     let camel = |word: &str| {
         let chars: Vec<char> = word.chars().collect();
@@ -610,11 +611,14 @@ fn is_model_name(text: &str) -> bool {
             .windows(2)
             .any(|w| w[0].is_lowercase() && w[1].is_uppercase())
     };
+    let code = |word: &str| {
+        word.chars().any(|c| c.is_ascii_digit()) && word.chars().any(char::is_alphabetic)
+    };
     is_name(text)
         && plain_words(text) <= 3
         && text
             .split_whitespace()
-            .any(|word| word.chars().any(|c| c.is_ascii_digit()) || camel(word))
+            .any(|word| code(word) || camel(word))
 }
 
 /// Tells whether most letters of `output` are outside the Latin script,
@@ -1390,7 +1394,8 @@ fn unit_at(text: &str) -> Option<&'static str> {
 
 /// Counts the source's measures whose value the translation gives only
 /// with another unit ("500 kg" for "500 g", "150 pulgadas" for "150 cm"),
-/// two for each, as a changed number.
+/// rounded or not ("15 cm" for "15,24 m"), two for each, as a changed
+/// number.
 fn changed_units(source: &str, translation: &str) -> f64 {
     let translation_numbers = number_spans(translation);
     let mut changed = 0.0;
@@ -1401,7 +1406,10 @@ fn changed_units(source: &str, translation: &str) -> f64 {
         let number = &source[start..end];
         let units: Vec<Option<&str>> = translation_numbers
             .iter()
-            .filter(|&&(from, to)| same_number(number, &translation[from..to]))
+            .filter(|&&(from, to)| {
+                let found = &translation[from..to];
+                same_number(number, found) || rounds_to(number, found)
+            })
             .map(|&(_, to)| unit_at(&translation[to..]))
             .collect();
         if !units.is_empty()
@@ -1657,6 +1665,14 @@ mod tests {
             ("Tablecloth 150 cm", "Mantel de 150 pulgadas", false),
             ("Keep at 5 °C", "Mantener a 5 °F", false),
             ("Bottle 500 ml", "Botella de 500 l", false),
+            // A converted value, rounded, with another unit.
+            ("Hose 50 feet", "Manguera de 15 m", true),
+            ("Hose 50 feet", "Manguera de 15 cm", false),
+            ("Smart TV 55 in", "Smart TV de 140 cm", true),
+            ("Smart TV 55 in", "Smart TV de 140 kg", false),
+            ("Tank 5 gallons", "Tanque de 18,9 kg", false),
+            // Rounded values of the same unit count once.
+            ("Box 2 kg and 2.4 m", "Caja de 2 kg y 2,4 m", true),
         ] {
             let check = check_pair(source, translation, "en", "es");
             assert_eq!(
@@ -1803,6 +1819,7 @@ mod tests {
             ("Wallet", "Portefeuille"),
             ("Red Ceramic Coffee Mug", "Red Ceramic Coffee Mug"),
             ("Red Ceramic Coffee Mug 2", "Red Ceramic Coffee Mug 2"),
+            ("Coffee Cup 3 Pack", "Coffee Cup 3 Pack"),
             (
                 "iPhone 15 Pro Max Leather Case",
                 "iPhone 15 Pro Max Leather Case",
