@@ -1038,6 +1038,30 @@ S1,Blue sofa,The sofa has 3 seats and a soft cover.
     assert!(!refused.status.success());
     let message = String::from_utf8_lossy(&refused.stderr);
     assert!(message.contains("translations score 100"), "{message}");
+    // Scores that count errors (100 for the worst) are not promoted.
+    let reversed = dir.path().join("reversed.csv");
+    std::fs::write(
+        &reversed,
+        text.replace(",100,", ",0,")
+            .replace(",40,", ",60,")
+            .replace(",70,", ",30,"),
+    )
+    .unwrap();
+    let inverted = run_ok(
+        mercator(&data)
+            .args(["--json", "translate", "train-qe", "--to", "es"])
+            .arg(&reversed),
+    );
+    let inverted: serde_json::Value = serde_json::from_slice(&inverted.stdout).unwrap();
+    assert_eq!(inverted["promoted"], false, "{inverted}");
+    assert!(
+        inverted["reason"]
+            .as_str()
+            .unwrap()
+            .contains("error counts"),
+        "{inverted}"
+    );
+    assert_eq!(score(&[])[0]["estimator"], version);
     let twice = dir.path().join("twice.csv");
     let body = text.lines().skip(1).collect::<Vec<_>>().join("\n");
     std::fs::write(&twice, format!("{text}{body}\n")).unwrap();

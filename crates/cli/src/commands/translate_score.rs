@@ -472,7 +472,10 @@ pub fn train(global: &Global, args: TrainQeArgs) -> anyhow::Result<()> {
     // about 1/sqrt(n), so a smaller gain is noise.
     let margin = 1.0 / (examples.len() as f64).sqrt();
     // An estimator that does not rank the rows at all is never better.
-    let beats_rules = trained > 0.0 && trained > rules + margin;
+    // Checks that rank the rows clearly in reverse point to scores that
+    // count errors instead of quality: an estimator learns the reverse.
+    let reversed = rules < -2.0 * margin;
+    let beats_rules = trained > 0.0 && trained > rules + margin && !reversed;
     let beats_current = current.is_none_or(|(_, value)| trained >= value);
     let promoted = args.force || (beats_rules && beats_current);
     let mut estimator = estimator;
@@ -512,6 +515,10 @@ pub fn train(global: &Global, args: TrainQeArgs) -> anyhow::Result<()> {
         artifact: &artifact,
     })?;
     let verdict = match (beats_rules, current) {
+        (false, _) if reversed => format!(
+            "the hand-set checks rank these rows in reverse ({rules:.3}): the scores look like \
+             error counts, where 100 must mean a perfect translation and 0 an unusable one"
+        ),
         (false, _) if trained <= 0.0 => {
             format!("it does not rank these rows (Spearman {trained:.3})")
         }
