@@ -184,8 +184,8 @@ impl Signals {
     }
 
     /// Returns the highest score that gross failures leave, whatever else
-    /// the segment gets right: a text cut short or padded, and changed
-    /// numbers.
+    /// the segment gets right: a text cut short or padded, changed
+    /// numbers, and an output that loops.
     ///
     /// A length counts as gross when it is some 2.5 times off the
     /// expected one, or 1.65 times for a source of 40 characters or more,
@@ -202,6 +202,9 @@ impl Signals {
         }
         if self.number_mismatch > 0.0 {
             cap = cap.min(100.0 - weights.number_mismatch * self.number_mismatch);
+        }
+        if self.repetition >= SEVERE_REPETITION {
+            cap = cap.min(100.0 - weights.repetition * (1.0 + self.repetition));
         }
         cap
     }
@@ -358,6 +361,11 @@ fn lingua_language(code: &str) -> Option<lingua::Language> {
 /// about 2.5 times off the expected one. Of WMT 2022 chat translations,
 /// under 1% reach it.
 const SEVERE_LENGTH_DEVIATION: f64 = 0.5;
+
+/// Share of repeated word pairs from which an output counts as looping
+/// ("versandt versandt versandt …"), a failure human scores of fluent
+/// translations rarely show.
+const SEVERE_REPETITION: f64 = 0.3;
 
 /// Source length from which the length ratio varies little.
 const LONG_SOURCE_CHARS: usize = 40;
@@ -1682,6 +1690,17 @@ mod tests {
             );
             assert!(check.missing_spans.is_empty(), "{translation}: {check:?}");
         }
+    }
+
+    #[test]
+    fn looping_translation_scores_low() {
+        let source = "Your order has been shipped and will arrive on Monday.";
+        let looping =
+            "Ihre Bestellung wurde versandt versandt versandt versandt versandt versandt.";
+        let check = check_pair(source, looping, "en", "de");
+        assert!(check.score < 70.0, "{check:?}");
+        let fine = "Ihre Bestellung wurde versandt und kommt am Montag an.";
+        assert!(check_pair(source, fine, "en", "de").score > 90.0);
     }
 
     #[test]
