@@ -626,25 +626,31 @@ struct AcronymSwap {
     sent: String,
 }
 
+/// Matches a word of two to five capitals: a possible acronym or stand-in.
+fn capitals_regex() -> &'static Regex {
+    static WORD: OnceLock<Regex> = OnceLock::new();
+    WORD.get_or_init(|| Regex::new(r"\b[A-Z]{2,5}\b").expect("valid regex"))
+}
+
 impl AcronymSwap {
     /// Finds the acronyms of `text` that Apertium misreads or `lacks`, and
     /// stand-ins `text` does not contain.
     fn find(text: &str, lacks: impl Fn(&str) -> bool) -> Option<AcronymSwap> {
-        static WORD: OnceLock<Regex> = OnceLock::new();
-        let word = WORD.get_or_init(|| Regex::new(r"\b[A-Z]{2,5}\b").expect("valid regex"));
-        let mut acronyms: Vec<&str> = word
+        let words: Vec<&str> = capitals_regex()
             .find_iter(text)
             .map(|found| found.as_str())
-            .filter(|&found| crate::casing::is_acronym(found))
-            .filter(|&found| MISREAD_ACRONYMS.contains(&found) || lacks(found))
+            .collect();
+        let mut acronyms: Vec<&str> = words
+            .iter()
+            .copied()
+            .filter(|&word| crate::casing::is_acronym(word))
+            .filter(|&word| MISREAD_ACRONYMS.contains(&word) || lacks(word))
             .collect();
         acronyms.sort_unstable();
         acronyms.dedup();
-        let mut free = STAND_IN_ACRONYMS.into_iter().filter(|stand_in| {
-            !word
-                .find_iter(text)
-                .any(|found| found.as_str() == *stand_in)
-        });
+        let mut free = STAND_IN_ACRONYMS
+            .into_iter()
+            .filter(|stand_in| !words.contains(stand_in));
         let swaps = acronyms
             .into_iter()
             .map(|acronym| Some((acronym.to_string(), free.next()?)))
@@ -652,14 +658,16 @@ impl AcronymSwap {
         if swaps.is_empty() {
             return None;
         }
-        let sent = swaps
-            .iter()
-            .fold(text.to_string(), |text, (acronym, stand_in)| {
-                Regex::new(&format!(r"\b{acronym}\b"))
-                    .expect("an acronym is a valid pattern")
-                    .replace_all(&text, *stand_in)
-                    .into_owned()
-            });
+        let sent = capitals_regex()
+            .replace_all(text, |word: &regex::Captures<'_>| {
+                let word = &word[0];
+                swaps
+                    .iter()
+                    .find(|(acronym, _)| acronym == word)
+                    .map_or(word, |(_, stand_in)| *stand_in)
+                    .to_string()
+            })
+            .into_owned();
         Some(AcronymSwap { swaps, sent })
     }
 
@@ -667,16 +675,28 @@ impl AcronymSwap {
     /// `None` unless each stand-in came out, unmarked, as often as its
     /// acronym went in.
     fn restore(&self, output: &str) -> Option<String> {
-        let mut restored = output.to_string();
-        for (acronym, stand_in) in &self.swaps {
-            let sent = self.sent.matches(stand_in).count();
-            if output.matches(stand_in).count() != sent || output.contains(&format!("*{stand_in}"))
+        let count = |text: &str, stand_in: &str| {
+            capitals_regex()
+                .find_iter(text)
+                .filter(|found| found.as_str() == stand_in)
+                .count()
+        };
+        for (_, stand_in) in &self.swaps {
+            if count(output, stand_in) != count(&self.sent, stand_in)
+                || output.contains(&format!("*{stand_in}"))
             {
                 return None;
             }
-            restored = restored.replace(stand_in, acronym);
         }
-        Some(restored)
+        let restored = capitals_regex().replace_all(output, |word: &regex::Captures<'_>| {
+            let word = &word[0];
+            self.swaps
+                .iter()
+                .find(|(_, stand_in)| *stand_in == word)
+                .map_or(word, |(acronym, _)| acronym.as_str())
+                .to_string()
+        });
+        Some(restored.into_owned())
     }
 }
 
@@ -970,7 +990,7 @@ mod tests {
     }
 
     #[test]
-    fn acronym_swap_covers_unknown_and_misread_acronyms() {
+    fn acronym_swap_restores_lacking_and_misread() {
         let swap = AcronymSwap::find("The HDMI cable, the LED lamp and the USB hub.", |a| {
             a == "HDMI"
         })
@@ -988,10 +1008,15 @@ mod tests {
         assert_eq!(swap.restore("El cable, la lámpara de DVD."), None);
         assert_eq!(swap.restore("GPS GPS DVD"), None);
         assert_eq!(swap.restore("*GPS DVD"), None);
+        // A stand-in inside a longer word is not one.
+        assert_eq!(
+            swap.restore("GPS, DVD y GPSX"),
+            Some("HDMI, LED y GPSX".to_string())
+        );
     }
 
     #[test]
-    fn acronym_swap_skips_known_words_and_taken_stand_ins() {
+    fn acronym_swap_skips_known_and_taken() {
         // Known acronyms and capitalized words are left to Apertium.
         assert_eq!(AcronymSwap::find("USB hub for the TV", |_| false), None);
         assert_eq!(AcronymSwap::find("THE HOLDER", |_| true), None);
