@@ -3,9 +3,9 @@
 //! The rule-based score weighs each signal by hand. A trained estimator
 //! instead reads the text signals, the source words the translation keeps
 //! unchanged, the language model's token log-probabilities and the
-//! embedding vectors of source and translation, and predicts the human score by ridge regression. Human error scores
-//! are skewed (most segments are perfect, a few are very bad), so the
-//! regression predicts ln(1 + 100 - score) and turns it back into a score.
+//! embedding vectors of source and translation, and predicts the human
+//! score by ridge regression. Human error scores are skewed (most
+//! segments are perfect, a few are very bad), so the regression predicts ln(1 + 100 - score) and turns it back into a score.
 //! The penalty strength, and the weight of the embedding values against
 //! the other features, are chosen by two-fold cross-validation on the
 //! training rows, grouped by document, so that no document is both read
@@ -279,6 +279,7 @@ pub struct QualityEstimator {
     bias: f64,
 }
 
+/// Returns the embedding share of estimators saved before it was chosen.
 fn full_share() -> f64 {
     1.0
 }
@@ -529,9 +530,10 @@ struct Design {
 }
 
 /// Products of the standardized features: the d × d normal equations when
-/// features are fewer than rows, else the n × n kernel (cheaper when
-/// embedding vectors make features outnumber rows), split into the
-/// embedding values and the others so that the share scales them apart.
+/// features are fewer than rows, else the n × n kernel, which is cheaper
+/// when embedding vectors make features outnumber rows. The kernel is kept
+/// in two parts, embedding values and the others, so that the share
+/// scales them apart.
 enum Products {
     Primal {
         gram: Vec<f64>,
@@ -544,6 +546,7 @@ enum Products {
 }
 
 impl Design {
+    /// Sets up the design of `rows`, with the cheaper of the two products.
     fn new(inputs: &Inputs, rows: &[&Example]) -> Design {
         Design::with_products(inputs, rows, inputs.width() > rows.len())
     }
@@ -600,7 +603,7 @@ impl Design {
             }
             Products::Primal { gram, moment }
         } else {
-            let (mut other, mut inner) = (vec![0.0; n * n], vec![0.0; n * n]);
+            let (mut other, mut embedded) = (vec![0.0; n * n], vec![0.0; n * n]);
             for i in 0..n {
                 for j in 0..=i {
                     let dot = |range: std::ops::Range<usize>| -> f64 {
@@ -612,13 +615,13 @@ impl Design {
                     };
                     let e = dot(embedding.clone());
                     let o = dot(0..embedding.start) + dot(embedding.end..d);
-                    (inner[i * n + j], inner[j * n + i]) = (e, e);
+                    (embedded[i * n + j], embedded[j * n + i]) = (e, e);
                     (other[i * n + j], other[j * n + i]) = (o, o);
                 }
             }
             Products::Dual {
                 other,
-                embedding: inner,
+                embedding: embedded,
             }
         };
         Design {

@@ -476,6 +476,13 @@ fn is_length(unit: &str) -> bool {
         && !unit.starts_with("fl")
 }
 
+/// Pattern of a metric unit written out, in any case: "kilograms",
+/// "Metres", "kilos". [`metric_symbol`] gives its symbol.
+macro_rules! metric_unit_name {
+    () => {
+        r"(?i:(?:milli|centi|kilo)?(?:met(?:er|re)s?|lit(?:er|re)s?|gram(?:me)?s?)|kilos?)"
+    };
+}
 /// Finds metric values ("3.5g", "250 ml", "2.5 kilos") and writes them in
 /// the target's number format with a space before the unit symbol ("3,5
 /// g", "2,5 kg"). Kept whole, they also stay out of the engine's reach:
@@ -484,9 +491,11 @@ fn is_length(unit: &str) -> bool {
 fn metric_values(text: &str, target: &Language) -> Vec<Span> {
     static METRIC: OnceLock<Regex> = OnceLock::new();
     let metric = METRIC.get_or_init(|| {
-        Regex::new(
-            r"\b(\d+(?:[.,]\d+)?)(?:\s?(mm|cm|km|m|mg|kg|g|ml|cl|l|L|(?i:mm|cm|km|mg|kg|ml|cl))|\s(?i:((?:milli|centi|kilo)?(?:met(?:er|re)s?|lit(?:er|re)s?|gram(?:me)?s?)|kilos?)))\b",
-        )
+        Regex::new(concat!(
+            r"\b(\d+(?:[.,]\d+)?)(?:\s?((?i:mm|cm|km|mg|kg|ml|cl)|m|g|l|L)|\s(",
+            metric_unit_name!(),
+            r"))\b"
+        ))
         .expect("valid regex")
     });
     metric
@@ -573,7 +582,12 @@ fn measure_span(
 
 /// A metric value or range and its unit: "1.8 m", "0-4 °C". The groups
 /// are `from`, `to` and `unit`.
-const METRIC_VALUE: &str = r"(?P<from>-?\d+(?:[.,]\d+)?)(?:\s*(?:-|–|to)\s*(?P<to>-?\d+(?:[.,]\d+)?))?\s*(?P<unit>mm|cm|m|km|mg|g|kg|ml|cl|l|L|°\s?C|(?i:(?:milli|centi|kilo)?(?:met(?:er|re)s?|lit(?:er|re)s?|gram(?:me)?s?)|kilos?))";
+const METRIC_VALUE: &str = concat!(
+    r"(?P<from>-?\d+(?:[.,]\d+)?)(?:\s*(?:-|–|to)\s*(?P<to>-?\d+(?:[.,]\d+)?))?",
+    r"\s*(?P<unit>mm|cm|m|km|mg|g|kg|ml|cl|l|L|°\s?C|",
+    metric_unit_name!(),
+    ")"
+);
 
 /// Writes the metric value or range of `caps` ([`METRIC_VALUE`]) in the
 /// target's number format, with its unit.

@@ -140,6 +140,9 @@ pub struct Memory {
 }
 
 /// Normalized lookup key of a text.
+///
+/// NOTE: the key ignores case, so "made in turkey" and "made in Turkey"
+/// share an entry, and either may serve the other's translation.
 pub fn key(text: &str) -> String {
     text.split_whitespace()
         .collect::<Vec<_>>()

@@ -612,6 +612,9 @@ fn is_name(text: &str) -> bool {
 /// "iPhone 15 Pro Max"). A title in title case ("Coffee Mug 2") has
 /// neither, and a longer one names the product too ("iPhone 15 Pro Max
 /// Leather Case").
+///
+/// NOTE: brand names without a code ("Samsung Galaxy Buds") fail this
+/// test, so a copy of one still counts as untranslated.
 fn is_model_name(text: &str) -> bool {
     let camel = |word: &str| {
         let chars: Vec<char> = word.chars().collect();

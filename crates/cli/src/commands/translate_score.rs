@@ -471,13 +471,14 @@ pub fn train(global: &Global, args: TrainQeArgs) -> anyhow::Result<()> {
     // A Spearman correlation of unrelated scores over n rows strays by
     // about 1/sqrt(n), so a smaller gain is noise.
     let margin = 1.0 / (examples.len() as f64).sqrt();
-    // An estimator that does not rank the rows at all is never better.
     // Checks that rank the rows clearly in reverse point to scores that
-    // count errors instead of quality: an estimator learns the reverse.
+    // count errors instead of quality, so an estimator learns the reverse.
     let reversed = rules < -2.0 * margin;
+    // An estimator that does not rank the rows at all is never better.
     let beats_rules = trained > 0.0 && trained > rules + margin && !reversed;
     let beats_current = current.is_none_or(|(_, value)| trained >= value);
-    let promoted = args.force || (beats_rules && beats_current);
+    let forced = args.force && !(beats_rules && beats_current);
+    let promoted = forced || (beats_rules && beats_current);
     let mut estimator = estimator;
     estimator.row_keys = keys;
 
@@ -550,7 +551,7 @@ pub fn train(global: &Global, args: TrainQeArgs) -> anyhow::Result<()> {
             serde_json::to_string_pretty(&serde_json::json!({
                 "version": version,
                 "promoted": promoted,
-                "forced": args.force && !(beats_rules && beats_current),
+                "forced": forced,
                 "reason": verdict,
                 "metrics": metrics,
                 "params": params,
@@ -563,7 +564,7 @@ pub fn train(global: &Global, args: TrainQeArgs) -> anyhow::Result<()> {
             examples.len(),
             left_out.len()
         );
-        if args.force && !(beats_rules && beats_current) {
+        if forced {
             println!("promoted by --force ({verdict})");
         } else if promoted {
             println!("promoted ({verdict}): `mercator translate score` now uses it");
@@ -580,7 +581,7 @@ pub fn train(global: &Global, args: TrainQeArgs) -> anyhow::Result<()> {
 /// their scores and how many were merged away.
 fn merge_duplicates(rows: Vec<InputRow>, human: Vec<f64>) -> (Vec<InputRow>, Vec<f64>, usize) {
     let mut first: HashMap<(String, String, String, String), usize> = HashMap::new();
-    let mut kept: Vec<(InputRow, Vec<f64>)> = Vec::new();
+    let mut distinct: Vec<(InputRow, Vec<f64>)> = Vec::new();
     for (row, score) in rows.into_iter().zip(human) {
         let pair = &row.pair;
         let key = (
@@ -591,7 +592,7 @@ fn merge_duplicates(rows: Vec<InputRow>, human: Vec<f64>) -> (Vec<InputRow>, Vec
         );
         match first.get(&key) {
             Some(&index) => {
-                let (original, scores) = &mut kept[index];
+                let (original, scores) = &mut distinct[index];
                 if scores[0] != score {
                     tracing::warn!(
                         row = %row.place,
@@ -602,13 +603,13 @@ fn merge_duplicates(rows: Vec<InputRow>, human: Vec<f64>) -> (Vec<InputRow>, Vec
                 scores.push(score);
             }
             None => {
-                first.insert(key, kept.len());
-                kept.push((row, vec![score]));
+                first.insert(key, distinct.len());
+                distinct.push((row, vec![score]));
             }
         }
     }
-    let merged = kept.iter().map(|(_, scores)| scores.len() - 1).sum();
-    let (rows, human) = kept
+    let merged = distinct.iter().map(|(_, scores)| scores.len() - 1).sum();
+    let (rows, human) = distinct
         .into_iter()
         .map(|(row, scores)| (row, scores.iter().sum::<f64>() / scores.len() as f64))
         .unzip();
